@@ -1,0 +1,70 @@
+"""The `hamon` command line: thin commands over library functions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from hamon import __version__
+from hamon.cli.context import Context
+from hamon.errors import HamonError
+
+
+class HamonGroup(click.Group):
+    """Turns hamon's errors into one line and exit status 1; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HamonError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except BrokenPipeError:
+            # `hamon events | head`: the reader left; that is not an error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("HAMON_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"internal error: {type(exc).__name__}: {exc} (set HAMON_DEBUG=1 for a traceback)"
+            ) from exc
+
+
+@click.group(cls=HamonGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    envvar="HAMON_DB",
+    metavar="URL",
+    help="Store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. "
+    "Default: ~/.local/share/hamon/hamon.db (env HAMON_DB).",
+)
+@click.option(
+    "--inventory",
+    envvar="HAMON_INVENTORY",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Inventory YAML naming the pairs (env HAMON_INVENTORY).",
+)
+@click.version_option(__version__, prog_name="hamon")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, inventory: str | None) -> None:
+    """hamon: failover monitoring and event correlation for Cisco ASA pairs."""
+    ctx.obj = Context(db_url=db, inventory_path=inventory)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register() -> None:
+    from hamon.cli import db, events, replay
+
+    for module in (replay, events, db):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

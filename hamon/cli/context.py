@@ -1,0 +1,35 @@
+"""What every command shares: the store and the inventory, opened on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hamon.inventory import Inventory, load_inventory
+from hamon.store import Store
+
+
+@dataclass
+class Context:
+    """Options of the `hamon` group; the store is opened (and migrated) only when a command needs it."""
+
+    db_url: str | None = None
+    inventory_path: str | None = None
+    _store: Store | None = field(default=None, repr=False)
+    _inventory: Inventory | None = field(default=None, repr=False)
+
+    def store(self, *, migrate: bool = True) -> Store:
+        """The store, opened once."""
+        if self._store is None:
+            self._store = Store(self.db_url, migrate=migrate)
+        return self._store
+
+    def inventory(self) -> Inventory | None:
+        """The inventory, or None when none is configured."""
+        if self.inventory_path and self._inventory is None:
+            self._inventory = load_inventory(self.inventory_path)
+        return self._inventory
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        if self._store is not None:
+            self._store.close()

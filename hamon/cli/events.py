@@ -1,0 +1,114 @@
+"""`hamon events`, `hamon quarantine`, `hamon sources`: read what the store holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from hamon.cli.context import Context
+from hamon.cli.render import console, emit_json, table
+from hamon.model import iso
+from hamon.timerange import parse_time
+
+
+class TimeParam(click.ParamType[dt.datetime]):
+    """A time option: ISO-8601, a date, or an age such as 15m, 2h, 7d."""
+
+    name = "TIME"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        from hamon.errors import ConfigError
+
+        try:
+            return parse_time(str(value))
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME = TimeParam()
+
+
+@click.command("events")
+@click.option("--pair", metavar="PAIR", help="Only this pair.")
+@click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")
+@click.option("--until", type=TIME, help="Up to this time (exclusive).")
+@click.option("--id", "msg_id", type=click.IntRange(100000, 999999), help="Only this message id.")
+@click.option("--kind", metavar="KIND", help="Only this kind (switch_active, failover_link_down, ...).")
+@click.option("--limit", type=click.IntRange(1), help="At most this many events.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def events_cmd(
+    obj: Context,
+    pair: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    msg_id: int | None,
+    kind: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List stored failover events in time order."""
+    evs = obj.store().events(pair=pair, since=since, until=until, msg_id=msg_id, kind=kind, limit=limit)
+    if as_json:
+        emit_json([e.to_json() for e in evs])
+        return
+    rows = [
+        (
+            iso(e.at),
+            e.pair,
+            e.unit.value if e.unit else "",
+            e.msg_id,
+            e.kind,
+            e.cause.value if e.cause else "",
+            e.interface,
+            e.text,
+        )
+        for e in evs
+    ]
+    out = console()
+    out.print(table(None, ("at", "pair", "unit", "id", "kind", "cause", "interface", "text"), rows))
+    out.print(f"{len(evs):,} events")
+
+
+@click.command("quarantine")
+@click.option("--since", type=TIME, help="Received from this time on.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="At most this many lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def quarantine_cmd(obj: Context, since: dt.datetime | None, limit: int, as_json: bool) -> None:
+    """List quarantined input lines with the reason each was refused."""
+    recs = obj.store().quarantined(limit=limit, since=since)
+    if as_json:
+        emit_json([q.to_json() for q in recs])
+        return
+    rows = [(q.origin, q.line_no, q.reason, q.raw[:120].decode("utf-8", "backslashreplace")) for q in recs]
+    out = console()
+    out.print(table(None, ("origin", "line", "reason", "raw (start)"), rows))
+    out.print(f"{len(recs):,} quarantined lines shown")
+
+
+@click.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def sources_cmd(obj: Context, as_json: bool) -> None:
+    """Senders seen, with their pair, lines counted and when each was last heard."""
+    srcs = obj.store().sources()
+    out_rows = [
+        {"source": s["source"], "pair": s["pair"], "lines": int(s["lines"]), "last_at": iso(s["last_at"])} for s in srcs
+    ]
+    if as_json:
+        emit_json(out_rows)
+        return
+    console().print(
+        table(
+            None,
+            ("source", "pair", "lines", "last heard"),
+            [(r["source"], r["pair"], f"{r['lines']:,}", r["last_at"]) for r in out_rows],
+        )
+    )
+
+
+COMMANDS = [events_cmd, quarantine_cmd, sources_cmd]

@@ -1,0 +1,216 @@
+"""The inventory: which hostnames, device-ids and addresses make up each failover pair.
+
+```yaml
+pairs:
+  - name: edge
+    match: [fw-edge, 192.0.2.10, 192.0.2.11, 198.51.100.0/30]
+    mode: active-standby          # or active-active
+    unit_polltime: 1              # seconds, or "200ms"
+    unit_holdtime: 15
+    interface_polltime: 5
+    interface_holdtime: 25
+    interface_policy: 1           # a number of interfaces, or "20%"
+```
+Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
+naming the file, the pair and the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hamon.errors import InventoryError
+
+MODES = ("active-standby", "active-active")
+PAIR_KEYS = frozenset(
+    {
+        "name",
+        "match",
+        "mode",
+        "unit_polltime",
+        "unit_holdtime",
+        "interface_polltime",
+        "interface_holdtime",
+        "interface_policy",
+    }
+)
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+# Valid ranges in seconds (failover chapter: Failover Poll Times, Interface Poll Time).
+RANGES = {
+    "unit_polltime": (0.2, 15.0),
+    "unit_holdtime": (0.8, 45.0),
+    "interface_polltime": (0.5, 15.0),
+    "interface_holdtime": (5.0, 75.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InterfacePolicy:
+    """How many failed monitored interfaces make a unit fail: a count or a percentage."""
+
+    value: int
+    percent: bool
+
+    def __str__(self) -> str:
+        return f"{self.value}%" if self.percent else str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class PairConfig:
+    """One failover pair; timing defaults are the device's (failover chapter, Defaults)."""
+
+    name: str
+    match: tuple[str, ...] = ()
+    mode: str | None = None
+    unit_polltime: float = 1.0
+    unit_holdtime: float = 15.0
+    interface_polltime: float = 5.0
+    interface_holdtime: float = 25.0
+    interface_policy: InterfacePolicy = InterfacePolicy(1, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """All configured pairs, and where they came from."""
+
+    pairs: tuple[PairConfig, ...] = ()
+    path: str | None = None
+
+    def pair(self, name: str) -> PairConfig:
+        """The configuration of a pair; an unlisted pair gets the device defaults."""
+        for p in self.pairs:
+            if p.name == name:
+                return p
+        return PairConfig(name=name)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate an inventory file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InventoryError(f"{p}: cannot read inventory: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"{p}: inventory is not UTF-8 text") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise InventoryError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    return parse_inventory(doc, str(p))
+
+
+def parse_inventory(doc: Any, where: str = "<inventory>") -> Inventory:
+    """Validate an already-loaded inventory document."""
+    if doc is None:
+        return Inventory((), where)
+    if not isinstance(doc, dict):
+        raise InventoryError(f"{where}: expected a mapping with a 'pairs:' list")
+    unknown = sorted(set(doc) - {"pairs"})
+    if unknown:
+        raise InventoryError(f"{where}: unknown key {unknown[0]!r} (the inventory has only 'pairs')")
+    raw_pairs = doc.get("pairs") or []
+    if not isinstance(raw_pairs, list):
+        raise InventoryError(f"{where}: 'pairs' must be a list")
+    pairs: list[PairConfig] = []
+    owners: dict[str, str] = {}
+    for i, raw in enumerate(raw_pairs):
+        pair = _pair(raw, where, i)
+        for m in pair.match:
+            key = m.lower()
+            if key in owners and owners[key] != pair.name:
+                raise InventoryError(
+                    f"{where}: pair {pair.name!r}: match {m!r} is already used by pair {owners[key]!r}"
+                )
+            owners[key] = pair.name
+        if any(p.name == pair.name for p in pairs):
+            raise InventoryError(f"{where}: pair {pair.name!r} is listed twice")
+        pairs.append(pair)
+    return Inventory(tuple(pairs), where)
+
+
+def _pair(raw: Any, where: str, index: int) -> PairConfig:
+    if not isinstance(raw, dict):
+        raise InventoryError(f"{where}: pairs[{index}] must be a mapping with name and match")
+    name = raw.get("name")
+    label = f"pair {name!r}" if isinstance(name, str) else f"pairs[{index}]"
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InventoryError(f"{where}: {label}: key 'name' must be a word of letters, digits and . _ : -")
+    unknown = sorted(set(raw) - PAIR_KEYS)
+    if unknown:
+        raise InventoryError(f"{where}: {label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(PAIR_KEYS))})")
+    match = raw.get("match", [])
+    if isinstance(match, str):
+        match = [match]
+    if not isinstance(match, list) or not all(isinstance(m, str | int) for m in match) or not match:
+        raise InventoryError(f"{where}: {label}: key 'match' must be a non-empty list of hostnames or addresses")
+    entries = tuple(str(m).strip() for m in match)
+    for m in entries:
+        if "/" in m:
+            try:
+                ipaddress.ip_network(m, strict=False)
+            except ValueError as exc:
+                raise InventoryError(f"{where}: {label}: key 'match': {m!r} is not a network") from exc
+    mode = raw.get("mode")
+    if mode is not None and mode not in MODES:
+        raise InventoryError(f"{where}: {label}: key 'mode' must be one of {', '.join(MODES)}, not {mode!r}")
+    values: dict[str, Any] = {}
+    for key, (lo, hi) in RANGES.items():
+        if key in raw:
+            values[key] = _seconds(raw[key], lo, hi, f"{where}: {label}: key {key!r}")
+    cfg = PairConfig(name=name, match=entries, mode=mode, **values)
+    if cfg.unit_holdtime < 3 * cfg.unit_polltime:
+        raise InventoryError(
+            f"{where}: {label}: key 'unit_holdtime' ({cfg.unit_holdtime:g}s) must be at least 3 times "
+            f"unit_polltime ({cfg.unit_polltime:g}s)"
+        )
+    if cfg.interface_holdtime < 5 * cfg.interface_polltime:
+        raise InventoryError(
+            f"{where}: {label}: key 'interface_holdtime' ({cfg.interface_holdtime:g}s) must be at least 5 "
+            f"times interface_polltime ({cfg.interface_polltime:g}s)"
+        )
+    if "interface_policy" in raw:
+        policy = _policy(raw["interface_policy"], f"{where}: {label}: key 'interface_policy'")
+        cfg = PairConfig(**{**_fields(cfg), "interface_policy": policy})
+    return cfg
+
+
+def _fields(cfg: PairConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in PairConfig.__slots__}
+
+
+def _seconds(value: Any, lo: float, hi: float, label: str) -> float:
+    if isinstance(value, bool):
+        raise InventoryError(f"{label} must be a duration such as 15, 15s or 500ms")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := DURATION_RE.match(value)):
+        seconds = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+    else:
+        raise InventoryError(f"{label} must be a duration such as 15, 15s or 500ms, not {value!r}")
+    if not lo <= seconds <= hi:
+        raise InventoryError(f"{label} must be between {lo:g}s and {hi:g}s, not {seconds:g}s")
+    return seconds
+
+
+def _policy(value: Any, label: str) -> InterfacePolicy:
+    if isinstance(value, bool):
+        raise InventoryError(f"{label} must be a number of interfaces (1-250) or a percentage (1%-100%)")
+    if isinstance(value, int) and 1 <= value <= 250:
+        return InterfacePolicy(value, False)
+    if isinstance(value, str):
+        v = value.strip()
+        if v.endswith("%") and v[:-1].strip().isdigit() and 1 <= int(v[:-1]) <= 100:
+            return InterfacePolicy(int(v[:-1]), True)
+        if v.isdigit() and 1 <= int(v) <= 250:
+            return InterfacePolicy(int(v), False)
+    raise InventoryError(f"{label} must be a number of interfaces (1-250) or a percentage (1%-100%), not {value!r}")

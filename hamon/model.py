@@ -1,0 +1,156 @@
+"""The values that flow through the pipeline: raw input, events, quarantined records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+UTC = dt.UTC
+
+
+class Unit(StrEnum):
+    """The physical unit of a pair, named by the (Primary)/(Secondary) tag."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+class Cause(StrEnum):
+    """Normalized cause of a role change or a failure."""
+
+    PEER_UNREACHABLE = "peer_unreachable"
+    INTERFACE_FAILURE = "interface_failure"
+    MANUAL = "manual"
+    MODULE_FAILURE = "module_failure"
+    STARTUP = "startup"
+    PREEMPT = "preempt"
+    CONFIG_SYNC = "config_sync"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class RawBatch:
+    """What arrived, untouched: newline-separated lines sharing one origin.
+
+    A datagram is a batch of one line; a replayed file arrives as many batches.
+    `received_at` is the arrival time (live) or the file's modification time (replay);
+    `source` names the sender for lines that carry no host of their own. Line numbers of a
+    stream are counted by its parser.
+    """
+
+    data: bytes
+    received_at: dt.datetime
+    source: str
+    transport: str
+    collector: str
+    origin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One failover-related message, parsed and attributed to a pair."""
+
+    event_id: str
+    at: dt.datetime
+    received_at: dt.datetime
+    pair: str
+    unit: Unit | None
+    group: int | None
+    source: str
+    device_id: str | None
+    msg_id: int
+    severity: int
+    kind: str
+    cause: Cause | None
+    cause_text: str | None
+    interface: str | None
+    reason_code: int | None
+    value: int | None
+    mate_version: str | None
+    our_version: str | None
+    command: str | None
+    status: str | None
+    my_state: str | None
+    peer_state: str | None
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented event JSON shape."""
+        return {
+            "event_id": self.event_id,
+            "at": iso(self.at),
+            "received_at": iso(self.received_at),
+            "pair": self.pair,
+            "unit": self.unit.value if self.unit else None,
+            "source": self.source,
+            "msg_id": self.msg_id,
+            "severity": self.severity,
+            "kind": self.kind,
+            "cause": self.cause.value if self.cause else None,
+            "interface": self.interface,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """An input line hamon could not accept, kept with the reason."""
+
+    quarantine_id: str
+    received_at: dt.datetime
+    source: str
+    origin: str
+    line_no: int
+    reason: str
+    raw: bytes
+    raw_len: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form; the raw bytes are shown with undecodable bytes escaped."""
+        return {
+            "quarantine_id": self.quarantine_id,
+            "received_at": iso(self.received_at),
+            "source": self.source,
+            "origin": self.origin,
+            "line_no": self.line_no,
+            "reason": self.reason,
+            "raw": self.raw.decode("utf-8", "backslashreplace"),
+            "raw_len": self.raw_len,
+        }
+
+
+@dataclass(slots=True)
+class Activity:
+    """Lines seen from one source in one minute: the liveness signal of a unit."""
+
+    source: str
+    pair: str
+    minute: dt.datetime
+    lines: int = 0
+    last_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Everything one batch produced; every input line is accounted for exactly once."""
+
+    lines: int = 0
+    blank: int = 0
+    ordinary: int = 0
+    other: int = 0
+    events: list[Event] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    @property
+    def accounted(self) -> int:
+        """Lines that ended somewhere: blank, ordinary, other syslog, event or quarantine."""
+        return self.blank + self.ordinary + self.other + len(self.events) + len(self.quarantined)
+
+
+def iso(t: dt.datetime) -> str:
+    """ISO-8601 in UTC with a Z suffix and millisecond precision when there is one."""
+    t = t.astimezone(UTC)
+    spec = "milliseconds" if t.microsecond else "seconds"
+    return t.replace(tzinfo=None).isoformat(timespec=spec) + "Z"

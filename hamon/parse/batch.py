@@ -1,0 +1,350 @@
+"""Parse a batch of raw lines into events, quarantined records and per-source activity.
+
+The hot path works on whole batches with compiled regexes, so that the ~99% of lines that are
+not about failover cost a few C-level passes and no Python per line:
+
+1. one `findall` collects the header of every tagged line (for per-source counting);
+2. one `finditer` finds the failover ids (the cheap prefilter); only those lines are parsed;
+3. when any line is not a clean tagged syslog line (blank, too long, NUL, not UTF-8, no tag),
+   the batch is walked line by line instead, so every line is accounted for exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from hamon.model import Activity, Event, ParseResult, Quarantined, RawBatch
+from hamon.parse.catalog import FAILOVER_TAG, is_failover
+from hamon.parse.framing import Header, parse_header
+from hamon.parse.message import LOOSE_TAG_RE, TAG_RE, MalformedMessage, parse_message
+from hamon.parse.timestamps import STAMP_RE, TimeContext, from_match
+
+try:  # the C line scanner; the pure-Python scanner below does the same, more slowly
+    from hamon.parse._scan import scan as _c_scan
+except ImportError:  # pragma: no cover - depends on the build
+    _c_scan = None  # type: ignore[assignment]
+
+UTC = dt.UTC
+MAX_LINE = 8192  # bytes; ASA messages stay far below (SNMP carries at most 255 characters)
+QUARANTINE_KEEP = 4096  # bytes of a quarantined line kept in the store
+MAX_HEADER = 512  # bytes before the tag
+HEADER_RE = re.compile(rb"\n([^%\n]{0,512})%(?:ASA|FTD|PIX)-[0-7]-\d{6}")
+FAILOVER_RE = re.compile(FAILOVER_TAG)
+# Sub-second digits make every relay header unique; per-source counting needs only seconds.
+FRACTION_RE = re.compile(rb"(?<=\d:\d\d)\.\d{1,9}")
+HEADER_CACHE_MAX = 200_000
+NUL = b"\0"
+# The framing of a syslog line from another program: PRI, timestamp, host.
+OTHER_HEADER_RE = re.compile(rf"\s*(?:<\d{{1,3}}>)?\s*(?:(?:{STAMP_RE.pattern})\s*)?(?:[^\s:]+)?")
+
+Resolve = Callable[[str | None, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a header's lines come from, once resolved: sender, device-id, pair and times."""
+
+    source: str
+    device_id: str | None
+    pair: str
+    at: dt.datetime
+    received_at: dt.datetime
+    minute: dt.datetime  # `at` to the minute and to the second, for activity counting
+    second: dt.datetime
+
+
+def event_id(source: str, at: dt.datetime, msg_id: int, text: str) -> str:
+    """Stable id of an event: the same message from the same sender at the same time is one event."""
+    key = f"{source}\x1f{at.astimezone(UTC).isoformat()}\x1f{msg_id}\x1f{text}"
+    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+
+
+class BatchParser:
+    """Stateful only in its caches and the activity it has counted; one per input stream."""
+
+    def __init__(
+        self, resolve: Resolve, tz: dt.tzinfo = UTC, year: int | None = None, *, pure_python: bool = False
+    ) -> None:
+        self._resolve = resolve
+        self._tz = tz
+        self._year = year
+        self._origins: dict[bytes, Origin] = {}
+        self._origins_ref: tuple[dt.datetime, str, bool] | None = None
+        self._shapes: dict[str, tuple[int, int | None, int | None, str, str | None, str]] = {}
+        self._stamps: dict[str, dt.datetime | None] = {}
+        self._line_base = 0  # lines of this stream before the current batch
+        self._scan = _c_scan if _c_scan is not None and not pure_python else scan_py
+        self.activity: dict[tuple[str, dt.datetime], Activity] = {}
+
+    # -- public -------------------------------------------------------------------------------
+    def parse(self, batch: RawBatch) -> ParseResult:
+        """Parse one batch. Never raises on bad input: it ends up counted and quarantined."""
+        data = batch.data
+        result = ParseResult()
+        if not data:
+            return result
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        self._reset_cache(batch)
+        ctx = TimeContext(batch.received_at, self._tz, self._year)
+        lines, tagged, longest, has_nul, counts, spans = self._scan(data, MAX_LINE)
+        result.lines = lines
+        base = self._line_base
+        self._line_base += lines
+        if tagged == lines and not has_nul and longest <= MAX_LINE and _decodes(data):
+            self._fast(data, counts, spans, batch, ctx, result, base)
+        else:
+            pieces = data.split(b"\n")
+            pieces.pop()  # the empty piece after the final newline
+            self._slow(pieces, batch, ctx, result, base)
+        return result
+
+    def drain_activity(self) -> list[Activity]:
+        """The activity counted so far, and forget it."""
+        out = list(self.activity.values())
+        self.activity = {}
+        return out
+
+    # -- paths --------------------------------------------------------------------------------
+    def _fast(
+        self,
+        data: bytes,
+        counts: dict[bytes, int],
+        spans: list[int],
+        batch: RawBatch,
+        ctx: TimeContext,
+        result: ParseResult,
+        base: int,
+    ) -> None:
+        for header, n in counts.items():
+            self._count(self._origin(header, batch, ctx), n)
+        for i in range(0, len(spans), 2):
+            start, end = spans[i], spans[i + 1]
+            raw = data[start:end]
+            text = raw.decode("utf-8")
+            tag = TAG_RE.match(text, text.find("%"))
+            assert tag is not None  # the scanner checked the same tag
+            origin = self._origin(text[: tag.start()].encode("utf-8"), batch, ctx)
+            self._tagged(text, raw, tag, origin, batch, partial(_line_of, data, base, start), result)
+        result.ordinary = result.lines - len(result.events) - len(result.quarantined)
+
+    def _slow(self, lines: list[bytes], batch: RawBatch, ctx: TimeContext, result: ParseResult, base: int) -> None:
+        for i, raw in enumerate(lines):
+            line_no = base + 1 + i
+            if not raw.strip():
+                result.blank += 1
+                continue
+            if len(raw) > MAX_LINE:
+                self._quarantine(result, batch, line_no, raw, f"line too long ({len(raw)} bytes, limit {MAX_LINE})")
+                continue
+            if b"\0" in raw:
+                self._quarantine(result, batch, line_no, raw, f"NUL byte at offset {raw.index(NUL)}")
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._quarantine(
+                    result, batch, line_no, raw, f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+                )
+                continue
+            pct = text.find("%")
+            tag = TAG_RE.match(text, pct) if 0 <= pct <= MAX_HEADER else None
+            if tag is None:
+                if LOOSE_TAG_RE.search(text):
+                    self._quarantine(result, batch, line_no, raw, "truncated or malformed %ASA- message tag")
+                    continue
+                # Only PRI, timestamp and host are framing here; the rest is another program's text.
+                header_text = OTHER_HEADER_RE.match(text).group().rstrip(": \r")  # type: ignore[union-attr]
+                origin_key = b"\x00other\x00" + header_text.encode("utf-8")
+                if origin_key not in self._origins and not parse_header(header_text, ctx).syslog:
+                    self._quarantine(result, batch, line_no, raw, "not a syslog line (no priority, timestamp or tag)")
+                    continue
+                # Valid syslog from something that is not an ASA message: traffic, not an event.
+                result.other += 1
+                self._count(self._origin(origin_key, batch, ctx, header_text), 1)
+                continue
+            origin = self._origin(text[: tag.start()].encode("utf-8"), batch, ctx)
+            self._count(origin, 1)
+            if is_failover(int(tag.group(2))):
+                self._tagged(text, raw, tag, origin, batch, partial(int, line_no), result)
+            else:
+                result.ordinary += 1
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _tagged(
+        self,
+        text: str,
+        raw: bytes,
+        tag: re.Match[str],
+        origin: Origin,
+        batch: RawBatch,
+        line_no: Callable[[], int],
+        result: ParseResult,
+    ) -> None:
+        msg_id = int(tag.group(2))
+        body = text[tag.end() :].rstrip("\r\n\t ")
+        try:
+            msg = parse_message(msg_id, body)
+        except MalformedMessage as exc:
+            self._quarantine(result, batch, line_no(), raw, f"malformed: {exc}")
+            return
+        result.events.append(
+            Event(
+                event_id=event_id(origin.source, origin.at, msg_id, body),
+                at=origin.at,
+                received_at=origin.received_at,
+                pair=origin.pair,
+                unit=msg.unit,
+                group=msg.group,
+                source=origin.source,
+                device_id=origin.device_id,
+                msg_id=msg_id,
+                severity=int(tag.group(1)),
+                kind=msg.kind,
+                cause=msg.cause,
+                cause_text=msg.cause_text,
+                interface=msg.interface,
+                reason_code=msg.reason_code,
+                value=msg.value,
+                mate_version=msg.mate_version,
+                our_version=msg.our_version,
+                command=msg.command,
+                status=msg.status,
+                my_state=msg.my_state,
+                peer_state=msg.peer_state,
+                text=body,
+            )
+        )
+
+    def _origin(self, key: bytes, batch: RawBatch, ctx: TimeContext, text: str | None = None) -> Origin:
+        cached = self._origins.get(key)
+        if cached is not None:
+            return cached
+        if text is None:
+            text = key.decode("utf-8", "replace")
+        # Headers that differ only in their timestamps share one reading of the rest.
+        stamps = list(STAMP_RE.finditer(text))
+        template = _template(text, [(m.start(), m.end()) for m in stamps])
+        shape = self._shapes.get(template)
+        if shape is not None and len(stamps) == shape[0]:
+            _, at_i, rec_i, source, device_id, pair = shape
+            at_h = self._stamp(stamps[at_i], ctx) if at_i is not None else None
+            rec_h = self._stamp(stamps[rec_i], ctx) if rec_i is not None else None
+        else:
+            header = parse_header(text, ctx)
+            source, device_id = self._sender(header, batch), header.device_id
+            pair = self._resolve(device_id, source)
+            at_h, rec_h = header.at, header.received_at
+            if len(self._shapes) < HEADER_CACHE_MAX:
+                self._shapes[_template(text, list(header.spans))] = (
+                    len(header.spans),
+                    header.at_index,
+                    header.received_index,
+                    source,
+                    device_id,
+                    pair,
+                )
+        at = at_h or rec_h or batch.received_at
+        second = at.replace(microsecond=0)
+        origin = Origin(source, device_id, pair, at, rec_h or batch.received_at, second.replace(second=0), second)
+        if len(self._origins) >= HEADER_CACHE_MAX:
+            self._origins.clear()
+        self._origins[key] = origin
+        return origin
+
+    def _stamp(self, m: re.Match[str], ctx: TimeContext) -> dt.datetime | None:
+        text = m.group()
+        if text in self._stamps:
+            return self._stamps[text]
+        t = from_match(m, ctx)
+        if len(self._stamps) < HEADER_CACHE_MAX:
+            self._stamps[text] = t
+        return t
+
+    @staticmethod
+    def _sender(header: Header, batch: RawBatch) -> str:
+        # A live sender's address is the truth; in a file, the relay's host field or the device-id
+        # names the sender, and the input's own name is the last resort.
+        if batch.transport == "file":
+            return header.source or header.device_id or batch.source
+        return header.source or batch.source
+
+    def _count(self, origin: Origin, n: int) -> None:
+        key = (origin.source, origin.minute)
+        act = self.activity.get(key)
+        if act is None:
+            act = self.activity[key] = Activity(origin.source, origin.pair, origin.minute)
+        act.lines += n
+        if act.last_at is None or origin.second > act.last_at:
+            act.last_at = origin.second  # activity is kept to the second
+
+    def _quarantine(self, result: ParseResult, batch: RawBatch, line_no: int, raw: bytes, reason: str) -> None:
+        digest = hashlib.blake2b(batch.source.encode("utf-8", "replace") + b"\x1f" + raw, digest_size=16)
+        result.quarantined.append(
+            Quarantined(
+                quarantine_id=digest.hexdigest(),
+                received_at=batch.received_at,
+                source=batch.source,
+                origin=batch.origin,
+                line_no=line_no,
+                reason=reason,
+                raw=raw[:QUARANTINE_KEEP],
+                raw_len=len(raw),
+            )
+        )
+
+    def _reset_cache(self, batch: RawBatch) -> None:
+        # Cached origins hold times read against this reference and this fallback sender.
+        ref = (batch.received_at, batch.source, batch.transport == "file")
+        if ref != self._origins_ref:
+            self._origins.clear()
+            self._shapes.clear()
+            self._stamps.clear()
+            self._origins_ref = ref
+
+
+def scan_py(data: bytes, max_line: int) -> tuple[int, int, int, bool, dict[bytes, int], list[int]]:
+    """The line walk of _scan.c in Python: same result, for builds without the C scanner."""
+    lines = data.split(b"\n")
+    lines.pop()
+    headers = HEADER_RE.findall(b"\n" + data)
+    counts: dict[bytes, int] = dict(Counter(FRACTION_RE.sub(b"", b"\n".join(headers)).split(b"\n"))) if headers else {}
+    spans: list[int] = []
+    last = -1
+    for m in FAILOVER_RE.finditer(data):
+        start = data.rfind(b"\n", 0, m.start()) + 1
+        if start == last or m.start() - start > MAX_HEADER or data.find(b"%", start, m.start()) != -1:
+            continue  # not the line's own tag: a quoted id further along
+        last = start
+        spans += (start, data.find(b"\n", m.end()))
+    return len(lines), len(headers), max(map(len, lines), default=0), b"\0" in data, counts, spans
+
+
+def _line_of(data: bytes, base: int, offset: int) -> int:
+    """The line number of the line starting at `offset` (only needed for quarantined lines)."""
+    return base + 1 + data.count(b"\n", 0, offset)
+
+
+def _template(text: str, spans: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> str:
+    out, pos = [], 0
+    for s, e in spans:
+        out.append(text[pos:s])
+        pos = e
+    out.append(text[pos:])
+    return "\x00".join(out)
+
+
+def _decodes(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

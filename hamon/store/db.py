@@ -1,0 +1,323 @@
+"""Open, migrate, write and read the store. Foreign errors become StoreError here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from hamon.errors import StoreError
+from hamon.model import Activity, Cause, Event, Quarantined, Unit
+from hamon.store.schema import events, ingests, quarantine, source_activity
+
+HEAD_REVISION = "0001"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url() -> str:
+    """The embedded store: `$XDG_DATA_HOME/hamon/hamon.db` (default `~/.local/share/hamon/hamon.db`)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return f"sqlite:///{os.path.join(base, 'hamon', 'hamon.db')}"
+
+
+def _normalize_url(url: str) -> str:
+    # `postgresql://` would pick psycopg2, which hamon does not ship; psycopg 3 is the driver.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Store:
+    """A hamon store; the schema is brought to the current revision on first use."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        raw = _normalize_url(url or default_url())
+        try:
+            parsed = make_url(raw)
+        except ArgumentError as exc:
+            raise StoreError(
+                f"not a database URL: {url!r} (try sqlite:///path/hamon.db or postgresql+psycopg://...)"
+            ) from exc
+        self.url = parsed.render_as_string(hide_password=True)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"unsupported store {self.url}: hamon stores to SQLite or PostgreSQL")
+        try:
+            if self.dialect == "sqlite":
+                db = parsed.database
+                if db and db != ":memory:":
+                    Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                self.engine: Engine = create_engine(parsed, connect_args={"timeout": 30})
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = create_engine(parsed, pool_pre_ping=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StoreError(f"no driver for {self.url}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory for {self.url}: {exc.strerror}") from exc
+        if migrate:
+            self.ensure_schema()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @contextmanager
+    def _begin(self, what: str) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{what} failed on {self.url}: {_reason(exc)}") from exc
+
+    def revision(self) -> str | None:
+        """The schema revision of the store, None for an empty store."""
+        with self._begin("reading the schema revision") as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def ensure_schema(self) -> None:
+        """Apply pending migrations (cheap when there are none)."""
+        if self.revision() != HEAD_REVISION:
+            self.upgrade()
+
+    def upgrade(self) -> str:
+        """Run Alembic up to the newest revision; returns it."""
+        from alembic import command  # imported here: only needed when the schema changes
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._begin("migrating the schema") as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return HEAD_REVISION
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # -- writes ------------------------------------------------------------------------------
+    def add_events(self, batch: Sequence[Event]) -> int:
+        """Store events; an event already stored (same event_id) is left as it is. Returns new rows."""
+        if not batch:
+            return 0
+        rows = [_event_row(e) for e in batch]
+        stmt = self._insert(events).on_conflict_do_nothing(index_elements=["event_id"])
+        with self._begin("storing events") as conn:
+            return len(conn.execute(stmt.returning(events.c.event_id), rows).all())
+
+    def add_quarantined(self, batch: Sequence[Quarantined]) -> int:
+        """Store quarantined lines; the same line from the same sender is kept once."""
+        if not batch:
+            return 0
+        rows = [
+            {
+                "quarantine_id": q.quarantine_id,
+                "received_at": q.received_at,
+                "source": q.source,
+                "origin": q.origin,
+                "line_no": q.line_no,
+                "reason": q.reason,
+                "raw": q.raw,
+                "raw_len": q.raw_len,
+            }
+            for q in batch
+        ]
+        stmt = self._insert(quarantine).on_conflict_do_nothing(index_elements=["quarantine_id"])
+        with self._begin("storing quarantined lines") as conn:
+            return len(conn.execute(stmt.returning(quarantine.c.quarantine_id), rows).all())
+
+    def record_ingest(
+        self,
+        ingest_id: str,
+        kind: str,
+        name: str,
+        started_at: dt.datetime,
+        finished_at: dt.datetime,
+        counts: dict[str, int],
+        activity: Iterable[Activity],
+    ) -> None:
+        """Record an input and the per-source activity it showed; replaying it again rewrites the same rows."""
+        row = {
+            "ingest_id": ingest_id,
+            "kind": kind,
+            "name": name,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "lines": counts.get("lines", 0),
+            "events": counts.get("events", 0),
+            "quarantined": counts.get("quarantined", 0),
+        }
+        acts = [
+            {
+                "ingest_id": ingest_id,
+                "source": a.source,
+                "minute": a.minute,
+                "pair": a.pair,
+                "lines": a.lines,
+                "last_at": a.last_at or a.minute,
+            }
+            for a in activity
+        ]
+        with self._begin("recording the input") as conn:
+            conn.execute(self._insert(ingests).on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
+            if acts:
+                ins = self._insert(source_activity)
+                conn.execute(
+                    ins.on_conflict_do_update(
+                        index_elements=["ingest_id", "source", "minute"],
+                        set_={"pair": ins.excluded.pair, "lines": ins.excluded.lines, "last_at": ins.excluded.last_at},
+                    ),
+                    acts,
+                )
+
+    def _insert(self, table: Any) -> Any:
+        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
+
+    # -- reads -------------------------------------------------------------------------------
+    def events(
+        self,
+        *,
+        pair: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        msg_id: int | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events in time order, filtered; `since` is inclusive and `until` exclusive."""
+        q = select(events)
+        if pair is not None:
+            q = q.where(events.c.pair == pair)
+        if since is not None:
+            q = q.where(events.c.at >= since)
+        if until is not None:
+            q = q.where(events.c.at < until)
+        if msg_id is not None:
+            q = q.where(events.c.msg_id == msg_id)
+        if kind is not None:
+            q = q.where(events.c.kind == kind)
+        q = q.order_by(events.c.at, events.c.event_id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._begin("reading events") as conn:
+            return [_event(r._mapping) for r in conn.execute(q)]
+
+    def quarantined(self, *, limit: int | None = None, since: dt.datetime | None = None) -> list[Quarantined]:
+        """Quarantined lines, oldest first."""
+        q = select(quarantine)
+        if since is not None:
+            q = q.where(quarantine.c.received_at >= since)
+        q = q.order_by(quarantine.c.received_at, quarantine.c.origin, quarantine.c.line_no)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._begin("reading quarantined lines") as conn:
+            return [
+                Quarantined(
+                    quarantine_id=r.quarantine_id,
+                    received_at=r.received_at,
+                    source=r.source,
+                    origin=r.origin,
+                    line_no=r.line_no,
+                    reason=r.reason,
+                    raw=bytes(r.raw),
+                    raw_len=r.raw_len,
+                )
+                for r in conn.execute(q)
+            ]
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Per sender: its pair, lines seen and when it was last heard."""
+        sa = source_activity
+        q = (
+            select(sa.c.source, sa.c.pair, func.sum(sa.c.lines).label("lines"), func.max(sa.c.last_at).label("last_at"))
+            .group_by(sa.c.source, sa.c.pair)
+            .order_by(sa.c.pair, sa.c.source)
+        )
+        with self._begin("reading source activity") as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables."""
+        with self._begin("counting rows") as conn:
+            return {
+                t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+                for t in (events, quarantine, ingests, source_activity)
+            }
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers in other shells never block the writer
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    msg = str(orig if orig is not None else exc).strip().splitlines()
+    return msg[0] if msg else type(exc).__name__
+
+
+def _event_row(e: Event) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "at": e.at,
+        "received_at": e.received_at,
+        "pair": e.pair,
+        "unit": e.unit.value if e.unit else None,
+        "grp": e.group,
+        "source": e.source,
+        "device_id": e.device_id,
+        "msg_id": e.msg_id,
+        "severity": e.severity,
+        "kind": e.kind,
+        "cause": e.cause.value if e.cause else None,
+        "cause_text": e.cause_text,
+        "interface": e.interface,
+        "reason_code": e.reason_code,
+        "value": e.value,
+        "mate_version": e.mate_version,
+        "our_version": e.our_version,
+        "command": e.command,
+        "status": e.status,
+        "my_state": e.my_state,
+        "peer_state": e.peer_state,
+        "text": e.text,
+    }
+
+
+def _event(r: Any) -> Event:
+    return Event(
+        event_id=r["event_id"],
+        at=r["at"],
+        received_at=r["received_at"],
+        pair=r["pair"],
+        unit=Unit(r["unit"]) if r["unit"] else None,
+        group=r["grp"],
+        source=r["source"],
+        device_id=r["device_id"],
+        msg_id=r["msg_id"],
+        severity=r["severity"],
+        kind=r["kind"],
+        cause=Cause(r["cause"]) if r["cause"] else None,
+        cause_text=r["cause_text"],
+        interface=r["interface"],
+        reason_code=r["reason_code"],
+        value=r["value"],
+        mate_version=r["mate_version"],
+        our_version=r["our_version"],
+        command=r["command"],
+        status=r["status"],
+        my_state=r["my_state"],
+        peer_state=r["peer_state"],
+        text=r["text"],
+    )
