@@ -13,6 +13,14 @@ from hamon.cli.context import Context
 from hamon.errors import HamonError
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line that points at --help, not a usage block."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{hint}", err=True, file=file)
+
+
 class HamonGroup(click.Group):
     """Turns hamon's errors into one line and exit status 1; never a traceback."""
 
@@ -26,6 +34,10 @@ class HamonGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(0)
+        except click.UsageError as exc:
+            if isinstance(exc, OneLineUsageError):
+                raise
+            raise OneLineUsageError(exc.format_message(), exc.ctx) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:

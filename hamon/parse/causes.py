@@ -31,7 +31,7 @@ RULES: tuple[tuple[re.Pattern[str], Cause], ...] = tuple(
         (r"service card|ssm card|module|snort", Cause.MODULE_FAILURE),
         (
             r"hello not heard|no response|missed poll|lost failover comm|power failure|reload"
-            r"|lan failover interface|failover link|transmit failure|no ack",
+            r"|lan failover interface|failover link|transmit failure|no ack|(?:unable|failed) to connect",
             Cause.PEER_UNREACHABLE,
         ),
         (r"interface check|ifc \[.*\] check|mate is healthier|interface", Cause.INTERFACE_FAILURE),

@@ -98,7 +98,7 @@ quarantine = Table(
 ingests = Table(
     "ingests",
     metadata,
-    Column("ingest_id", String(64), primary_key=True),
+    Column("ingest_id", String(96), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("name", Text, nullable=False),
     Column("started_at", UTCDateTime(), nullable=False),
@@ -113,7 +113,7 @@ ingests = Table(
 source_activity = Table(
     "source_activity",
     metadata,
-    Column("ingest_id", String(64), primary_key=True),
+    Column("ingest_id", String(96), primary_key=True),
     Column("source", String(255), primary_key=True),
     Column("minute", UTCDateTime(), primary_key=True),
     Column("pair", String(255), nullable=False),

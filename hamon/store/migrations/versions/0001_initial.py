@@ -59,7 +59,7 @@ def upgrade() -> None:
     op.create_index("ix_quarantine_received_at", "quarantine", ["received_at"])
     op.create_table(
         "ingests",
-        sa.Column("ingest_id", sa.String(64), primary_key=True),
+        sa.Column("ingest_id", sa.String(96), primary_key=True),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("started_at", UTCDateTime(), nullable=False),
@@ -70,7 +70,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "source_activity",
-        sa.Column("ingest_id", sa.String(64), primary_key=True),
+        sa.Column("ingest_id", sa.String(96), primary_key=True),
         sa.Column("source", sa.String(255), primary_key=True),
         sa.Column("minute", UTCDateTime(), primary_key=True),
         sa.Column("pair", sa.String(255), nullable=False),

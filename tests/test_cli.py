@@ -1,0 +1,134 @@
+"""The command line: replay summaries, event JSON, errors as one line with a non-zero exit."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hamon.cli import main
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "asa-pair.log"
+EVENT_KEYS = [
+    "event_id",
+    "at",
+    "received_at",
+    "pair",
+    "unit",
+    "source",
+    "msg_id",
+    "severity",
+    "kind",
+    "cause",
+    "interface",
+    "text",
+]
+
+
+def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_replay_json_summary_accounts_for_every_line(sqlite_url: str) -> None:
+    code, out, _ = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json")
+    assert code == 0
+    s = json.loads(out)
+    total_lines = len(EXAMPLE.read_bytes().splitlines())
+    assert s["lines"] == total_lines
+    assert s["lines"] == s["events"] + s["quarantined"] + s["ordinary"] + s["other"] + s["blank"]
+    assert s["stored"] == s["events"] > 0
+    assert set(s["pairs"]) == {"fw-edge", "fw-dc"}
+    assert sum(p["events"] for p in s["pairs"].values()) == s["events"]
+
+
+def test_events_json_has_the_documented_shape(sqlite_url: str) -> None:
+    run("--db", sqlite_url, "replay", str(EXAMPLE))
+    code, out, _ = run("--db", sqlite_url, "events", "--pair", "fw-edge", "--id", "104001", "--json")
+    assert code == 0
+    evs = json.loads(out)
+    assert evs, "the example has a failover on fw-edge"
+    for e in evs:
+        assert list(e) == EVENT_KEYS
+        assert e["pair"] == "fw-edge" and e["msg_id"] == 104001 and e["kind"] == "switch_active"
+        assert e["at"].endswith("Z") and e["unit"] in ("primary", "secondary")
+        assert isinstance(e["severity"], int)
+
+
+def test_events_time_filters(sqlite_url: str) -> None:
+    run("--db", sqlite_url, "replay", str(EXAMPLE))
+    all_events = json.loads(run("--db", sqlite_url, "events", "--json")[1])
+    cut = all_events[len(all_events) // 2]["at"]
+    later = json.loads(run("--db", sqlite_url, "events", "--since", cut, "--json")[1])
+    earlier = json.loads(run("--db", sqlite_url, "events", "--until", cut, "--json")[1])
+    assert len(later) + len(earlier) == len(all_events)
+    assert all(e["at"] >= cut for e in later) and all(e["at"] < cut for e in earlier)
+
+
+def test_replay_reads_stdin_and_gzip(sqlite_url: str, tmp_path: Path) -> None:
+    gz = tmp_path / "capture.log.gz"
+    gz.write_bytes(gzip.compress(EXAMPLE.read_bytes()))
+    a = json.loads(run("--db", sqlite_url, "replay", str(gz), "--json")[1])
+    b = json.loads(run("--db", sqlite_url, "replay", "-", "--json", input=EXAMPLE.read_bytes())[1])
+    assert a["lines"] == b["lines"] and a["events"] == b["events"]
+    assert b["stored"] == 0  # the same events, already stored from the .gz
+
+
+def test_human_summary_and_tables(sqlite_url: str) -> None:
+    code, out, _ = run("--db", sqlite_url, "replay", str(EXAMPLE))
+    assert code == 0 and "failover events" in out and "fw-edge" in out
+    code, out, _ = run("--db", sqlite_url, "events", "--limit", "2")
+    assert code == 0 and "2 events" in out
+    code, out, _ = run("--db", sqlite_url, "quarantine", "--json")
+    assert code == 0 and isinstance(json.loads(out), list)
+    code, out, _ = run("--db", sqlite_url, "sources", "--json")
+    assert code == 0 and {s["pair"] for s in json.loads(out)} == {"fw-edge", "fw-dc"}
+
+
+def test_inventory_names_the_pairs(sqlite_url: str, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yml"
+    inv.write_text("pairs:\n  - name: edge\n    match: [fw-edge]\n")
+    s = json.loads(run("--db", sqlite_url, "--inventory", str(inv), "replay", str(EXAMPLE), "--json")[1])
+    assert set(s["pairs"]) == {"edge", "fw-dc"}
+
+
+def test_errors_are_one_line_and_non_zero(sqlite_url: str, tmp_path: Path) -> None:
+    cases = [
+        (["--db", sqlite_url, "replay", str(tmp_path / "missing.log")], 1, "missing.log: No such file"),
+        (["--db", "mysql://x@h/d", "events"], 1, "SQLite or PostgreSQL"),
+        (["--db", sqlite_url, "events", "--since", "last tuesday"], 2, "cannot read time"),
+        (
+            ["--db", sqlite_url, "--inventory", str(tmp_path / "none.yml"), "replay", str(EXAMPLE)],
+            1,
+            "cannot read inventory",
+        ),
+        (["--db", sqlite_url, "replay", "--tz", "Mars/Olympus", str(EXAMPLE)], 1, "unknown time zone"),
+    ]
+    for args, code, message in cases:
+        got, _out, err = run(*args)
+        assert got == code, (args, err)
+        assert message in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+
+
+def test_db_upgrade_and_info(sqlite_url: str) -> None:
+    code, out, _ = run("--db", sqlite_url, "db", "upgrade")
+    assert code == 0 and "0001" in out
+    info = json.loads(run("--db", sqlite_url, "db", "info", "--json")[1])
+    assert info["revision"] == info["head"] == "0001" and info["rows"]["events"] == 0
+
+
+def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
+    env_db = f"sqlite:///{tmp_path / 'x.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hamon", "--db", env_db, "replay", str(tmp_path / "nope.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("Error:") and "Traceback" not in proc.stderr
