@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hamon.inventory import Inventory
-from hamon.model import RawBatch
+from hamon.model import Event, Quarantined, RawBatch
 from hamon.parse.batch import BatchParser
 from hamon.resolve import PairResolver
-from hamon.store import Store
+
+if TYPE_CHECKING:
+    from hamon.store import Store
 
 UTC = dt.UTC
 
@@ -82,6 +86,47 @@ class Summary:
 Progress = Callable[[Source, int], None]
 
 
+class StoreWriter:
+    """Writes parsed batches on a helper thread, so the database works while the next batch parses.
+
+    The queue is bounded (backpressure, flat memory). `close()` waits until everything queued
+    is committed and re-raises the first error the writer met: nothing is dropped silently.
+    """
+
+    def __init__(self, store: Store, depth: int = 4) -> None:
+        self._store = store
+        self._queue: queue.Queue[tuple[list[Event], list[Quarantined]] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self.stored = 0
+        self._thread = threading.Thread(target=self._run, name="store writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain after a failure; close() reports it
+            try:
+                self.stored += self._store.add_events(item[0])
+                self._store.add_quarantined(item[1])
+            except BaseException as exc:  # handed to the caller in close()
+                self._error = exc
+
+    def put(self, evs: list[Event], quarantined: list[Quarantined]) -> None:
+        """Queue one batch; blocks while the writer is `depth` batches behind."""
+        if self._error is not None:
+            raise self._error
+        if evs or quarantined:
+            self._queue.put((evs, quarantined))
+
+    def close(self) -> int:
+        """Wait for every queued batch; returns the number of new events stored."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.stored
+
+
 def replay(
     sources: Sequence[Source],
     store: Store,
@@ -99,25 +144,28 @@ def replay(
         started = dt.datetime.now(UTC)
         parser = BatchParser(resolver.resolve, tz=tz, year=year)
         counts = {"lines": 0, "events": 0, "quarantined": 0}
-        for batch in src.batches():
-            res = parser.parse(batch)
-            stored = store.add_events(res.events)
-            store.add_quarantined(res.quarantined)
-            summary.lines += res.lines
-            summary.events += len(res.events)
-            summary.stored += stored
-            summary.duplicates += len(res.events) - stored
-            summary.quarantined += len(res.quarantined)
-            summary.ordinary += res.ordinary
-            summary.other += res.other
-            summary.blank += res.blank
-            counts["lines"] += res.lines
-            counts["events"] += len(res.events)
-            counts["quarantined"] += len(res.quarantined)
-            for e in res.events:
-                summary.pairs.setdefault(e.pair, PairCount()).events += 1
-            if progress is not None:
-                progress(src, len(batch.data))
+        writer = StoreWriter(store)
+        try:
+            for batch in src.batches():
+                res = parser.parse(batch)
+                writer.put(res.events, res.quarantined)
+                summary.lines += res.lines
+                summary.events += len(res.events)
+                summary.quarantined += len(res.quarantined)
+                summary.ordinary += res.ordinary
+                summary.other += res.other
+                summary.blank += res.blank
+                counts["lines"] += res.lines
+                counts["events"] += len(res.events)
+                counts["quarantined"] += len(res.quarantined)
+                for e in res.events:
+                    summary.pairs.setdefault(e.pair, PairCount()).events += 1
+                if progress is not None:
+                    progress(src, len(batch.data))
+        finally:
+            stored = writer.close()
+        summary.stored += stored
+        summary.duplicates += counts["events"] - stored
         activity = parser.drain_activity()
         for a in activity:
             summary.pairs.setdefault(a.pair, PairCount()).lines += a.lines

@@ -106,3 +106,42 @@ def test_postgresql_and_sqlite_store_the_same(sqlite_url: str, postgres_url: str
     assert [e.to_json() for e in lite.events()] == [e.to_json() for e in pg.events()]
     assert [q.to_json() for q in lite.quarantined()] == [q.to_json() for q in pg.quarantined()]
     assert lite.sources() == pg.sources()
+
+
+def _schema(store: Store) -> dict[str, Any]:
+    from sqlalchemy import inspect
+
+    insp = inspect(store.engine)
+    out: dict[str, Any] = {}
+    for table in sorted(insp.get_table_names()):
+        out[table] = {
+            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)],
+            "pk": insp.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(table)),
+        }
+    return out
+
+
+def test_fresh_schema_equals_running_every_migration(store_url: str, tmp_path: Path) -> None:
+    fresh = Store(store_url)  # created from the table definitions and stamped
+    if fresh.dialect == "sqlite":
+        migrated = Store(f"sqlite:///{tmp_path / 'migrated.db'}", migrate=False)
+    else:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(store_url)
+        name = f"{url.database}_m"
+        admin = Store(store_url, migrate=False)
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.close()
+        migrated = Store(url.set(database=name).render_as_string(hide_password=False), migrate=False)
+    assert migrated.revision() is None
+    migrated.upgrade()
+    assert migrated.revision() == fresh.revision() == HEAD_REVISION
+    assert _schema(migrated) == _schema(fresh)
+    migrated.close()
+    if fresh.dialect == "postgresql":
+        with Store(store_url, migrate=False).engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

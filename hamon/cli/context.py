@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hamon.inventory import Inventory, load_inventory
-from hamon.store import Store
+
+if TYPE_CHECKING:
+    from hamon.store import Store
 
 
 @dataclass
@@ -20,6 +23,8 @@ class Context:
     def store(self, *, migrate: bool = True) -> Store:
         """The store, opened once."""
         if self._store is None:
+            from hamon.store import Store  # SQLAlchemy is imported only by commands that use the store
+
             self._store = Store(self.db_url, migrate=migrate)
         return self._store
 

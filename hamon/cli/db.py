@@ -6,7 +6,6 @@ import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json
-from hamon.store.db import HEAD_REVISION
 
 
 @click.group("db")
@@ -29,6 +28,8 @@ def upgrade_cmd(obj: Context) -> None:
 @click.pass_obj
 def info_cmd(obj: Context, as_json: bool) -> None:
     """Where the store is, its schema revision and row counts."""
+    from hamon.store.db import HEAD_REVISION
+
     store = obj.store()
     info = {
         "url": store.url,

@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
@@ -48,6 +47,15 @@ def replay_cmd(
     inventory = obj.inventory()
     show = sys.stderr.isatty() if progress is None else progress
     if show:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         total = sum(s.size or 0 for s in sources) or None
         bar = Progress(
             TextColumn("[bold]replay[/]"),

@@ -16,7 +16,7 @@
 
 #define MAX_HEADER 512
 
-typedef struct { Py_ssize_t off; Py_ssize_t len; uint64_t hash; Py_ssize_t count; } slot_t;
+typedef struct { Py_ssize_t off; Py_ssize_t len; uint64_t hash; Py_ssize_t count; int max_ss; int ss_off; } slot_t;
 
 typedef struct {
     slot_t *slots; Py_ssize_t cap; Py_ssize_t used;
@@ -54,8 +54,9 @@ static int table_grow(table_t *t) {
     return 1;
 }
 
-/* Count one header key (already normalized into key/len). Returns 0 on allocation failure. */
-static int table_add(table_t *t, const char *key, Py_ssize_t len) {
+/* Count one header key (already normalized into key/len), keeping the highest seconds value seen.
+ * Returns 0 on allocation failure. */
+static int table_add(table_t *t, const char *key, Py_ssize_t len, int ss, int ss_off) {
     uint64_t h = 1469598103934665603ULL;
     for (Py_ssize_t i = 0; i < len; i++) { h ^= (unsigned char)key[i]; h *= 1099511628211ULL; }
     Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)(t->cap - 1));
@@ -63,6 +64,7 @@ static int table_add(table_t *t, const char *key, Py_ssize_t len) {
         slot_t *s = &t->slots[j];
         if (s->hash == h && s->len == len && memcmp(t->arena + s->off, key, (size_t)len) == 0) {
             s->count++;
+            if (ss > s->max_ss) s->max_ss = ss;
             return 1;
         }
         j = (j + 1) & (t->cap - 1);
@@ -75,6 +77,7 @@ static int table_add(table_t *t, const char *key, Py_ssize_t len) {
     }
     memcpy(t->arena + t->arena_len, key, (size_t)len);
     t->slots[j].off = t->arena_len; t->slots[j].len = len; t->slots[j].hash = h; t->slots[j].count = 1;
+    t->slots[j].max_ss = ss; t->slots[j].ss_off = ss_off;
     t->arena_len += len;
     t->used++;
     if (t->used * 2 > t->cap) return table_grow(t);
@@ -83,10 +86,33 @@ static int table_add(table_t *t, const char *key, Py_ssize_t len) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* Copy a header into buf, dropping `.digits` that follow `d:dd` (fractions of seconds). */
-static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf) {
-    Py_ssize_t o = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+/* Copy a header into buf as its counting key: without a leading `<PRI>`, without `.digits` that
+ * follow `d:dd` (fractions of seconds), and with the seconds of the first `hh:mm:ss` set to 00
+ * (their value goes to *ss, their offset in the key to *ss_off; -1 when there is no time). */
+static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf, int *ss, int *ss_off) {
+    Py_ssize_t o = 0, start = 0;
+    *ss = -1; *ss_off = -1;
+    while (start < n && (h[start] == ' ' || h[start] == '\t')) start++;
+    if (start < n && h[start] == '<') {
+        Py_ssize_t k = start + 1, d = 0;
+        while (k < n && is_digit(h[k]) && d < 3) { k++; d++; }
+        if (d > 0 && k < n && h[k] == '>') start = k + 1;
+        else start = 0;
+    } else {
+        start = 0;
+    }
+    for (Py_ssize_t i = start; i < n; i++) {
+        if (*ss_off < 0 && i + 7 < n && is_digit(h[i]) && is_digit(h[i + 1]) && h[i + 2] == ':' &&
+            is_digit(h[i + 3]) && is_digit(h[i + 4]) && h[i + 5] == ':' && is_digit(h[i + 6]) &&
+            is_digit(h[i + 7]) && (i == 0 || !is_digit(h[i - 1]))) {
+            memcpy(buf + o, h + i, 6);
+            o += 6;
+            *ss = (h[i + 6] - '0') * 10 + (h[i + 7] - '0');
+            *ss_off = (int)o;
+            buf[o++] = '0'; buf[o++] = '0';
+            i += 7;
+            continue;
+        }
         if (h[i] == '.' && i >= 4 && is_digit(h[i - 1]) && is_digit(h[i - 2]) && h[i - 3] == ':' &&
             is_digit(h[i - 4]) && i + 1 < n && is_digit(h[i + 1])) {
             Py_ssize_t k = i + 1, d = 0;
@@ -100,7 +126,8 @@ static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf) {
 }
 
 /* scan(data: bytes, max_line: int) -> (lines, tagged, longest, has_nul, counts: dict, spans: list)
- * data must end with b"\n". spans holds start, end offsets (flattened) of failover lines. */
+ * data must end with b"\n". counts maps a header key to (lines, highest seconds, offset of the
+ * seconds in the key); spans holds start, end offsets (flattened) of failover lines. */
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t max_line;
@@ -138,8 +165,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 is_digit(pct[7]) && is_digit(pct[8]) && is_digit(pct[9]) && is_digit(pct[10]) &&
                 is_digit(pct[11]) && is_digit(pct[12])) {
                 tagged++;
-                Py_ssize_t klen = normalize(line, p, buf);
-                if (!table_add(&t, buf, klen)) { oom = 1; break; }
+                int ss, ss_off;
+                Py_ssize_t klen = normalize(line, p, buf, &ss, &ss_off);
+                if (!table_add(&t, buf, klen, ss, ss_off)) { oom = 1; break; }
                 long id = (pct[7] - '0') * 100000L + (pct[8] - '0') * 10000L + (pct[9] - '0') * 1000L +
                           (pct[10] - '0') * 100L + (pct[11] - '0') * 10L + (pct[12] - '0');
                 if (is_failover(id)) {
@@ -163,7 +191,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         slot_t *s = &t.slots[i];
         if (!s->count) continue;
         PyObject *k = PyBytes_FromStringAndSize(t.arena + s->off, s->len);
-        PyObject *v = PyLong_FromSsize_t(s->count);
+        PyObject *v = Py_BuildValue("(nii)", s->count, s->max_ss, s->ss_off);
         int bad = !k || !v || PyDict_SetItem(counts, k, v) < 0;
         Py_XDECREF(k); Py_XDECREF(v);
         if (bad) goto done;

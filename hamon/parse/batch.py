@@ -38,6 +38,8 @@ HEADER_RE = re.compile(rb"\n([^%\n]{0,512})%(?:ASA|FTD|PIX)-[0-7]-\d{6}")
 FAILOVER_RE = re.compile(FAILOVER_TAG)
 # Sub-second digits make every relay header unique; per-source counting needs only seconds.
 FRACTION_RE = re.compile(rb"(?<=\d:\d\d)\.\d{1,9}")
+PRI_PREFIX_RE = re.compile(rb"[ \t]*<\d{1,3}>")
+HMS_RE = re.compile(rb"(?<!\d)\d\d:\d\d:\d\d")
 HEADER_CACHE_MAX = 200_000
 NUL = b"\0"
 # The framing of a syslog line from another program: PRI, timestamp, host.
@@ -115,14 +117,16 @@ class BatchParser:
     def _fast(
         self,
         data: bytes,
-        counts: dict[bytes, int],
+        counts: dict[bytes, tuple[int, int, int]],
         spans: list[int],
         batch: RawBatch,
         ctx: TimeContext,
         result: ParseResult,
         base: int,
     ) -> None:
-        for header, n in counts.items():
+        for key, (n, ss, ss_off) in counts.items():
+            # The key has the seconds zeroed; the line with the highest seconds stands for the minute.
+            header = key if ss_off < 0 else key[:ss_off] + b"%02d" % ss + key[ss_off + 2 :]
             self._count(self._origin(header, batch, ctx), n)
         for i in range(0, len(spans), 2):
             start, end = spans[i], spans[i + 1]
@@ -309,12 +313,16 @@ class BatchParser:
             self._origins_ref = ref
 
 
-def scan_py(data: bytes, max_line: int) -> tuple[int, int, int, bool, dict[bytes, int], list[int]]:
+def scan_py(data: bytes, max_line: int) -> tuple[int, int, int, bool, dict[bytes, tuple[int, int, int]], list[int]]:
     """The line walk of _scan.c in Python: same result, for builds without the C scanner."""
     lines = data.split(b"\n")
     lines.pop()
     headers = HEADER_RE.findall(b"\n" + data)
-    counts: dict[bytes, int] = dict(Counter(FRACTION_RE.sub(b"", b"\n".join(headers)).split(b"\n"))) if headers else {}
+    counts: dict[bytes, tuple[int, int, int]] = {}
+    for header, n in Counter(headers).items():
+        key, ss, ss_off = _count_key(header)
+        c, top, _ = counts.get(key, (0, -1, ss_off))
+        counts[key] = (c + n, max(top, ss), ss_off)
     spans: list[int] = []
     last = -1
     for m in FAILOVER_RE.finditer(data):
@@ -324,6 +332,17 @@ def scan_py(data: bytes, max_line: int) -> tuple[int, int, int, bool, dict[bytes
         last = start
         spans += (start, data.find(b"\n", m.end()))
     return len(lines), len(headers), max(map(len, lines), default=0), b"\0" in data, counts, spans
+
+
+def _count_key(header: bytes) -> tuple[bytes, int, int]:
+    """A header's counting key as _scan.c builds it: no PRI, no fractions, seconds of the first time zeroed."""
+    m = PRI_PREFIX_RE.match(header)
+    key = FRACTION_RE.sub(b"", header[m.end() :] if m else header)
+    t = HMS_RE.search(key)
+    if t is None:
+        return key, -1, -1
+    off = t.start() + 6
+    return key[:off] + b"00" + key[off + 2 :], int(key[off : off + 2]), off
 
 
 def _line_of(data: bytes, base: int, offset: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hamon.model import Cause, Unit
 from hamon.parse.catalog import CATALOG
@@ -45,8 +46,12 @@ class MalformedMessage(ValueError):
     """A known id whose text does not have the catalog's shape (truncated or garbled)."""
 
 
+@lru_cache(maxsize=16384)
 def parse_message(msg_id: int, text: str) -> Message:
-    """Parse the text after the tag; raises MalformedMessage for a known id with a wrong shape."""
+    """Parse the text after the tag; raises MalformedMessage for a known id with a wrong shape.
+
+    Cached: the same failover texts recur all day (a Message is immutable).
+    """
     unit: Unit | None = None
     group: int | None = None
     body = text

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from hamon.errors import StoreError
 from hamon.model import Activity, Cause, Event, Quarantined, Unit
-from hamon.store.schema import events, ingests, quarantine, source_activity
+from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, quarantine, source_activity
 
 HEAD_REVISION = "0001"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -83,9 +82,28 @@ class Store:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def ensure_schema(self) -> None:
-        """Apply pending migrations (cheap when there are none)."""
-        if self.revision() != HEAD_REVISION:
-            self.upgrade()
+        """Apply pending migrations (cheap when there are none).
+
+        An empty store is created from the table definitions and stamped with the newest
+        revision, which is what running every migration gives (tests check that the two agree)
+        without loading Alembic on the first run.
+        """
+        revision = self.revision()
+        if revision == HEAD_REVISION:
+            return
+        if revision is None:
+            with self._begin("creating the schema") as conn:
+                if not inspect(conn).get_table_names():
+                    metadata.create_all(conn)
+                    conn.execute(
+                        text(
+                            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                        )
+                    )
+                    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
+                    return
+        self.upgrade()
 
     def upgrade(self) -> str:
         """Run Alembic up to the newest revision; returns it."""
@@ -108,10 +126,47 @@ class Store:
         """Store events; an event already stored (same event_id) is left as it is. Returns new rows."""
         if not batch:
             return 0
+        if self.dialect == "sqlite":
+            return self._add_events_sqlite(batch)
         rows = [_event_row(e) for e in batch]
         stmt = self._insert(events).on_conflict_do_nothing(index_elements=["event_id"])
         with self._begin("storing events") as conn:
             return len(conn.execute(stmt.returning(events.c.event_id), rows).all())
+
+    def _add_events_sqlite(self, batch: Sequence[Event]) -> int:
+        # The embedded store's hot path: plain executemany, values in the exact form SQLAlchemy
+        # stores them in (UTCDateTime), so reads through SQLAlchemy see the same rows.
+        rows = [
+            (
+                e.event_id,
+                e.at.astimezone(UTC).strftime(SQLITE_TIME_FORMAT),
+                e.received_at.astimezone(UTC).strftime(SQLITE_TIME_FORMAT),
+                e.pair,
+                e.unit.value if e.unit else None,
+                e.group,
+                e.source,
+                e.device_id,
+                e.msg_id,
+                e.severity,
+                e.kind,
+                e.cause.value if e.cause else None,
+                e.cause_text,
+                e.interface,
+                e.reason_code,
+                e.value,
+                e.mate_version,
+                e.our_version,
+                e.command,
+                e.status,
+                e.my_state,
+                e.peer_state,
+                e.text,
+            )
+            for e in batch
+        ]
+        with self._begin("storing events") as conn:
+            cur = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
+            return int(cur.rowcount)
 
     def add_quarantined(self, batch: Sequence[Quarantined]) -> int:
         """Store quarantined lines; the same line from the same sender is kept once."""
@@ -155,31 +210,42 @@ class Store:
             "events": counts.get("events", 0),
             "quarantined": counts.get("quarantined", 0),
         }
-        acts = [
-            {
-                "ingest_id": ingest_id,
-                "source": a.source,
-                "minute": a.minute,
-                "pair": a.pair,
-                "lines": a.lines,
-                "last_at": a.last_at or a.minute,
-            }
-            for a in activity
-        ]
+        acts = [(ingest_id, a.source, a.minute, a.pair, a.lines, a.last_at or a.minute) for a in activity]
         with self._begin("recording the input") as conn:
             conn.execute(self._insert(ingests).on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
-            if acts:
-                ins = self._insert(source_activity)
-                conn.execute(
-                    ins.on_conflict_do_update(
-                        index_elements=["ingest_id", "source", "minute"],
-                        set_={"pair": ins.excluded.pair, "lines": ins.excluded.lines, "last_at": ins.excluded.last_at},
-                    ),
-                    acts,
+            if not acts:
+                return
+            if self.dialect == "sqlite":  # the embedded store's bulk path, as in add_events
+                fmt = SQLITE_TIME_FORMAT
+                conn.exec_driver_sql(
+                    _SQLITE_UPSERT_ACTIVITY,
+                    [
+                        (i, s, m.astimezone(UTC).strftime(fmt), p, n, t.astimezone(UTC).strftime(fmt))
+                        for i, s, m, p, n, t in acts
+                    ],
                 )
+                return
+            ins = self._insert(source_activity)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["ingest_id", "source", "minute"],
+                    set_={"pair": ins.excluded.pair, "lines": ins.excluded.lines, "last_at": ins.excluded.last_at},
+                ),
+                [
+                    dict(zip(("ingest_id", "source", "minute", "pair", "lines", "last_at"), a, strict=True))
+                    for a in acts
+                ],
+            )
 
     def _insert(self, table: Any) -> Any:
-        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
+        # Only the dialect in use is imported: start-up cost matters for short commands.
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
 
     # -- reads -------------------------------------------------------------------------------
     def events(
@@ -251,6 +317,19 @@ class Store:
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
                 for t in (events, quarantine, ingests, source_activity)
             }
+
+
+UTC = dt.UTC
+_EVENT_COLUMNS = [c.name for c in events.columns]
+_SQLITE_INSERT_EVENTS = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+_SQLITE_UPSERT_ACTIVITY = (
+    "INSERT INTO source_activity (ingest_id, source, minute, pair, lines, last_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (ingest_id, source, minute) DO UPDATE SET pair = excluded.pair, lines = excluded.lines, "
+    "last_at = excluded.last_at"
+)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

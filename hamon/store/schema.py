@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+# How SQLAlchemy's SQLite dialect stores a DateTime; the embedded store's bulk path writes the same.
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
