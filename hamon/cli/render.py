@@ -18,15 +18,18 @@ def emit_json(value: Any) -> None:
 
 
 def console(stderr: bool = False) -> Console:
-    """A console that keeps colour off when the output is not a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A console for people; piped into a file or `less` it does not wrap at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 240
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     """A plain table; None shows as an empty cell."""
     t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for c in columns:
-        t.add_column(c, overflow="fold")
+    for i, c in enumerate(columns):
+        last = i == len(columns) - 1
+        t.add_column(c, no_wrap=not last, overflow="fold" if last else "ellipsis")
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     return t

@@ -1,0 +1,48 @@
+"""Every command has help text and a README entry; every catalog kind is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hamon.cli import main
+from hamon.parse.catalog import CATALOG
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def _commands(group: click.Group, prefix: str = "hamon") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, path)
+        else:
+            out.append((path, cmd))
+    return out
+
+
+def test_every_command_has_help_and_a_readme_entry() -> None:
+    commands = _commands(main)
+    assert len(commands) >= 6
+    for path, cmd in commands:
+        assert cmd.help and len(cmd.help.strip()) > 20, f"{path} has no help text"
+        assert f"`{path}" in README, f"{path} is not in README.md"
+        for param in cmd.params:
+            if isinstance(param, click.Option) and not param.hidden and param.name != "help":
+                assert param.help, f"{path} {param.opts[0]} has no help text"
+                assert param.opts[0] in README, f"{path} {param.opts[0]} is not in README.md"
+
+
+def test_every_catalog_kind_is_documented() -> None:
+    for spec in CATALOG.values():
+        assert f"`{spec.kind}`" in README, spec.kind
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_readme_test_command() -> None:
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0].strip() for b in quick.split("```sh\n")[1:]]
+    assert len(blocks) == 2 and all("\n" not in b for b in blocks)
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text().splitlines()
+    assert blocks[1] in [line.strip() for line in ci], "the README's test command must be what .ci/run runs"
