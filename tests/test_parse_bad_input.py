@@ -80,3 +80,15 @@ def test_any_bytes_are_accounted_for_and_both_scanners_agree(lines: list[bytes])
             )
         )
     assert results[0] == results[1]
+
+
+def test_the_c_scanner_is_built_where_ci_runs() -> None:
+    import os
+
+    from hamon.parse import batch
+
+    if os.environ.get("CI") and batch._c_scan is None:
+        pytest.fail("the C line scanner did not build; the parity tests would only test the Python scanner")
+    if batch._c_scan is None:
+        pytest.skip("no C scanner in this build")
+    assert batch.BatchParser(lambda d, s: s)._scan is batch._c_scan
