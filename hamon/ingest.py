@@ -58,6 +58,9 @@ class Summary:
     bytes: int = 0
     elapsed_s: float = 0.0
     pairs: dict[str, PairCount] = field(default_factory=dict)
+    earliest: dict[str, dt.datetime] = field(default_factory=dict)  # per pair: its earliest event here
+    failovers: int = 0
+    alerts_opened: int = 0
 
     @property
     def lines_per_s(self) -> float:
@@ -79,6 +82,8 @@ class Summary:
             "bytes": self.bytes,
             "elapsed_s": round(self.elapsed_s, 3),
             "lines_per_s": round(self.lines_per_s, 1),
+            "failovers": self.failovers,
+            "alerts_opened": self.alerts_opened,
             "pairs": {k: {"events": v.events, "lines": v.lines} for k, v in sorted(self.pairs.items())},
         }
 
@@ -135,8 +140,12 @@ def replay(
     tz: dt.tzinfo = UTC,
     year: int | None = None,
     progress: Progress | None = None,
+    correlate: bool = True,
 ) -> Summary:
-    """Parse every source into the store. Replaying the same input again changes nothing."""
+    """Parse every source into the store, then correlate the pairs it touched.
+
+    Replaying the same input again changes nothing.
+    """
     resolver = PairResolver(inventory)
     summary = Summary()
     t0 = time.perf_counter()
@@ -160,6 +169,9 @@ def replay(
                 counts["quarantined"] += len(res.quarantined)
                 for e in res.events:
                     summary.pairs.setdefault(e.pair, PairCount()).events += 1
+                    first = summary.earliest.get(e.pair)
+                    if first is None or e.at < first:
+                        summary.earliest[e.pair] = e.at
                 if progress is not None:
                     progress(src, len(batch.data))
         finally:
@@ -174,5 +186,11 @@ def replay(
         store.record_ingest(
             f"{src.kind}:{src.digest()}", src.kind, src.name, started, dt.datetime.now(UTC), counts, activity
         )
+    if correlate and summary.earliest:
+        from hamon.correlate.engine import correlate as run_correlator
+
+        result = run_correlator(store, dict(summary.earliest), inventory)
+        summary.failovers = result.failovers
+        summary.alerts_opened = result.alerts_opened
     summary.elapsed_s = time.perf_counter() - t0
     return summary

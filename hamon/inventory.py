@@ -10,6 +10,12 @@ pairs:
     interface_polltime: 5
     interface_holdtime: 25
     interface_policy: 1           # a number of interfaces, or "20%"
+    monitored_interfaces: 6       # how many interfaces the units monitor (for a percentage policy)
+    failover_interface: failover  # names of the failover and state links, to recognize their messages
+    state_interface: state
+    slow_failover_margin: 5       # seconds a takeover may exceed its hold time before slow_failover
+    flap_count: 3                 # failovers within flap_window that are flapping
+    flap_window: 600
 ```
 Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
 naming the file, the pair and the key.
@@ -74,6 +80,12 @@ class PairConfig:
     interface_polltime: float = 5.0
     interface_holdtime: float = 25.0
     interface_policy: InterfacePolicy = InterfacePolicy(1, False)
+    monitored_interfaces: int | None = None
+    failover_interface: str | None = None
+    state_interface: str | None = None
+    slow_failover_margin: float = 5.0
+    flap_count: int = 3
+    flap_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +179,23 @@ def _pair(raw: Any, where: str, index: int) -> PairConfig:
     for key, (lo, hi) in RANGES.items():
         if key in raw:
             values[key] = _seconds(raw[key], lo, hi, f"{where}: {label}: key {key!r}")
+    for key in ("failover_interface", "state_interface"):
+        if key in raw:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                raise InventoryError(f"{where}: {label}: key {key!r} must be an interface name")
+            values[key] = raw[key].strip()
+    if "monitored_interfaces" in raw:
+        values["monitored_interfaces"] = _count(
+            raw["monitored_interfaces"], 1, 1025, f"{where}: {label}: key 'monitored_interfaces'"
+        )
+    if "flap_count" in raw:
+        values["flap_count"] = _count(raw["flap_count"], 2, 100, f"{where}: {label}: key 'flap_count'")
+    if "slow_failover_margin" in raw:
+        values["slow_failover_margin"] = _seconds(
+            raw["slow_failover_margin"], 0.0, 600.0, f"{where}: {label}: key 'slow_failover_margin'"
+        )
+    if "flap_window" in raw:
+        values["flap_window"] = _seconds(raw["flap_window"], 10.0, 86400.0, f"{where}: {label}: key 'flap_window'")
     cfg = PairConfig(name=name, match=entries, mode=mode, **values)
     if cfg.unit_holdtime < 3 * cfg.unit_polltime:
         raise InventoryError(
@@ -200,6 +229,12 @@ def _seconds(value: Any, lo: float, hi: float, label: str) -> float:
     if not lo <= seconds <= hi:
         raise InventoryError(f"{label} must be between {lo:g}s and {hi:g}s, not {seconds:g}s")
     return seconds
+
+
+def _count(value: Any, lo: int, hi: int, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InventoryError(f"{label} must be a whole number from {lo} to {hi}, not {value!r}")
+    return value
 
 
 def _policy(value: Any, label: str) -> InterfacePolicy:

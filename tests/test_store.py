@@ -36,7 +36,7 @@ def _replay(store: Store, *paths: Path) -> Any:
 
 def test_schema_is_migrated_on_first_use(store: Store) -> None:
     assert store.revision() == HEAD_REVISION
-    assert store.counts() == {"events": 0, "quarantine": 0, "ingests": 0, "source_activity": 0}
+    assert all(n == 0 for n in store.counts().values())
 
 
 def test_replaying_the_same_input_twice_leaves_the_same_rows(store: Store) -> None:

@@ -17,7 +17,7 @@ from hamon.errors import StoreError
 from hamon.model import Activity, Cause, Event, Quarantined, Unit
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, quarantine, source_activity
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -257,13 +257,16 @@ class Store:
         msg_id: int | None = None,
         kind: str | None = None,
         limit: int | None = None,
+        after: dt.datetime | None = None,
     ) -> list[Event]:
-        """Events in time order, filtered; `since` is inclusive and `until` exclusive."""
+        """Events in (time, event_id) order, filtered; `since` is inclusive, `after` and `until` exclusive."""
         q = select(events)
         if pair is not None:
             q = q.where(events.c.pair == pair)
         if since is not None:
             q = q.where(events.c.at >= since)
+        if after is not None:
+            q = q.where(events.c.at > after)
         if until is not None:
             q = q.where(events.c.at < until)
         if msg_id is not None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -122,4 +123,86 @@ source_activity = Table(
     Column("lines", BigInteger, nullable=False),
     Column("last_at", UTCDateTime(), nullable=False),
     Index("ix_source_activity_pair_minute", "pair", "minute"),
+)
+
+# -- the correlator's outputs (revision 0002) ----------------------------------------------------
+# Every output row records `emitted_at`, the event time at which the correlator decided it, so that
+# a re-run from a checkpoint can take back exactly what came after it.
+
+failovers = Table(
+    "failovers",
+    metadata,
+    Column("failover_id", String(32), primary_key=True),
+    Column("pair", String(255), nullable=False),
+    Column("grp", SmallInteger),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("new_active", String(16), nullable=False),
+    Column("previous_active", String(16)),
+    Column("cause", String(32), nullable=False),
+    Column("cause_text", Text),
+    Column("detection_s", Float),
+    Column("evidence", Text, nullable=False),
+    Column("emitted_at", UTCDateTime(), nullable=False),
+    Index("ix_failovers_pair_at", "pair", "at"),
+    Index("ix_failovers_at", "at"),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("transition_id", String(32), primary_key=True),
+    Column("pair", String(255), nullable=False),
+    Column("grp", SmallInteger),
+    Column("unit", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("cause", String(32), nullable=False),
+    Column("cause_text", Text),
+    Column("evidence", Text, nullable=False),
+    Column("emitted_at", UTCDateTime(), nullable=False),
+    Index("ix_transitions_pair_at", "pair", "at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(32), primary_key=True),
+    Column("pair", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("grp", SmallInteger),
+    Column("unit", String(16)),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
+    Column("detail", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("resolve_evidence", Text),
+    Column("emitted_at", UTCDateTime(), nullable=False),
+    Column("resolved_emitted_at", UTCDateTime()),
+    Index("ix_alerts_pair_started", "pair", "started_at"),
+    Index("ix_alerts_open", "ended_at"),
+)
+
+# Correlator state of a pair at quiet points: a re-run starts from the last one before new data.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("pair", String(255), primary_key=True),
+    Column("at", UTCDateTime(), primary_key=True),
+    Column("state", Text, nullable=False),
+)
+
+# The current picture of each pair, for `hamon pairs` and dashboards.
+pair_state = Table(
+    "pair_state",
+    metadata,
+    Column("pair", String(255), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("units", Text, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("failover_link", String(16), nullable=False),
+    Column("state_link", String(16), nullable=False),
+    Column("last_failover_at", UTCDateTime()),
+    Column("last_event_at", UTCDateTime()),
 )

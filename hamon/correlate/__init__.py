@@ -1,0 +1,1 @@
+"""The correlator: per pair, a pure state machine over events (see machine.py)."""

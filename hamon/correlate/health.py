@@ -1,0 +1,353 @@
+"""Health of a pair beyond who is active: links, monitored interfaces, sync, versions, and the alerts
+that follow from failovers (failover, flapping, slow_failover). Functions over a PairMachine."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from hamon.correlate.model import Failover, Output
+from hamon.correlate.state import UNITS, other
+from hamon.model import Cause, Event
+
+if TYPE_CHECKING:
+    from hamon.correlate.machine import PairMachine
+
+FAILOVER_LINK_UP = frozenset({"failover_link_up", "failover_interface_ok", "peer_failover_link_up"})
+FAILOVER_LINK_DOWN = frozenset({"failover_link_down", "failover_interface_failed", "peer_failover_link_down"})
+# Failover is disabled on mismatch (chapter, Software Requirements; CATALOG 105040, 105044-105048).
+DISABLING = {
+    "failover_disabled": "failover disabled",
+    "failover_version_incompatible": "failover disabled: mate failover version is not compatible",
+    "mode_mismatch": "failover disabled: operational mode differs",
+    "license_mismatch": "failover disabled: license differs",
+    "chassis_mismatch": "failover disabled: chassis differs",
+    "card_mismatch": "failover disabled: interface card differs",
+    "service_module_mismatch": "failover disabled: service module differs",
+}
+SYNC_FAILED = {
+    "config_replication_failed": "critical",
+    "config_sync_locked": "critical",
+    "config_replication_slow": "warning",
+    "replication_failed": "warning",
+    "config_replication_command_failed": "warning",
+    "sync_command_failed": "warning",
+}
+SYNC_OK = frozenset(
+    {
+        "config_sync_receive_end",
+        "config_sync_send_end",
+        "config_hash_match",
+        "config_replication_completed",
+        "config_replication_skipped",
+    }
+)
+SYNC_START = frozenset({"config_sync_receive_start", "config_sync_send_start", "config_hash_differs"})
+LU_ERRORS = frozenset(
+    {"lu_error", "lu_alloc_failed", "lu_unknown_object", "lu_replication_failed", "lu_missed_updates"}
+)
+LU_OK = frozenset({"lu_recv_thread_up", "lu_xmit_thread_up", "bulk_sync_end"})
+LU_BURST, LU_WINDOW, STATE_QUIET = 3, 60.0, 300.0
+JOIN_GRACE = 60.0  # a rejoining unit that reports no version mismatch within this is taken as matching
+STATUS = {
+    "interface_testing": "Testing",
+    "link_up": "Normal",
+    "link_down": "No Link",
+    "monitoring_normal": "Normal",
+    "monitoring_waiting": "Unknown",
+    "interface_admin_down": "Link Down",
+    "interface_admin_up": "Normal",
+}
+RESULT = {"passed": "Normal", "failed": "Failed", "status undetermined": "Unknown"}
+LINK_EVENTS = {
+    "link_down": "down",
+    "line_protocol_down": "down",
+    "interface_admin_down": "down",
+    "link_up": "up",
+    "line_protocol_up": "up",
+    "interface_admin_up": "up",
+}
+
+
+def apply(m: PairMachine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    """Everything that is not a role change."""
+    k = e.kind
+    ev = (e.event_id,)
+    alerts = m.s.alerts
+    if e.interface and k in LINK_EVENTS:
+        _named_link(m, out, e, t)
+    if k in FAILOVER_LINK_DOWN:
+        _failover_link(m, out, "down", t, ev)
+    elif k in FAILOVER_LINK_UP:
+        _failover_link(m, out, "up", t, ev)
+    elif k == "lost_communications" and e.interface and e.interface == m.cfg.failover_interface:
+        _failover_link(m, out, "down", t, ev)
+    elif k in DISABLING:
+        for u in [unit] if unit else list(UNITS):
+            for scope in m._scopes(e):
+                if m.s.role(scope, u) == "unknown":
+                    m._set_role(out, scope, u, "disabled", t, e, Cause.UNKNOWN)
+        alerts.raise_(out, t, "failover_disabled", "critical", DISABLING[k] + _detail(e), ev)
+    elif k == "failover_enabled":
+        alerts.resolve_kind(out, t, "failover_disabled", ev)
+        for scope in m._scopes(e):
+            if unit and m.s.role(scope, unit) == "disabled":
+                m._set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
+        m.schedule(t + JOIN_GRACE, "version_clear")
+    elif k in ("version_incompatible", "version_mismatch"):
+        severity = "critical" if k == "version_incompatible" else "warning"
+        m.cancel("version_clear")
+        alerts.raise_(
+            out,
+            t,
+            "version_mismatch",
+            severity,
+            f"mate runs {e.mate_version}, this unit {e.our_version}"
+            + (" (incompatible: failover cannot work)" if severity == "critical" else " (upgrade in progress?)"),
+            ev,
+        )
+    elif k in SYNC_FAILED:
+        alerts.raise_(out, t, "config_sync_failed", SYNC_FAILED[k], f"{e.kind.replace('_', ' ')}{_detail(e)}", ev)
+    elif k == "peer_reports_failed" and e.cause == Cause.CONFIG_SYNC:
+        alerts.raise_(out, t, "config_sync_failed", "critical", f"peer reports: {e.cause_text}", ev, unit=None)
+    elif k in SYNC_START:
+        receiver = unit if k == "config_sync_receive_start" else (other(unit) if unit else None)
+        for scope in m._scopes(e):
+            if receiver and m.s.role(scope, receiver) in ("standby", "unknown"):
+                m._set_role(out, scope, receiver, "syncing", t, e, Cause.CONFIG_SYNC)
+    elif k in SYNC_OK:
+        alerts.resolve_kind(out, t, "config_sync_failed", ev)
+        _synced(m, out, e, t)
+        m.schedule(t + JOIN_GRACE, "version_clear")
+    elif k == "bulk_sync_end":
+        _synced(m, out, e, t)
+    elif k == "flapping":
+        alerts.raise_(out, t, "flapping", "critical", "the device reports both units switching back and forth", ev)
+        m.schedule(t + m.cfg.flap_window, "flap_quiet")
+    if k in LU_ERRORS:
+        _lu_error(m, out, t, ev)
+    elif k in LU_OK or (k in SYNC_OK and m.s.state_link == "down"):
+        _state_link(m, out, "up", t, ev)
+    if unit and e.interface and (k in STATUS or k == "interface_test_result"):
+        status = STATUS.get(k) or RESULT.get((e.status or "").lower(), "Unknown")
+        _interface(m, out, e, unit, e.interface, status, t)
+    elif k in ("peer_interface_failed", "peer_interface_ok") and unit and e.interface:
+        _interface(m, out, e, other(unit), e.interface, "Failed" if k == "peer_interface_failed" else "Normal", t)
+
+
+def fire(m: PairMachine, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
+    """Timers of this module."""
+    if name == "settle" and isinstance(arg, str):
+        group = int(arg.split("|")[0]) or None
+        unit = arg.split("|")[1]
+        m.s.alerts.resolve(out, due, "failover", group=group, unit=unit)
+        m.s.alerts.resolve(out, due, "slow_failover", group=group, unit=unit)
+    elif name == "flap_quiet":
+        recent = [x for x in m.s.failover_times if x > due - m.cfg.flap_window]
+        if len(recent) < m.cfg.flap_count:
+            m.s.alerts.resolve_kind(out, due, "flapping")
+    elif name == "state_quiet":
+        if not m.s.lu_errors or m.s.lu_errors[-1] <= due - STATE_QUIET:
+            _state_link(m, out, "up", due, ())
+    elif name == "version_clear":
+        m.s.alerts.resolve_kind(out, due, "version_mismatch")
+
+
+def role_changed(
+    m: PairMachine, out: list[Output], scope: int, unit: str, role: str, t: float, ev: tuple[str, ...], cause: str
+) -> None:
+    """Alerts that follow a unit's role: unit_failed, and the end of a failover once the pair is whole again."""
+    unit_failed(m, out, unit, t, ev, cause)
+    group = scope or None
+    if role == "standby" and m.s.alerts.is_open("failover", group, other(unit)):
+        # The unit that lost the active role is back as standby: the pair can fail over again.
+        m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=other(unit))
+        m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=other(unit))
+        m.cancel("settle", f"{scope}|{other(unit)}")
+
+
+def unit_failed(m: PairMachine, out: list[Output], unit: str, t: float, ev: tuple[str, ...], cause: str) -> None:
+    """unit_failed is open while any role of the unit is failed."""
+    failed = [s for s, roles in m.s.roles.items() if roles.get(unit) == "failed"]
+    if failed:
+        where = "" if failed == [0] else " (failover group " + ", ".join(str(s) for s in sorted(failed)) + ")"
+        m.s.alerts.raise_(out, t, "unit_failed", "critical", f"{unit} unit failed{where}: {cause}", ev, unit=unit)
+    else:
+        m.s.alerts.resolve(out, t, "unit_failed", ev, unit=unit)
+
+
+def cause_from_symptoms(m: PairMachine, symptoms: list[list[object]]) -> str:
+    """When the messages named no cause: interface tests point at interfaces, lost hellos at the peer."""
+    interfaces = {s[2] for s in symptoms if s[2]}
+    if interfaces and not interfaces <= {m.cfg.failover_interface}:
+        return str(Cause.INTERFACE_FAILURE)
+    return str(Cause.PEER_UNREACHABLE)
+
+
+def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+    """Alerts that every failover may raise: failover, slow_failover, flapping."""
+    t = fo.at.timestamp()
+    group = fo.group
+    alerts = m.s.alerts
+    for u in UNITS:  # the previous failover of this scope is over
+        if alerts.is_open("failover", group, u):
+            alerts.resolve(out, t, "failover", fo.evidence, group=group, unit=u)
+            alerts.resolve(out, t, "slow_failover", fo.evidence, group=group, unit=u)
+            m.cancel("settle", f"{group or 0}|{u}")
+    where = f" (failover group {group})" if group else ""
+    alerts.raise_(
+        out,
+        now,
+        "failover",
+        "warning",
+        f"{fo.new_active} took over from {fo.previous_active or 'no active unit'}{where}: {fo.cause}"
+        + (f" ({fo.cause_text})" if fo.cause_text else "")
+        + (f", detected in {fo.detection_s:.1f}s" if fo.detection_s is not None else ""),
+        fo.evidence,
+        group=group,
+        unit=fo.new_active,
+        started_at=t,
+    )
+    m.schedule(t + m.timing.settle, "settle", f"{group or 0}|{fo.new_active}")
+    allowed = _allowed(m, fo.cause)
+    if fo.detection_s is not None and allowed is not None and fo.detection_s > allowed:
+        alerts.raise_(
+            out,
+            now,
+            "slow_failover",
+            "warning",
+            f"{fo.cause} detected in {fo.detection_s:.1f}s; the configured hold time allows {allowed:.1f}s"
+            f" (including {m.cfg.slow_failover_margin:g}s margin)",
+            fo.evidence,
+            group=group,
+            unit=fo.new_active,
+            started_at=t,
+        )
+    m.s.failover_times = [x for x in m.s.failover_times if x > t - m.cfg.flap_window] + [t]
+    m.s.last_failover_at = max(t, m.s.last_failover_at or t)
+    if len(m.s.failover_times) >= m.cfg.flap_count:
+        alerts.raise_(
+            out,
+            now,
+            "flapping",
+            "critical",
+            f"{len(m.s.failover_times)} failovers within {m.cfg.flap_window:g}s",
+            fo.evidence,
+            started_at=m.s.failover_times[0],
+        )
+    if alerts.is_open("flapping"):
+        m.cancel("flap_quiet")
+        m.schedule(t + m.cfg.flap_window, "flap_quiet")
+
+
+def _allowed(m: PairMachine, cause: str) -> float | None:
+    # Table 2: unit loss within the unit hold time; interface trouble within the interface hold
+    # time; a failing module within 2 s. Manual, startup and sync failovers are not timed.
+    base = {
+        Cause.PEER_UNREACHABLE: m.cfg.unit_holdtime,
+        Cause.INTERFACE_FAILURE: m.cfg.interface_holdtime,
+        Cause.MODULE_FAILURE: 2.0,
+    }.get(Cause(cause))
+    return None if base is None else base + m.cfg.slow_failover_margin
+
+
+def _failover_link(m: PairMachine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
+    m.s.failover_link = status
+    if status == "down":
+        m.s.alerts.raise_(
+            out,
+            t,
+            "failover_link_down",
+            "critical",
+            "failover link down: the pair cannot fail over until it is restored",
+            ev,
+        )
+    else:
+        m.s.alerts.resolve_kind(out, t, "failover_link_down", ev)
+
+
+def _state_link(m: PairMachine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
+    m.s.state_link = status
+    if status == "down":
+        m.s.alerts.raise_(
+            out,
+            t,
+            "state_link_down",
+            "warning",
+            "state link down: connection state is going stale; sessions will drop at the next failover",
+            ev,
+        )
+    else:
+        m.cancel("state_quiet")
+        m.s.lu_errors = []
+        m.s.alerts.resolve_kind(out, t, "state_link_down", ev)
+
+
+def _named_link(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
+    status = LINK_EVENTS[e.kind]
+    if e.interface == m.cfg.state_interface:
+        _state_link(m, out, status, t, (e.event_id,))
+    elif e.interface == m.cfg.failover_interface:
+        _failover_link(m, out, status, t, (e.event_id,))
+
+
+def _lu_error(m: PairMachine, out: list[Output], t: float, ev: tuple[str, ...]) -> None:
+    # No message says "state link down"; a burst of logical-update errors shows it.
+    m.s.lu_errors = [x for x in m.s.lu_errors if x > t - LU_WINDOW] + [t]
+    if len(m.s.lu_errors) >= LU_BURST:
+        _state_link(m, out, "down", t, ev)
+    if m.s.state_link == "down":
+        m.cancel("state_quiet")
+        m.schedule(t + STATE_QUIET, "state_quiet")
+
+
+def _synced(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
+    for scope in m._scopes(e):
+        for u in UNITS:
+            if m.s.role(scope, u) == "syncing":
+                m._set_role(out, scope, u, "standby", t, e, Cause.CONFIG_SYNC)
+
+
+def _interface(m: PairMachine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
+    m.s.interfaces.setdefault(unit, {})[name] = status
+    if status == "Normal":  # a passed test ends that interface's symptom
+        for scope in m._scopes(e):
+            m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if s[2] != name]
+    _threshold(m, out, e, t)
+
+
+def _threshold(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
+    """interface_threshold: failed monitored interfaces on a unit reach the interface policy."""
+    policy = m.cfg.interface_policy
+    ifs = m.s.interfaces
+    special = {m.cfg.failover_interface, m.cfg.state_interface}
+    for unit in UNITS:
+        mine = {n: s for n, s in ifs.get(unit, {}).items() if n not in special}
+        theirs = ifs.get(other(unit), {})
+        # An interface failed on both units is Unknown on both and does not count (chapter).
+        failed = sorted(
+            n for n, s in mine.items() if s in ("Failed", "No Link") and theirs.get(n) not in ("Failed", "No Link")
+        )
+        monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
+        need = math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
+        if failed and len(failed) >= max(need, 1):
+            m.s.alerts.raise_(
+                out,
+                t,
+                "interface_threshold",
+                "critical",
+                f"{len(failed)} failed monitored interface(s) on {unit} ({', '.join(failed)}); policy {policy}",
+                (e.event_id,),
+                unit=unit,
+            )
+            for scope in m._scopes(e):
+                if m.s.role(scope, unit) == "standby":
+                    # Table 3/4: on the standby (group) above threshold — marked failed, no failover.
+                    m._set_role(out, scope, unit, "failed", t, e, Cause.INTERFACE_FAILURE)
+        else:
+            m.s.alerts.resolve(out, t, "interface_threshold", (e.event_id,), unit=unit)
+
+
+def _detail(e: Event) -> str:
+    parts = [p for p in (e.cause_text, e.command, e.mate_version and f"mate {e.mate_version}") if p]
+    return f" ({'; '.join(parts)})" if parts else ""

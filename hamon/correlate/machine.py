@@ -1,0 +1,338 @@
+"""The per-pair failover state machine: `apply(event)` and `advance(t)` return outputs; nothing else.
+
+Pure and deterministic: the same events in the same order give the same outputs, and the order
+is fixed by the engine (device time, then event id). Timers run on event time.
+
+How roles move (failover chapter, Tables 3 and 4):
+- a unit's own `Switching to ACTIVE` makes it active; if its peer was active and the cause is a
+  failure of the peer (hellos not heard, interface check, module), the peer is marked failed,
+  otherwise (manual, the peer asked) the peer becomes standby;
+- the old active's `Switching to STANDBY/FAILED` implies the takeover when the new active's own
+  message is missing (only the active unit logs unless `logging standby` is set);
+- both units' messages about one takeover are merged within a window, whatever their order or
+  the units' clock skew: the takeover time is the new active's own message, the cause the most
+  specific either gave;
+- split-brain needs both units to assert themselves active — not merely one unit taking over from
+  a silent peer — and must outlast a grace period that covers clock skew and reordering.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from hamon.correlate import health
+from hamon.correlate.alerts import at
+from hamon.correlate.model import Failover, Output, Transition
+from hamon.correlate.state import UNITS, Draft, PairState, other
+from hamon.inventory import PairConfig
+from hamon.model import Cause, Event
+
+FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_FAILURE)
+SYMPTOM_KINDS = frozenset(
+    {
+        "lost_communications",
+        "interface_testing",
+        "link_down",
+        "peer_no_response",
+        "peer_power_failure",
+        "peer_interface_failed",
+        "peer_reports_failure",
+    }
+)
+TAKEOVER_KINDS = frozenset({"switch_active", "cloud_switch_active"})
+LEAVE_KINDS = frozenset({"switch_standby", "cloud_switch_backup", "switch_failed"})
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Windows of the correlator itself (not of the device)."""
+
+    merge_window: float = 10.0  # both units' messages about one takeover
+    split_grace: float = 10.0  # both active this long before it is split-brain
+    settle: float = 900.0  # a failover alert resolves after this long without another failover
+    symptom_horizon: float = 300.0  # symptoms older than this before a takeover do not count
+
+
+class PairMachine:
+    """One pair's state machine."""
+
+    def __init__(self, config: PairConfig, state: PairState | None = None, timing: Timing = Timing()) -> None:
+        self.cfg = config
+        self.timing = timing
+        self.s = state or PairState(config.name, mode=config.mode)
+        self.s.alerts.pair = config.name
+
+    # -- driving ------------------------------------------------------------------------------
+    def apply(self, e: Event) -> list[Output]:
+        """Apply one event (after firing the timers that are due before it)."""
+        t = e.at.timestamp()
+        out = self.advance(t)
+        self.s.last_t = t if self.s.last_t is None else max(self.s.last_t, t)
+        if e.group is not None and self.s.mode is None:
+            self._become_active_active()
+        unit = self._unit_of(e)
+        if e.unit is not None:
+            self._learn_source(e)
+        kind = e.kind
+        if kind in TAKEOVER_KINDS and unit:
+            self._takeover(out, e, unit, t)
+        elif kind in LEAVE_KINDS and unit:
+            self._leave(out, e, unit, t)
+        elif kind == "switch_ok" and unit:
+            for scope in self._scopes(e):
+                if self.s.role(scope, unit) == "failed":
+                    self._set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
+        elif kind in ("peer_no_response", "peer_power_failure", "peer_reports_failure") and unit:
+            self._peer_down(out, e, unit, t)
+        elif kind == "peer_reports_failed" and unit:
+            for scope in self._scopes(e):
+                self._set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
+        elif kind in ("vpn_ha_status", "webvpn_ha_status") and unit:
+            self._witness(out, e, unit, t)
+        else:
+            health.apply(self, out, e, unit, t)
+        if kind in SYMPTOM_KINDS:
+            for scope in self._scopes(e):
+                self.s.symptoms.setdefault(scope, []).append([t, e.event_id, e.interface])
+        return out
+
+    def advance(self, t: float) -> list[Output]:
+        """Fire every timer due at or before t, in order."""
+        out: list[Output] = []
+        while self.s.timers and self.s.timers[0][0] <= t:
+            due, name, arg = self.s.timers.pop(0)
+            self._fire(out, due, name, arg)
+        return out
+
+    def finish(self) -> list[Output]:
+        """End of the data: emit the failovers still being assembled, as they stand."""
+        out: list[Output] = []
+        for key in sorted(self.s.drafts, key=lambda k: (self.s.drafts[k].first_seen, k)):
+            self._emit_failover(out, key, self.s.drafts[key].first_seen + self.timing.merge_window)
+        return out
+
+    def quiet(self) -> bool:
+        """Nothing is being assembled or checked: a checkpoint here is final."""
+        return not self.s.drafts and not self.s.split_checks
+
+    # -- timers -------------------------------------------------------------------------------
+    def schedule(self, due: float, name: str, arg: str | int | None = None) -> None:
+        entry = [due, name, arg]
+        if entry not in self.s.timers:
+            bisect.insort(self.s.timers, entry, key=lambda x: (x[0], x[1], str(x[2])))
+
+    def cancel(self, name: str, arg: str | int | None = None) -> None:
+        self.s.timers = [x for x in self.s.timers if not (x[1] == name and x[2] == arg)]
+
+    def _fire(self, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
+        if name == "failover" and isinstance(arg, str) and arg in self.s.drafts:
+            self._emit_failover(out, arg, due)
+        elif name == "split" and isinstance(arg, int):
+            self._check_split(out, arg, due)
+        else:
+            health.fire(self, out, due, name, arg)
+
+    # -- roles --------------------------------------------------------------------------------
+    def _scopes(self, e: Event) -> list[int]:
+        if e.group is not None:
+            return [e.group]
+        return [1, 2] if self.s.mode == "active-active" else [0]
+
+    def _become_active_active(self) -> None:
+        self.s.mode = "active-active"
+        unit_roles = self.s.roles.pop(0, {})
+        for g in (1, 2):
+            self.s.roles.setdefault(g, dict(unit_roles))
+
+    def _set_role(
+        self,
+        out: list[Output],
+        scope: int,
+        unit: str,
+        role: str,
+        t: float,
+        e: Event | None,
+        cause: str,
+        cause_text: str | None = None,
+        evidence: tuple[str, ...] = (),
+    ) -> None:
+        old = self.s.role(scope, unit)
+        if old == role:
+            return
+        self.s.roles.setdefault(scope, {})[unit] = role
+        ev = tuple(sorted(set(evidence + ((e.event_id,) if e else ()))))
+        text = cause_text if cause_text is not None else (e.cause_text if e else None)
+        out.append(Transition(self.s.pair, scope or None, unit, at(t), old, role, str(cause), text, ev, at(t)))
+        if role != "failed":
+            self.s.written_off.get(scope, {}).pop(unit, None)
+        health.role_changed(self, out, scope, unit, role, t, ev, str(cause))
+        if role != "active":
+            self._clear_split(out, scope, t, ev)
+
+    def _unit_of(self, e: Event) -> str | None:
+        """The unit that logged a message: its tag, else the role its sender address speaks for."""
+        if e.unit is not None:
+            return e.unit.value
+        role = self.s.sources.get(e.source)
+        if role is None:
+            return None
+        holders = [u for u in UNITS if self.s.role(self._scopes(e)[0], u) == role]
+        return holders[0] if len(holders) == 1 else None
+
+    def _learn_source(self, e: Event) -> None:
+        # The active unit sends from the active address, the standby from the standby address.
+        role = self.s.role(self._scopes(e)[0], e.unit.value if e.unit else "")
+        if role in ("active", "standby") and e.source != e.device_id:
+            self.s.sources[e.source] = role
+
+    # -- takeovers ----------------------------------------------------------------------------
+    def _takeover(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        cause = e.cause or Cause.UNKNOWN
+        for scope in self._scopes(e):
+            peer = other(unit)
+            peer_role = self.s.role(scope, peer)
+            if (
+                unit in self.s.written_off.get(scope, {})
+                and t > self.s.written_off[scope][unit] + self.timing.merge_window
+            ):
+                # Written off by its peer's takeover, it speaks as active again: both are active.
+                self._set_role(out, scope, unit, "active", t, e, cause)
+                self._start_split(scope, t, (e.event_id,))
+                continue
+            draft = self._draft(scope, unit, t)
+            if cause == Cause.STARTUP and draft is None:
+                # It found no active peer. If the peer says it is active, both are.
+                self._set_role(out, scope, unit, "active", t, e, cause)
+                if peer_role == "active":
+                    self._start_split(scope, t, (e.event_id,))
+                continue
+            self._set_role(out, scope, unit, "active", t, e, cause)
+            previous = peer if peer_role in ("active", "unknown") or cause != Cause.STARTUP else None
+            self._add_to_draft(scope, unit, previous, t, e, takeover=True)
+
+    def _leave(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        role = "failed" if e.kind == "switch_failed" else "standby"
+        for scope in self._scopes(e):
+            was = self.s.role(scope, unit)
+            self._set_role(out, scope, unit, role, t, e, e.cause or Cause.UNKNOWN)
+            stepped_down = was == "active" or (was == "unknown" and e.cause not in (None, Cause.STARTUP))
+            if stepped_down or self._draft(scope, other(unit), t) is not None:
+                # The active unit steps down: its peer takes over (maybe without a word of its own).
+                self._add_to_draft(scope, other(unit), unit, t, e, takeover=False)
+
+    def _peer_down(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        peer = other(unit)
+        for scope in self._scopes(e):
+            if unit in self.s.written_off.get(scope, {}):
+                # Written off as failed, it reports its peer gone: it is alive and thinks itself active.
+                self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self._start_split(scope, t, (e.event_id,))
+            elif self.s.role(scope, peer) != "active" and self.s.role(scope, unit) == "active":
+                # Table 3: standby unit failed — no failover, the active marks the standby failed.
+                self._set_role(out, scope, peer, "failed", t, e, e.cause or Cause.PEER_UNREACHABLE)
+
+    def _draft(self, scope: int, new_active: str, t: float) -> Draft | None:
+        d = self.s.drafts.get(f"{scope}|{new_active}")
+        return d if d is not None and t <= d.first_seen + self.timing.merge_window else None
+
+    def _add_to_draft(
+        self, scope: int, new_active: str, previous: str | None, t: float, e: Event, *, takeover: bool
+    ) -> None:
+        cause = e.cause or Cause.UNKNOWN
+        rank = _cause_rank(cause, takeover)
+        key = f"{scope}|{new_active}"
+        d = self._draft(scope, new_active, t)
+        if d is None:
+            d = Draft(scope, new_active, previous, t, t, takeover, str(cause), e.cause_text, rank, [e.event_id])
+            self.s.drafts[key] = d
+            self.schedule(t + self.timing.merge_window, "failover", key)
+            return
+        d.evidence = sorted(set(d.evidence) | {e.event_id})
+        if d.previous_active is None:
+            d.previous_active = previous
+        if takeover and (not d.at_is_takeover or t < d.at):
+            d.at, d.at_is_takeover = t, True
+        if (rank, e.cause_text or "") > (d.cause_rank, d.cause_text or ""):
+            d.cause, d.cause_text, d.cause_rank = str(cause), e.cause_text, rank
+
+    def _emit_failover(self, out: list[Output], key: str, now: float) -> None:
+        d = self.s.drafts.pop(key)
+        self.cancel("failover", key)
+        scope, new, old = d.scope, d.new_active, d.previous_active
+        cause = d.cause
+        symptoms = [s for s in self.s.symptoms.get(scope, []) if d.at - self.timing.symptom_horizon <= s[0] <= d.at]
+        if cause == Cause.UNKNOWN and symptoms:
+            cause = health.cause_from_symptoms(self, symptoms)
+        detection = None
+        if symptoms and cause in FAILURE_CAUSES:
+            detection = max(0.0, d.at - min(s[0] for s in symptoms))
+        evidence = tuple(sorted(set(d.evidence) | {s[1] for s in symptoms}))
+        self._set_role(out, scope, new, "active", d.at, None, cause, d.cause_text, evidence)
+        if old is not None and self.s.role(scope, old) == "active":
+            peer_role = "failed" if cause in FAILURE_CAUSES else "standby"
+            self._set_role(out, scope, old, peer_role, d.at, None, cause, d.cause_text, evidence)
+            if peer_role == "failed":
+                self.s.written_off.setdefault(scope, {})[old] = d.at
+        self.s.symptoms[scope] = []
+        if old is None and cause == Cause.STARTUP:
+            return  # a unit came up active with no peer: not a failover
+        fo = Failover(
+            self.s.pair, scope or None, at(d.at), new, old, str(cause), d.cause_text, detection, evidence, at(now)
+        )
+        out.append(fo)
+        health.after_failover(self, out, fo, now)
+
+    # -- split-brain --------------------------------------------------------------------------
+    def _witness(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        mine, peers = (e.my_state or "").lower(), (e.peer_state or "").lower()
+        # VPN/WebVPN HA status names no failover group; in Active/Active it speaks for group 1,
+        # which holds the admin context.
+        scopes = [e.group or 1] if self.s.mode == "active-active" else [0]
+        for scope in scopes:
+            if mine == "active" and peers == "active":
+                self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self._set_role(out, scope, other(unit), "active", t, e, Cause.UNKNOWN)
+                self._start_split(scope, t, (e.event_id,))
+            elif mine == "active" and peers.startswith("standby"):
+                self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self._set_role(out, scope, other(unit), "standby", t, e, Cause.UNKNOWN)
+
+    def _start_split(self, scope: int, t: float, evidence: tuple[str, ...]) -> None:
+        if self.s.alerts.is_open("split_brain", scope or None):
+            return
+        check = self.s.split_checks.get(scope)
+        if check is None:
+            self.s.split_checks[scope] = [t + self.timing.split_grace, t, sorted(evidence)]
+            self.schedule(t + self.timing.split_grace, "split", scope)
+        else:
+            check[2] = sorted(set(check[2]) | set(evidence))
+
+    def _check_split(self, out: list[Output], scope: int, now: float) -> None:
+        check = self.s.split_checks.pop(scope, None)
+        if check is None:
+            return
+        if all(self.s.role(scope, u) == "active" for u in UNITS):
+            self.s.alerts.raise_(
+                out,
+                now,
+                "split_brain",
+                "critical",
+                "both units are active"
+                + (f" for failover group {scope}" if scope else "")
+                + (f"; failover link {self.s.failover_link}" if self.s.failover_link != "unknown" else ""),
+                tuple(check[2]),
+                group=scope or None,
+                started_at=check[1],
+            )
+
+    def _clear_split(self, out: list[Output], scope: int, t: float, evidence: tuple[str, ...]) -> None:
+        if scope in self.s.split_checks:
+            self.s.split_checks.pop(scope)
+            self.cancel("split", scope)
+        self.s.alerts.resolve(out, t, "split_brain", evidence, group=scope or None)
+
+
+def _cause_rank(cause: str, takeover: bool) -> int:
+    # A specific cause beats "unknown"; between two specific ones, the new active's own word wins.
+    return (2 if cause != Cause.UNKNOWN else 0) + (1 if takeover else 0)

@@ -1,0 +1,123 @@
+"""The correlator's per-pair state: plain values only, so a checkpoint is a JSON document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hamon.correlate.alerts import AlertBook
+
+UNITS = ("primary", "secondary")
+STATE_VERSION = 1
+
+
+def other(unit: str) -> str:
+    """The other unit of the pair."""
+    return "secondary" if unit == "primary" else "primary"
+
+
+@dataclass
+class Draft:
+    """A failover being assembled while the messages of both units arrive (merge window)."""
+
+    scope: int
+    new_active: str
+    previous_active: str | None
+    first_seen: float
+    at: float
+    at_is_takeover: bool  # `at` is the new active unit's own "Switching to ACTIVE"
+    cause: str
+    cause_text: str | None
+    cause_rank: int
+    evidence: list[str]
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.scope,
+            self.new_active,
+            self.previous_active,
+            self.first_seen,
+            self.at,
+            self.at_is_takeover,
+            self.cause,
+            self.cause_text,
+            self.cause_rank,
+            self.evidence,
+        ]
+
+    @classmethod
+    def from_json(cls, v: list[Any]) -> Draft:
+        return cls(*v)
+
+
+@dataclass
+class PairState:
+    """Everything the machine knows about one pair. Times are epoch seconds (event time)."""
+
+    pair: str
+    mode: str | None = None
+    roles: dict[int, dict[str, str]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
+    written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
+    failover_link: str = "unknown"
+    state_link: str = "unknown"
+    interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # unit -> interface -> status
+    symptoms: dict[int, list[list[Any]]] = field(default_factory=dict)  # scope -> [[t, event_id, interface]]
+    drafts: dict[str, Draft] = field(default_factory=dict)
+    split_checks: dict[int, list[Any]] = field(default_factory=dict)  # scope -> [due, since, evidence]
+    failover_times: list[float] = field(default_factory=list)
+    timers: list[list[Any]] = field(default_factory=list)  # [due, name, arg], kept sorted
+    sources: dict[str, str] = field(default_factory=dict)  # sender -> role it speaks for
+    lu_errors: list[float] = field(default_factory=list)
+    last_failover_at: float | None = None
+    last_t: float | None = None
+    alerts: AlertBook = field(default_factory=lambda: AlertBook(""))
+
+    def role(self, scope: int, unit: str) -> str:
+        return self.roles.get(scope, {}).get(unit, "unknown")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "pair": self.pair,
+            "mode": self.mode,
+            "roles": {str(k): v for k, v in self.roles.items()},
+            "written_off": {str(k): v for k, v in self.written_off.items()},
+            "failover_link": self.failover_link,
+            "state_link": self.state_link,
+            "interfaces": self.interfaces,
+            "symptoms": {str(k): v for k, v in self.symptoms.items()},
+            "drafts": {k: d.to_json() for k, d in self.drafts.items()},
+            "split_checks": {str(k): v for k, v in self.split_checks.items()},
+            "failover_times": self.failover_times,
+            "timers": self.timers,
+            "sources": self.sources,
+            "lu_errors": self.lu_errors,
+            "last_failover_at": self.last_failover_at,
+            "last_t": self.last_t,
+            "alerts": self.alerts.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> PairState | None:
+        """The state of a checkpoint; None when it was written by an older hamon (recompute instead)."""
+        if v.get("version") != STATE_VERSION:
+            return None
+        return cls(
+            pair=v["pair"],
+            mode=v["mode"],
+            roles={int(k): x for k, x in v["roles"].items()},
+            written_off={int(k): x for k, x in v["written_off"].items()},
+            failover_link=v["failover_link"],
+            state_link=v["state_link"],
+            interfaces=v["interfaces"],
+            symptoms={int(k): x for k, x in v["symptoms"].items()},
+            drafts={k: Draft.from_json(d) for k, d in v["drafts"].items()},
+            split_checks={int(k): x for k, x in v["split_checks"].items()},
+            failover_times=v["failover_times"],
+            timers=v["timers"],
+            sources=v["sources"],
+            lu_errors=v["lu_errors"],
+            last_failover_at=v["last_failover_at"],
+            last_t=v["last_t"],
+            alerts=AlertBook.from_json(v["pair"], v["alerts"]),
+        )

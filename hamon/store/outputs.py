@@ -1,0 +1,291 @@
+"""Reading and writing the correlator's outputs: failovers, transitions, alerts, checkpoints, pair state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+
+from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output, Transition
+from hamon.model import iso
+from hamon.store.db import Store
+from hamon.store.schema import alerts, checkpoints, failovers, pair_state, transitions
+
+KEEP_CHECKPOINTS = 50  # per pair; older ones are pruned
+
+
+@dataclass(frozen=True)
+class PairSnapshot:
+    """The current picture of a pair, as `hamon pairs` shows it."""
+
+    pair: str
+    mode: str
+    units: dict[str, str]
+    groups: dict[str, str | None]
+    failover_link: str
+    state_link: str
+    last_failover_at: dt.datetime | None
+    last_event_at: dt.datetime | None
+
+
+def latest_checkpoint(store: Store, pair: str, before: dt.datetime | None) -> tuple[dt.datetime, dict[str, Any]] | None:
+    """The newest checkpoint of a pair strictly before a time (None: the newest of all)."""
+    q = select(checkpoints.c.at, checkpoints.c.state).where(checkpoints.c.pair == pair)
+    if before is not None:
+        q = q.where(checkpoints.c.at < before)
+    q = q.order_by(checkpoints.c.at.desc()).limit(1)
+    with store._begin("reading a checkpoint") as conn:
+        row = conn.execute(q).first()
+    return None if row is None else (row.at, json.loads(row.state))
+
+
+def reset_outputs(store: Store, pair: str, since: dt.datetime | None) -> None:
+    """Take back everything the correlator decided for a pair after `since` (everything when None)."""
+    with store._begin("resetting correlator outputs") as conn:
+        if since is None:
+            for t in (failovers, transitions, alerts, checkpoints):
+                conn.execute(delete(t).where(t.c.pair == pair))
+            return
+        conn.execute(delete(failovers).where(failovers.c.pair == pair, failovers.c.emitted_at > since))
+        conn.execute(delete(transitions).where(transitions.c.pair == pair, transitions.c.emitted_at > since))
+        conn.execute(delete(alerts).where(alerts.c.pair == pair, alerts.c.emitted_at > since))
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.pair == pair, alerts.c.resolved_emitted_at > since)
+            .values(ended_at=None, resolve_evidence=None, resolved_emitted_at=None)
+        )
+        conn.execute(delete(checkpoints).where(checkpoints.c.pair == pair, checkpoints.c.at > since))
+
+
+def write_outputs(
+    store: Store,
+    pair: str,
+    outputs: Sequence[Output],
+    new_checkpoints: Sequence[tuple[dt.datetime, dict[str, Any]]],
+    snapshot: PairSnapshot,
+) -> None:
+    """Store one correlation run of a pair in one transaction."""
+    fos = [_failover_row(o) for o in outputs if isinstance(o, Failover)]
+    trs = [_transition_row(o) for o in outputs if isinstance(o, Transition)]
+    opens = [_alert_row(o) for o in outputs if isinstance(o, AlertOpen)]
+    closes = [o for o in outputs if isinstance(o, AlertResolve)]
+    with store._begin("storing correlator outputs") as conn:
+        if fos:
+            conn.execute(store._insert(failovers).on_conflict_do_nothing(index_elements=["failover_id"]), fos)
+        if trs:
+            conn.execute(store._insert(transitions).on_conflict_do_nothing(index_elements=["transition_id"]), trs)
+        if opens:
+            conn.execute(store._insert(alerts).on_conflict_do_nothing(index_elements=["alert_id"]), opens)
+        for c in closes:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == c.alert_id)
+                .values(
+                    ended_at=c.ended_at, resolve_evidence=json.dumps(list(c.evidence)), resolved_emitted_at=c.emitted_at
+                )
+            )
+        for at, state in new_checkpoints:
+            conn.execute(
+                store._insert(checkpoints).on_conflict_do_nothing(index_elements=["pair", "at"]),
+                [{"pair": pair, "at": at, "state": json.dumps(state, separators=(",", ":"))}],
+            )
+        if new_checkpoints:
+            keep = select(checkpoints.c.at).where(checkpoints.c.pair == pair).order_by(checkpoints.c.at.desc())
+            cutoff = conn.execute(keep.offset(KEEP_CHECKPOINTS).limit(1)).scalar()
+            if cutoff is not None:
+                conn.execute(delete(checkpoints).where(checkpoints.c.pair == pair, checkpoints.c.at <= cutoff))
+        row = {
+            "pair": pair,
+            "mode": snapshot.mode,
+            "units": json.dumps(snapshot.units, sort_keys=True),
+            "groups": json.dumps(snapshot.groups, sort_keys=True),
+            "failover_link": snapshot.failover_link,
+            "state_link": snapshot.state_link,
+            "last_failover_at": snapshot.last_failover_at,
+            "last_event_at": snapshot.last_event_at,
+        }
+        ins = store._insert(pair_state)
+        conn.execute(
+            ins.on_conflict_do_update(index_elements=["pair"], set_={k: ins.excluded[k] for k in row if k != "pair"}),
+            [row],
+        )
+
+
+def failover_list(
+    store: Store, *, pair: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Failovers in time order, as documented JSON objects."""
+    q = select(failovers)
+    if pair is not None:
+        q = q.where(failovers.c.pair == pair)
+    if since is not None:
+        q = q.where(failovers.c.at >= since)
+    if until is not None:
+        q = q.where(failovers.c.at < until)
+    q = q.order_by(failovers.c.at, failovers.c.pair, failovers.c.grp)
+    with store._begin("reading failovers") as conn:
+        rows = list(conn.execute(q))
+    return [
+        {
+            "pair": r.pair,
+            "group": r.grp,
+            "at": iso(r.at),
+            "new_active": r.new_active,
+            "previous_active": r.previous_active,
+            "cause": r.cause,
+            "cause_text": r.cause_text,
+            "detection_s": None if r.detection_s is None else round(r.detection_s, 3),
+            "evidence": json.loads(r.evidence),
+        }
+        for r in rows
+    ]
+
+
+def alert_list(
+    store: Store,
+    *,
+    pair: str | None = None,
+    open_only: bool = False,
+    kind: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts ordered by start, as documented JSON objects (with their evidence event ids)."""
+    q = select(alerts)
+    if pair is not None:
+        q = q.where(alerts.c.pair == pair)
+    if open_only:
+        q = q.where(alerts.c.ended_at.is_(None))
+    if kind is not None:
+        q = q.where(alerts.c.kind == kind)
+    if since is not None:
+        q = q.where(or_(alerts.c.ended_at.is_(None), alerts.c.ended_at >= since))
+    if until is not None:
+        q = q.where(alerts.c.started_at < until)
+    q = q.order_by(alerts.c.started_at, alerts.c.pair, alerts.c.kind, alerts.c.alert_id)
+    with store._begin("reading alerts") as conn:
+        rows = list(conn.execute(q))
+    return [
+        {
+            "pair": r.pair,
+            "kind": r.kind,
+            "severity": r.severity,
+            "group": r.grp,
+            "unit": r.unit,
+            "started_at": iso(r.started_at),
+            "ended_at": None if r.ended_at is None else iso(r.ended_at),
+            "detail": r.detail,
+            "alert_id": r.alert_id,
+            "evidence": json.loads(r.evidence) + (json.loads(r.resolve_evidence) if r.resolve_evidence else []),
+        }
+        for r in rows
+    ]
+
+
+def transition_list(
+    store: Store, *, pair: str, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """State transitions of a pair's units (and groups) in time order."""
+    q = select(transitions).where(transitions.c.pair == pair)
+    if since is not None:
+        q = q.where(transitions.c.at >= since)
+    if until is not None:
+        q = q.where(transitions.c.at < until)
+    q = q.order_by(transitions.c.at, transitions.c.grp, transitions.c.unit, transitions.c.transition_id)
+    with store._begin("reading transitions") as conn:
+        rows = list(conn.execute(q))
+    return [
+        {
+            "group": r.grp,
+            "unit": r.unit,
+            "at": iso(r.at),
+            "from": r.from_state,
+            "to": r.to_state,
+            "cause": r.cause,
+            "cause_text": r.cause_text,
+            "evidence": json.loads(r.evidence),
+        }
+        for r in rows
+    ]
+
+
+def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
+    """Every correlated pair with its current state, as documented JSON objects."""
+    open_alerts = (
+        select(alerts.c.pair, func.count().label("n")).where(alerts.c.ended_at.is_(None)).group_by(alerts.c.pair)
+    ).subquery()
+    q = select(pair_state, func.coalesce(open_alerts.c.n, 0).label("open_alerts")).outerjoin(
+        open_alerts, and_(open_alerts.c.pair == pair_state.c.pair)
+    )
+    if pair is not None:
+        q = q.where(pair_state.c.pair == pair)
+    q = q.order_by(pair_state.c.pair)
+    with store._begin("reading pairs") as conn:
+        rows = list(conn.execute(q))
+    return [
+        {
+            "pair": r.pair,
+            "mode": r.mode,
+            "units": json.loads(r.units),
+            "groups": json.loads(r.groups),
+            "failover_link": r.failover_link,
+            "state_link": r.state_link,
+            "open_alerts": int(r.open_alerts),
+            "last_failover_at": None if r.last_failover_at is None else iso(r.last_failover_at),
+        }
+        for r in rows
+    ]
+
+
+def _failover_row(f: Failover) -> dict[str, Any]:
+    return {
+        "failover_id": f.failover_id,
+        "pair": f.pair,
+        "grp": f.group,
+        "at": f.at,
+        "new_active": f.new_active,
+        "previous_active": f.previous_active,
+        "cause": f.cause,
+        "cause_text": f.cause_text,
+        "detection_s": f.detection_s,
+        "evidence": json.dumps(list(f.evidence)),
+        "emitted_at": f.emitted_at,
+    }
+
+
+def _transition_row(t: Transition) -> dict[str, Any]:
+    return {
+        "transition_id": t.transition_id,
+        "pair": t.pair,
+        "grp": t.group,
+        "unit": t.unit,
+        "at": t.at,
+        "from_state": t.from_state,
+        "to_state": t.to_state,
+        "cause": t.cause,
+        "cause_text": t.cause_text,
+        "evidence": json.dumps(list(t.evidence)),
+        "emitted_at": t.emitted_at,
+    }
+
+
+def _alert_row(a: AlertOpen) -> dict[str, Any]:
+    return {
+        "alert_id": a.alert_id,
+        "pair": a.pair,
+        "kind": a.kind,
+        "severity": a.severity,
+        "grp": a.group,
+        "unit": a.unit,
+        "started_at": a.started_at,
+        "ended_at": None,
+        "detail": a.detail,
+        "evidence": json.dumps(list(a.evidence)),
+        "resolve_evidence": None,
+        "emitted_at": a.emitted_at,
+        "resolved_emitted_at": None,
+    }
