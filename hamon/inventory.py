@@ -44,6 +44,12 @@ PAIR_KEYS = frozenset(
         "interface_polltime",
         "interface_holdtime",
         "interface_policy",
+        "monitored_interfaces",
+        "failover_interface",
+        "state_interface",
+        "slow_failover_margin",
+        "flap_count",
+        "flap_window",
     }
 )
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")

@@ -72,9 +72,9 @@ def main(ctx: click.Context, db: str | None, inventory: str | None) -> None:
 
 
 def _register() -> None:
-    from hamon.cli import db, events, replay
+    from hamon.cli import correlation, db, events, replay, views
 
-    for module in (replay, events, db):
+    for module in (replay, events, correlation, views, db):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -94,6 +94,8 @@ def _print_summary(s: Summary) -> None:
     if s.pairs:
         rows = [(p, f"{c.events:,}", f"{c.lines:,}") for p, c in sorted(s.pairs.items())]
         out.print(table(None, ("pair", "events", "lines"), rows))
+    if s.failovers or s.alerts_opened:
+        out.print(f"correlated: {s.failovers:,} failovers, {s.alerts_opened:,} alerts (hamon failovers, hamon alerts)")
     if s.quarantined:
         out.print("see the quarantined lines with: hamon quarantine")
 

@@ -92,13 +92,13 @@ class AlertBook:
         *,
         group: int | None = None,
         unit: str | None = None,
+        ended_at: float | None = None,
     ) -> None:
-        """Resolve an open alert; nothing happens when it is not open."""
+        """Resolve an open alert (it ended at `ended_at`, default now); nothing happens when it is not open."""
         alert = self.open.pop(self.key(kind, group, unit), None)
         if alert is not None:
-            out.append(
-                AlertResolve(alert.alert_id, at(max(now, alert.started_at)), tuple(sorted(set(evidence))), at(now))
-            )
+            end = max(now if ended_at is None else ended_at, alert.started_at)
+            out.append(AlertResolve(alert.alert_id, at(end), tuple(sorted(set(evidence))), at(now)))
 
     def resolve_kind(self, out: list[Output], now: float, kind: str, evidence: tuple[str, ...] = ()) -> None:
         """Resolve every open alert of one kind."""

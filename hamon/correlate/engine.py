@@ -12,6 +12,7 @@ being checked), every CHECKPOINT_EVERY of event time.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -90,7 +91,8 @@ def run(
         t = e.at.timestamp()
         if prev is not None and t > prev and machine.quiet() and (last is None or prev - last >= CHECKPOINT_EVERY):
             # Every event at or before `prev` is applied and nothing is pending: a final state.
-            cks.append((dt.datetime.fromtimestamp(prev, UTC), machine.s.to_json()))
+            # A copy: the machine goes on mutating its state after this point.
+            cks.append((dt.datetime.fromtimestamp(prev, UTC), json.loads(json.dumps(machine.s.to_json()))))
             last = prev
         outs += machine.apply(e)
         prev = t

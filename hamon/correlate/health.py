@@ -209,6 +209,7 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
         started_at=t,
     )
     m.schedule(t + m.timing.settle, "settle", f"{group or 0}|{fo.new_active}")
+    whole = fo.previous_active is not None and m.s.role(group or 0, fo.previous_active) == "standby"
     allowed = _allowed(m, fo.cause)
     if fo.detection_s is not None and allowed is not None and fo.detection_s > allowed:
         alerts.raise_(
@@ -223,6 +224,10 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
             unit=fo.new_active,
             started_at=t,
         )
+    if whole:  # the old active stepped down to standby (a manual switch): the pair is whole already
+        alerts.resolve(out, now, "failover", fo.evidence, group=group, unit=fo.new_active, ended_at=t)
+        alerts.resolve(out, now, "slow_failover", fo.evidence, group=group, unit=fo.new_active, ended_at=t)
+        m.cancel("settle", f"{group or 0}|{fo.new_active}")
     m.s.failover_times = [x for x in m.s.failover_times if x > t - m.cfg.flap_window] + [t]
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
     if len(m.s.failover_times) >= m.cfg.flap_count:
@@ -344,8 +349,15 @@ def _threshold(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
                 if m.s.role(scope, unit) == "standby":
                     # Table 3/4: on the standby (group) above threshold — marked failed, no failover.
                     m._set_role(out, scope, unit, "failed", t, e, Cause.INTERFACE_FAILURE)
-        else:
+        elif m.s.alerts.is_open("interface_threshold", None, unit):
             m.s.alerts.resolve(out, t, "interface_threshold", (e.event_id,), unit=unit)
+            for scope in m._scopes(e):
+                if m.s.role(scope, unit) == "failed":
+                    # "A failed ASA returns to standby mode if the interface failure threshold is no
+                    # longer met" (chapter, Interface Monitoring).
+                    m._set_role(
+                        out, scope, unit, "standby", t, e, Cause.INTERFACE_FAILURE, "interface threshold no longer met"
+                    )
 
 
 def _detail(e: Event) -> str:

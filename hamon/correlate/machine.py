@@ -269,11 +269,14 @@ class PairMachine:
             detection = max(0.0, d.at - min(s[0] for s in symptoms))
         evidence = tuple(sorted(set(d.evidence) | {s[1] for s in symptoms}))
         self._set_role(out, scope, new, "active", d.at, None, cause, d.cause_text, evidence)
-        if old is not None and self.s.role(scope, old) == "active":
-            peer_role = "failed" if cause in FAILURE_CAUSES else "standby"
-            self._set_role(out, scope, old, peer_role, d.at, None, cause, d.cause_text, evidence)
-            if peer_role == "failed":
-                self.s.written_off.setdefault(scope, {})[old] = d.at
+        old_role = self.s.role(scope, old) if old is not None else None
+        if old is not None and cause in FAILURE_CAUSES and old_role in ("active", "standby", "unknown"):
+            # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed,
+            # even when its own message said "Switching to STANDBY - Interface check".
+            self._set_role(out, scope, old, "failed", d.at, None, cause, d.cause_text, evidence)
+            self.s.written_off.setdefault(scope, {})[old] = d.at
+        elif old is not None and old_role == "active":
+            self._set_role(out, scope, old, "standby", d.at, None, cause, d.cause_text, evidence)
         self.s.symptoms[scope] = []
         if old is None and cause == Cause.STARTUP:
             return  # a unit came up active with no peer: not a failover

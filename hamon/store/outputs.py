@@ -197,7 +197,7 @@ def transition_list(
         q = q.where(transitions.c.at < until)
     q = q.order_by(transitions.c.at, transitions.c.grp, transitions.c.unit, transitions.c.transition_id)
     with store._begin("reading transitions") as conn:
-        rows = list(conn.execute(q))
+        rows = _chained(list(conn.execute(q)))
     return [
         {
             "group": r.grp,
@@ -211,6 +211,24 @@ def transition_list(
         }
         for r in rows
     ]
+
+
+def _chained(rows: list[Any]) -> list[Any]:
+    """Within one instant, a unit's transitions in the order they follow each other (a → b → c)."""
+    out: list[Any] = []
+    i = 0
+    while i < len(rows):
+        j = i
+        while j < len(rows) and rows[j].at == rows[i].at:
+            j += 1
+        remaining = rows[i:j]
+        while remaining:
+            targets = {(r.grp, r.unit, r.to_state) for r in remaining}
+            head = next((r for r in remaining if (r.grp, r.unit, r.from_state) not in targets), remaining[0])
+            out.append(head)
+            remaining.remove(head)
+        i = j
+    return out
 
 
 def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,187 @@
+"""`hamon failovers`, `hamon alerts`, `hamon pairs`, `hamon correlate`: what the correlator decided."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from hamon.cli.context import Context
+from hamon.cli.events import TIME
+from hamon.cli.render import console, emit_json, table
+from hamon.correlate.model import ALERT_KINDS
+
+FAILOVER_KEYS = ("pair", "group", "at", "new_active", "previous_active", "cause", "cause_text", "detection_s")
+ALERT_KEYS = ("pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail")
+PAIR_KEYS = ("pair", "mode", "units", "groups", "failover_link", "state_link", "open_alerts", "last_failover_at")
+
+
+def _shape(rows: list[dict[str, Any]], keys: tuple[str, ...], evidence: bool) -> list[dict[str, Any]]:
+    extra = ("alert_id", "evidence") if evidence else ()
+    return [{k: r[k] for k in keys + extra if k in r} for r in rows]
+
+
+@click.command("failovers")
+@click.option("--pair", metavar="PAIR", help="Only this pair.")
+@click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")
+@click.option("--until", type=TIME, help="Up to this time (exclusive).")
+@click.option("--evidence", is_flag=True, help="Add the ids of the events behind each failover.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def failovers_cmd(
+    obj: Context, pair: str | None, since: dt.datetime | None, until: dt.datetime | None, evidence: bool, as_json: bool
+) -> None:
+    """Every failover: when, to which unit, from which, why, and how long detection took."""
+    from hamon.store import outputs
+
+    rows = outputs.failover_list(obj.store(), pair=pair, since=since, until=until)
+    if as_json:
+        emit_json(_shape(rows, FAILOVER_KEYS, evidence))
+        return
+    out = console()
+    out.print(
+        table(
+            None,
+            ("at", "pair", "group", "new active", "previous", "cause", "detection", "cause text"),
+            [
+                (
+                    r["at"],
+                    r["pair"],
+                    r["group"],
+                    r["new_active"],
+                    r["previous_active"],
+                    r["cause"],
+                    "" if r["detection_s"] is None else f"{r['detection_s']:.1f}s",
+                    r["cause_text"],
+                )
+                for r in rows
+            ],
+        )
+    )
+    out.print(f"{len(rows):,} failovers")
+
+
+@click.command("alerts")
+@click.option("--pair", metavar="PAIR", help="Only this pair.")
+@click.option("--open", "open_only", is_flag=True, help="Only alerts that are still open.")
+@click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only this kind.")
+@click.option("--evidence", is_flag=True, help="Add each alert's id and the ids of its evidence events.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def alerts_cmd(
+    obj: Context, pair: str | None, open_only: bool, kind: str | None, evidence: bool, as_json: bool
+) -> None:
+    """Alerts with their lifecycle: open ones have no end yet."""
+    from hamon.store import outputs
+
+    rows = outputs.alert_list(obj.store(), pair=pair, open_only=open_only, kind=kind)
+    if as_json:
+        emit_json(_shape(rows, ALERT_KEYS, evidence))
+        return
+    out = console()
+    style = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+    rows_out = [
+        (
+            f"[{style[r['severity']]}]{r['severity']}[/]",
+            r["kind"],
+            r["pair"],
+            r["group"],
+            r["unit"],
+            r["started_at"],
+            r["ended_at"] or "[bold]open[/]",
+            r["detail"],
+        )
+        for r in rows
+    ]
+    out.print(table(None, ("severity", "kind", "pair", "group", "unit", "started", "ended", "detail"), rows_out))
+    n_open = sum(1 for r in rows if r["ended_at"] is None)
+    out.print(f"{len(rows):,} alerts, {n_open:,} open")
+
+
+@click.command("pairs")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def pairs_cmd(obj: Context, as_json: bool) -> None:
+    """Every pair as it stands: mode, state of each unit, active unit per group, links, open alerts."""
+    from hamon.store import outputs
+
+    rows = outputs.pair_list(obj.store())
+    if as_json:
+        emit_json(_shape(rows, PAIR_KEYS, False))
+        return
+    colour = {"active": "green", "standby": "cyan", "failed": "bold red", "syncing": "yellow", "disabled": "magenta"}
+
+    def state(s: str) -> str:
+        return f"[{colour[s]}]{s}[/]" if s in colour else s
+
+    out = console()
+    out.print(
+        table(
+            None,
+            (
+                "pair",
+                "mode",
+                "primary",
+                "secondary",
+                "groups",
+                "failover link",
+                "state link",
+                "open alerts",
+                "last failover",
+            ),
+            [
+                (
+                    r["pair"],
+                    r["mode"],
+                    state(r["units"]["primary"]),
+                    state(r["units"]["secondary"]),
+                    " ".join(f"{g}:{u or '?'}" for g, u in sorted(r["groups"].items())),
+                    r["failover_link"],
+                    r["state_link"],
+                    r["open_alerts"],
+                    r["last_failover_at"],
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@click.command("correlate")
+@click.option("--pair", "pairs", multiple=True, metavar="PAIR", help="Only this pair (repeatable; default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def correlate_cmd(obj: Context, pairs: tuple[str, ...], as_json: bool) -> None:
+    """Recompute failovers, transitions and alerts from the stored events, from scratch.
+
+    Run it after changing the inventory (hold times, interface policy): replay only correlates
+    what new input touched.
+    """
+    from hamon.correlate.engine import correlate
+    from hamon.store.schema import events
+
+    store = obj.store()
+    names = list(pairs)
+    if not names:
+        from sqlalchemy import select
+
+        with store.engine.connect() as conn:
+            names = [r[0] for r in conn.execute(select(events.c.pair).distinct().order_by(events.c.pair))]
+    result = correlate(store, dict.fromkeys(names), obj.inventory())
+    summary = {
+        "pairs": result.pairs,
+        "events": result.events,
+        "failovers": result.failovers,
+        "alerts_opened": result.alerts_opened,
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        console().print(
+            f"{result.pairs:,} pairs, {result.events:,} events: {result.failovers:,} failovers, "
+            f"{result.alerts_opened:,} alerts"
+        )
+
+
+COMMANDS = [failovers_cmd, alerts_cmd, pairs_cmd, correlate_cmd]
