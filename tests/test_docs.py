@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from hamon.cli import main
+from hamon.correlate.model import ALERT_KINDS
 from hamon.parse.catalog import CATALOG
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -46,3 +47,13 @@ def test_quick_start_is_two_commands_and_ci_runs_the_readme_test_command() -> No
     assert len(blocks) == 2 and all("\n" not in b for b in blocks)
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text().splitlines()
     assert blocks[1] in [line.strip() for line in ci], "the README's test command must be what .ci/run runs"
+
+
+def test_every_alert_kind_has_trigger_resolution_and_severity_in_readme() -> None:
+    alerts = README.split("## Alerts", 1)[1].split("\n## ", 1)[0]
+    for kind in ALERT_KINDS:
+        row = next((line for line in alerts.splitlines() if line.startswith(f"| `{kind}` |")), None)
+        assert row is not None, f"alert kind {kind} has no row in README's Alerts table"
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 4 and all(cells), row
+        assert any(s in cells[1] for s in ("critical", "warning", "info"))

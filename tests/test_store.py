@@ -14,7 +14,17 @@ from hamon.errors import StoreError
 from hamon.ingest import replay
 from hamon.store import Store
 from hamon.store.db import HEAD_REVISION
-from hamon.store.schema import events, ingests, quarantine, source_activity
+from hamon.store.schema import (
+    alerts,
+    checkpoints,
+    events,
+    failovers,
+    ingests,
+    pair_state,
+    quarantine,
+    source_activity,
+    transitions,
+)
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "asa-pair.log"
 BAD = Path(__file__).parent / "fixtures" / "bad"
@@ -23,7 +33,7 @@ BAD = Path(__file__).parent / "fixtures" / "bad"
 def _dump(store: Store) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with store.engine.connect() as conn:
-        for t in (events, quarantine, source_activity):
+        for t in (events, quarantine, source_activity, failovers, transitions, alerts, checkpoints, pair_state):
             rows = [tuple(r) for r in conn.execute(select(t))]
             out[t.name] = sorted(rows, key=repr)
         out["ingests"] = sorted((r.ingest_id, r.lines, r.events, r.quarantined) for r in conn.execute(select(ingests)))
@@ -47,6 +57,7 @@ def test_replaying_the_same_input_twice_leaves_the_same_rows(store: Store) -> No
     assert first.stored == first.events > 0
     assert second.stored == 0 and second.duplicates == second.events == first.events
     assert len(rows["quarantine"]) == 1
+    assert len(rows["failovers"]) == 2 and rows["alerts"] and rows["pair_state"]
 
 
 def test_events_query_filters_by_pair_time_id_and_kind(store: Store) -> None:
