@@ -123,11 +123,11 @@ class Quarantined:
 
 @dataclass(slots=True)
 class Activity:
-    """Lines seen from one source in one minute: the liveness signal of a unit."""
+    """Lines seen from one sender in one hour, and when it was last heard: traffic from a unit."""
 
     source: str
     pair: str
-    minute: dt.datetime
+    hour: dt.datetime
     lines: int = 0
     last_at: dt.datetime | None = None
 

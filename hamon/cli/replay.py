@@ -26,6 +26,7 @@ def _files_collector() -> Any:
 @click.option("--source", metavar="NAME", help="Sender name for lines that carry no host (default: the file name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on when stderr is a terminal).")
+@click.option("--correlate/--no-correlate", default=True, help="Correlate the pairs the input touched (default: on).")
 @click.pass_obj
 def replay_cmd(
     obj: Context,
@@ -35,8 +36,9 @@ def replay_cmd(
     source: str | None,
     as_json: bool,
     progress: bool | None,
+    correlate: bool,
 ) -> None:
-    """Parse syslog captures (plain or .gz; '-' for stdin) and store every failover event.
+    """Parse syslog captures (plain or .gz; '-' for stdin), store every failover event, correlate.
 
     Lines that are not about failover are counted per sender; bad lines are quarantined with
     the reason. Replaying the same input again changes nothing.
@@ -75,9 +77,10 @@ def replay_cmd(
                 tz=tzinfo,
                 year=year,
                 progress=lambda _src, n: bar.advance(task, n),
+                correlate=correlate,
             )
     else:
-        summary = replay(sources, store, inventory=inventory, tz=tzinfo, year=year)
+        summary = replay(sources, store, inventory=inventory, tz=tzinfo, year=year, correlate=correlate)
     if as_json:
         emit_json(summary.to_json())
     else:

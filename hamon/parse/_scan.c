@@ -87,8 +87,9 @@ static int table_add(table_t *t, const char *key, Py_ssize_t len, int ss, int ss
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Copy a header into buf as its counting key: without a leading `<PRI>`, without `.digits` that
- * follow `d:dd` (fractions of seconds), and with the seconds of the first `hh:mm:ss` set to 00
- * (their value goes to *ss, their offset in the key to *ss_off; -1 when there is no time). */
+ * follow `d:dd` (fractions of seconds), and with the minutes and seconds of the first `hh:mm:ss`
+ * set to 00:00 (their value, mm * 60 + ss, goes to *ss, their offset in the key to *ss_off; -1
+ * when there is no time). Lines are counted per sender and hour. */
 static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf, int *ss, int *ss_off) {
     Py_ssize_t o = 0, start = 0;
     *ss = -1; *ss_off = -1;
@@ -105,11 +106,12 @@ static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf, int *ss, int
         if (*ss_off < 0 && i + 7 < n && is_digit(h[i]) && is_digit(h[i + 1]) && h[i + 2] == ':' &&
             is_digit(h[i + 3]) && is_digit(h[i + 4]) && h[i + 5] == ':' && is_digit(h[i + 6]) &&
             is_digit(h[i + 7]) && (i == 0 || !is_digit(h[i - 1]))) {
-            memcpy(buf + o, h + i, 6);
-            o += 6;
-            *ss = (h[i + 6] - '0') * 10 + (h[i + 7] - '0');
+            memcpy(buf + o, h + i, 3);
+            o += 3;
+            *ss = ((h[i + 3] - '0') * 10 + (h[i + 4] - '0')) * 60 + (h[i + 6] - '0') * 10 + (h[i + 7] - '0');
             *ss_off = (int)o;
-            buf[o++] = '0'; buf[o++] = '0';
+            memcpy(buf + o, "00:00", 5);
+            o += 5;
             i += 7;
             continue;
         }
@@ -126,8 +128,8 @@ static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf, int *ss, int
 }
 
 /* scan(data: bytes, max_line: int) -> (lines, tagged, longest, has_nul, counts: dict, spans: list)
- * data must end with b"\n". counts maps a header key to (lines, highest seconds, offset of the
- * seconds in the key); spans holds start, end offsets (flattened) of failover lines. */
+ * data must end with b"\n". counts maps a header key to (lines, latest second of the hour, offset
+ * of mm:ss in the key); spans holds start, end offsets (flattened) of failover lines. */
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t max_line;

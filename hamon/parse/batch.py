@@ -57,7 +57,7 @@ class Origin:
     pair: str
     at: dt.datetime
     received_at: dt.datetime
-    minute: dt.datetime  # `at` to the minute and to the second, for activity counting
+    hour: dt.datetime  # `at` to the hour and to the second, for activity counting
     second: dt.datetime
 
 
@@ -125,8 +125,8 @@ class BatchParser:
         base: int,
     ) -> None:
         for key, (n, ss, ss_off) in counts.items():
-            # The key has the seconds zeroed; the line with the highest seconds stands for the minute.
-            header = key if ss_off < 0 else key[:ss_off] + b"%02d" % ss + key[ss_off + 2 :]
+            # The key has mm:ss zeroed; the latest line of the hour stands for it.
+            header = key if ss_off < 0 else key[:ss_off] + b"%02d:%02d" % divmod(ss, 60) + key[ss_off + 5 :]
             self._count(self._origin(header, batch, ctx), n)
         for i in range(0, len(spans), 2):
             start, end = spans[i], spans[i + 1]
@@ -256,7 +256,9 @@ class BatchParser:
                 )
         at = at_h or rec_h or batch.received_at
         second = at.replace(microsecond=0)
-        origin = Origin(source, device_id, pair, at, rec_h or batch.received_at, second.replace(second=0), second)
+        origin = Origin(
+            source, device_id, pair, at, rec_h or batch.received_at, second.replace(minute=0, second=0), second
+        )
         if len(self._origins) >= HEADER_CACHE_MAX:
             self._origins.clear()
         self._origins[key] = origin
@@ -280,10 +282,10 @@ class BatchParser:
         return header.source or batch.source
 
     def _count(self, origin: Origin, n: int) -> None:
-        key = (origin.source, origin.minute)
+        key = (origin.source, origin.hour)
         act = self.activity.get(key)
         if act is None:
-            act = self.activity[key] = Activity(origin.source, origin.pair, origin.minute)
+            act = self.activity[key] = Activity(origin.source, origin.pair, origin.hour)
         act.lines += n
         if act.last_at is None or origin.second > act.last_at:
             act.last_at = origin.second  # activity is kept to the second
@@ -335,14 +337,14 @@ def scan_py(data: bytes, max_line: int) -> tuple[int, int, int, bool, dict[bytes
 
 
 def _count_key(header: bytes) -> tuple[bytes, int, int]:
-    """A header's counting key as _scan.c builds it: no PRI, no fractions, seconds of the first time zeroed."""
+    """A header's counting key as _scan.c builds it: no PRI, no fractions, mm:ss of the first time zeroed."""
     m = PRI_PREFIX_RE.match(header)
     key = FRACTION_RE.sub(b"", header[m.end() :] if m else header)
     t = HMS_RE.search(key)
     if t is None:
         return key, -1, -1
-    off = t.start() + 6
-    return key[:off] + b"00" + key[off + 2 :], int(key[off : off + 2]), off
+    off = t.start() + 3
+    return key[:off] + b"00:00" + key[off + 5 :], int(key[off : off + 2]) * 60 + int(key[off + 3 : off + 5]), off
 
 
 def _line_of(data: bytes, base: int, offset: int) -> int:

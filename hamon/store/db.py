@@ -210,7 +210,7 @@ class Store:
             "events": counts.get("events", 0),
             "quarantined": counts.get("quarantined", 0),
         }
-        acts = [(ingest_id, a.source, a.minute, a.pair, a.lines, a.last_at or a.minute) for a in activity]
+        acts = [(ingest_id, a.source, a.hour, a.pair, a.lines, a.last_at or a.hour) for a in activity]
         with self._begin("recording the input") as conn:
             conn.execute(self._insert(ingests).on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
             if not acts:
@@ -228,13 +228,10 @@ class Store:
             ins = self._insert(source_activity)
             conn.execute(
                 ins.on_conflict_do_update(
-                    index_elements=["ingest_id", "source", "minute"],
+                    index_elements=["ingest_id", "source", "hour"],
                     set_={"pair": ins.excluded.pair, "lines": ins.excluded.lines, "last_at": ins.excluded.last_at},
                 ),
-                [
-                    dict(zip(("ingest_id", "source", "minute", "pair", "lines", "last_at"), a, strict=True))
-                    for a in acts
-                ],
+                [dict(zip(("ingest_id", "source", "hour", "pair", "lines", "last_at"), a, strict=True)) for a in acts],
             )
 
     def _insert(self, table: Any) -> Any:
@@ -329,8 +326,8 @@ _SQLITE_INSERT_EVENTS = (
     "ON CONFLICT (event_id) DO NOTHING"
 )
 _SQLITE_UPSERT_ACTIVITY = (
-    "INSERT INTO source_activity (ingest_id, source, minute, pair, lines, last_at) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (ingest_id, source, minute) DO UPDATE SET pair = excluded.pair, lines = excluded.lines, "
+    "INSERT INTO source_activity (ingest_id, source, hour, pair, lines, last_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (ingest_id, source, hour) DO UPDATE SET pair = excluded.pair, lines = excluded.lines, "
     "last_at = excluded.last_at"
 )
 

@@ -111,18 +111,18 @@ ingests = Table(
     Column("quarantined", BigInteger, nullable=False, default=0),
 )
 
-# Lines seen per sender and minute, per input: the liveness signal of each unit. Keyed by the
+# Lines seen per sender and hour, per input, and the last second heard: traffic from each unit. Keyed by the
 # input so that replaying the same input again rewrites its rows instead of adding to them.
 source_activity = Table(
     "source_activity",
     metadata,
     Column("ingest_id", String(96), primary_key=True),
     Column("source", String(255), primary_key=True),
-    Column("minute", UTCDateTime(), primary_key=True),
+    Column("hour", UTCDateTime(), primary_key=True),
     Column("pair", String(255), nullable=False),
     Column("lines", BigInteger, nullable=False),
     Column("last_at", UTCDateTime(), nullable=False),
-    Index("ix_source_activity_pair_minute", "pair", "minute"),
+    Index("ix_source_activity_pair_hour", "pair", "hour"),
 )
 
 # -- the correlator's outputs (revision 0002) ----------------------------------------------------

@@ -72,12 +72,12 @@ def upgrade() -> None:
         "source_activity",
         sa.Column("ingest_id", sa.String(96), primary_key=True),
         sa.Column("source", sa.String(255), primary_key=True),
-        sa.Column("minute", UTCDateTime(), primary_key=True),
+        sa.Column("hour", UTCDateTime(), primary_key=True),
         sa.Column("pair", sa.String(255), nullable=False),
         sa.Column("lines", sa.BigInteger, nullable=False),
         sa.Column("last_at", UTCDateTime(), nullable=False),
     )
-    op.create_index("ix_source_activity_pair_minute", "source_activity", ["pair", "minute"])
+    op.create_index("ix_source_activity_pair_hour", "source_activity", ["pair", "hour"])
 
 
 def downgrade() -> None:
