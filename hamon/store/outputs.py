@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
 from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output, Transition
 from hamon.model import iso
@@ -80,13 +80,24 @@ def write_outputs(
             conn.execute(store._insert(transitions).on_conflict_do_nothing(index_elements=["transition_id"]), trs)
         if opens:
             conn.execute(store._insert(alerts).on_conflict_do_nothing(index_elements=["alert_id"]), opens)
-        for c in closes:
+        if closes:  # one statement, executed for every resolution
             conn.execute(
                 update(alerts)
-                .where(alerts.c.alert_id == c.alert_id)
+                .where(alerts.c.alert_id == bindparam("b_alert_id"))
                 .values(
-                    ended_at=c.ended_at, resolve_evidence=json.dumps(list(c.evidence)), resolved_emitted_at=c.emitted_at
-                )
+                    ended_at=bindparam("b_ended_at"),
+                    resolve_evidence=bindparam("b_evidence"),
+                    resolved_emitted_at=bindparam("b_emitted_at"),
+                ),
+                [
+                    {
+                        "b_alert_id": c.alert_id,
+                        "b_ended_at": c.ended_at,
+                        "b_evidence": json.dumps(list(c.evidence)),
+                        "b_emitted_at": c.emitted_at,
+                    }
+                    for c in closes
+                ],
             )
         for at, state in new_checkpoints:
             conn.execute(
