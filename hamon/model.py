@@ -130,6 +130,7 @@ class Activity:
     hour: dt.datetime
     lines: int = 0
     last_at: dt.datetime | None = None
+    seconds: bytes = b""  # bitmap: bit s is set when the sender was heard in second s of the hour
 
 
 @dataclass(slots=True)

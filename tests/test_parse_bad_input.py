@@ -76,7 +76,7 @@ def test_any_bytes_are_accounted_for_and_both_scanners_agree(lines: list[bytes])
                 result.other,
                 [e.to_json() for e in result.events],
                 [(q.line_no, q.reason) for q in result.quarantined],
-                sorted((a.source, a.hour, a.lines, a.last_at) for a in parser.drain_activity()),
+                sorted((a.source, a.hour, a.lines, a.last_at, a.seconds) for a in parser.drain_activity()),
             )
         )
     assert results[0] == results[1]

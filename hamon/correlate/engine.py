@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.model import AlertOpen, Failover, Output
 from hamon.correlate.state import UNITS, PairState
+from hamon.correlate.traffic import Traffic
 from hamon.inventory import Inventory, PairConfig
 from hamon.model import Event
 from hamon.store import outputs as store_outputs
@@ -67,8 +68,9 @@ def correlate_pair(store: Store, cfg: PairConfig, earliest: dt.datetime | None) 
             state = PairState.from_json(ck[1])
             since = ck[0] if state is not None else None
     store_outputs.reset_outputs(store, cfg.name, since)
-    machine = PairMachine(cfg, state)
     events = store.events(pair=cfg.name, after=since)
+    traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
+    machine = PairMachine(cfg, state, traffic=traffic)
     outs, cks = run(machine, events, since.timestamp() if since else None)
     outs += machine.finish()
     store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))

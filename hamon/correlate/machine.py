@@ -25,6 +25,7 @@ from hamon.correlate import health
 from hamon.correlate.alerts import at
 from hamon.correlate.model import Failover, Output, Transition
 from hamon.correlate.state import UNITS, Draft, PairState, other
+from hamon.correlate.traffic import Traffic
 from hamon.inventory import PairConfig
 from hamon.model import Cause, Event
 
@@ -52,14 +53,23 @@ class Timing:
     split_grace: float = 10.0  # both active this long before it is split-brain
     settle: float = 900.0  # a failover alert resolves after this long without another failover
     symptom_horizon: float = 300.0  # symptoms older than this before a takeover do not count
+    busy_window: float = 30.0  # a sender whose silence counts was heard in ...
+    busy_seconds: int = 10  # ... at least this many of the seconds before it fell silent
 
 
 class PairMachine:
     """One pair's state machine."""
 
-    def __init__(self, config: PairConfig, state: PairState | None = None, timing: Timing = Timing()) -> None:
+    def __init__(
+        self,
+        config: PairConfig,
+        state: PairState | None = None,
+        timing: Timing = Timing(),
+        traffic: Traffic | None = None,
+    ) -> None:
         self.cfg = config
         self.timing = timing
+        self.traffic = traffic or Traffic()
         self.s = state or PairState(config.name, mode=config.mode)
         self.s.alerts.pair = config.name
 
@@ -264,9 +274,13 @@ class PairMachine:
         symptoms = [s for s in self.s.symptoms.get(scope, []) if d.at - self.timing.symptom_horizon <= s[0] <= d.at]
         if cause == Cause.UNKNOWN and symptoms:
             cause = health.cause_from_symptoms(self, symptoms)
+        starts = [s[0] for s in symptoms]
+        silent = self._fell_silent(d.at) if cause == Cause.PEER_UNREACHABLE else None
+        if silent is not None:
+            starts.append(silent)
         detection = None
-        if symptoms and cause in FAILURE_CAUSES:
-            detection = max(0.0, d.at - min(s[0] for s in symptoms))
+        if starts and cause in FAILURE_CAUSES:
+            detection = max(0.0, d.at - min(starts))
         evidence = tuple(sorted(set(d.evidence) | {s[1] for s in symptoms}))
         self._set_role(out, scope, new, "active", d.at, None, cause, d.cause_text, evidence)
         old_role = self.s.role(scope, old) if old is not None else None
@@ -285,6 +299,22 @@ class PairMachine:
         )
         out.append(fo)
         health.after_failover(self, out, fo, now)
+
+    def _fell_silent(self, takeover: float) -> float | None:
+        """When the lost unit fell silent: the last second its pair was heard before the takeover.
+
+        Counted only when the pair was busy before it (so a quiet pair's ordinary pauses are not
+        taken for a failure) and the gap is a real one (longer than two unit poll times). Senders
+        known to speak for the standby unit are left out.
+        """
+        standby = [src for src, role in self.s.sources.items() if role == "standby"]
+        last = self.traffic.last_heard(takeover, standby, self.timing.symptom_horizon)
+        if last is None or takeover - last < max(2 * self.cfg.unit_polltime, 2.0):
+            return None
+        window = self.timing.busy_window
+        if self.traffic.seconds_heard(last - window, last + 1, standby) < self.timing.busy_seconds:
+            return None
+        return last
 
     # -- split-brain --------------------------------------------------------------------------
     def _witness(self, out: list[Output], e: Event, unit: str, t: float) -> None:

@@ -16,11 +16,16 @@
 
 #define MAX_HEADER 512
 
-typedef struct { Py_ssize_t off; Py_ssize_t len; uint64_t hash; Py_ssize_t count; int max_ss; int ss_off; } slot_t;
+#define BITS 450 /* one bit per second of the hour */
+
+typedef struct {
+    Py_ssize_t off; Py_ssize_t len; uint64_t hash; Py_ssize_t count; int max_ss; int ss_off; Py_ssize_t bits;
+} slot_t;
 
 typedef struct {
     slot_t *slots; Py_ssize_t cap; Py_ssize_t used;
     char *arena; Py_ssize_t arena_len; Py_ssize_t arena_cap;
+    unsigned char *bits; Py_ssize_t bits_len; Py_ssize_t bits_cap; /* BITS bytes per slot */
 } table_t;
 
 static int is_failover(long id) {
@@ -35,10 +40,16 @@ static int table_init(table_t *t) {
     t->slots = calloc((size_t)t->cap, sizeof(slot_t));
     t->arena_cap = 65536; t->arena_len = 0;
     t->arena = malloc((size_t)t->arena_cap);
-    return t->slots && t->arena;
+    t->bits_cap = 64 * BITS; t->bits_len = 0;
+    t->bits = malloc((size_t)t->bits_cap);
+    return t->slots && t->arena && t->bits;
 }
 
-static void table_free(table_t *t) { free(t->slots); free(t->arena); }
+static void table_free(table_t *t) { free(t->slots); free(t->arena); free(t->bits); }
+
+static void set_second(table_t *t, slot_t *s, int ss) {
+    if (ss >= 0 && ss < 3600) t->bits[s->bits + ss / 8] |= (unsigned char)(1u << (ss % 8));
+}
 
 static int table_grow(table_t *t) {
     Py_ssize_t ncap = t->cap * 2;
@@ -65,6 +76,7 @@ static int table_add(table_t *t, const char *key, Py_ssize_t len, int ss, int ss
         if (s->hash == h && s->len == len && memcmp(t->arena + s->off, key, (size_t)len) == 0) {
             s->count++;
             if (ss > s->max_ss) s->max_ss = ss;
+            set_second(t, s, ss);
             return 1;
         }
         j = (j + 1) & (t->cap - 1);
@@ -75,9 +87,19 @@ static int table_add(table_t *t, const char *key, Py_ssize_t len, int ss, int ss
         if (!na) return 0;
         t->arena = na; t->arena_cap = ncap;
     }
+    if (t->bits_len + BITS > t->bits_cap) {
+        Py_ssize_t ncap = t->bits_cap * 2;
+        unsigned char *nb = realloc(t->bits, (size_t)ncap);
+        if (!nb) return 0;
+        t->bits = nb; t->bits_cap = ncap;
+    }
     memcpy(t->arena + t->arena_len, key, (size_t)len);
     t->slots[j].off = t->arena_len; t->slots[j].len = len; t->slots[j].hash = h; t->slots[j].count = 1;
     t->slots[j].max_ss = ss; t->slots[j].ss_off = ss_off;
+    t->slots[j].bits = t->bits_len;
+    memset(t->bits + t->bits_len, 0, BITS);
+    t->bits_len += BITS;
+    set_second(t, &t->slots[j], ss);
     t->arena_len += len;
     t->used++;
     if (t->used * 2 > t->cap) return table_grow(t);
@@ -129,7 +151,8 @@ static Py_ssize_t normalize(const char *h, Py_ssize_t n, char *buf, int *ss, int
 
 /* scan(data: bytes, max_line: int) -> (lines, tagged, longest, has_nul, counts: dict, spans: list)
  * data must end with b"\n". counts maps a header key to (lines, latest second of the hour, offset
- * of mm:ss in the key); spans holds start, end offsets (flattened) of failover lines. */
+ * of mm:ss in the key, a 450-byte bitmap of the seconds of the hour heard — empty when the header has
+ * no time); spans holds start, end offsets (flattened) of failover lines. */
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t max_line;
@@ -193,7 +216,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         slot_t *s = &t.slots[i];
         if (!s->count) continue;
         PyObject *k = PyBytes_FromStringAndSize(t.arena + s->off, s->len);
-        PyObject *v = Py_BuildValue("(nii)", s->count, s->max_ss, s->ss_off);
+        PyObject *v = Py_BuildValue("(niiy#)", s->count, s->max_ss, s->ss_off, (const char *)(t.bits + s->bits),
+                                    (Py_ssize_t)(s->ss_off >= 0 ? BITS : 0));
         int bad = !k || !v || PyDict_SetItem(counts, k, v) < 0;
         Py_XDECREF(k); Py_XDECREF(v);
         if (bad) goto done;

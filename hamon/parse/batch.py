@@ -41,6 +41,7 @@ FRACTION_RE = re.compile(rb"(?<=\d:\d\d)\.\d{1,9}")
 PRI_PREFIX_RE = re.compile(rb"[ \t]*<\d{1,3}>")
 HMS_RE = re.compile(rb"(?<!\d)\d\d:\d\d:\d\d")
 HEADER_CACHE_MAX = 200_000
+SECOND_BYTES = 450  # a bitmap of the 3,600 seconds of an hour
 NUL = b"\0"
 # The framing of a syslog line from another program: PRI, timestamp, host.
 OTHER_HEADER_RE = re.compile(rf"\s*(?:<\d{{1,3}}>)?\s*(?:(?:{STAMP_RE.pattern})\s*)?(?:[^\s:]+)?")
@@ -117,17 +118,17 @@ class BatchParser:
     def _fast(
         self,
         data: bytes,
-        counts: dict[bytes, tuple[int, int, int]],
+        counts: dict[bytes, tuple[int, int, int, bytes]],
         spans: list[int],
         batch: RawBatch,
         ctx: TimeContext,
         result: ParseResult,
         base: int,
     ) -> None:
-        for key, (n, ss, ss_off) in counts.items():
+        for key, (n, ss, ss_off, bits) in counts.items():
             # The key has mm:ss zeroed; the latest line of the hour stands for it.
             header = key if ss_off < 0 else key[:ss_off] + b"%02d:%02d" % divmod(ss, 60) + key[ss_off + 5 :]
-            self._count(self._origin(header, batch, ctx), n)
+            self._count(self._origin(header, batch, ctx), n, bits)
         for i in range(0, len(spans), 2):
             start, end = spans[i], spans[i + 1]
             raw = data[start:end]
@@ -281,12 +282,21 @@ class BatchParser:
             return header.source or header.device_id or batch.source
         return header.source or batch.source
 
-    def _count(self, origin: Origin, n: int) -> None:
+    def _count(self, origin: Origin, n: int, bits: bytes = b"") -> None:
         key = (origin.source, origin.hour)
         act = self.activity.get(key)
         if act is None:
             act = self.activity[key] = Activity(origin.source, origin.pair, origin.hour)
         act.lines += n
+        if bits:  # the seconds of the hour the key's lines were heard in
+            act.seconds = (int.from_bytes(act.seconds, "little") | int.from_bytes(bits, "little")).to_bytes(
+                SECOND_BYTES, "little"
+            )
+        else:
+            s = int((origin.second - origin.hour).total_seconds())
+            buf = bytearray(act.seconds or bytes(SECOND_BYTES))
+            buf[s // 8] |= 1 << (s % 8)
+            act.seconds = bytes(buf)
         if act.last_at is None or origin.second > act.last_at:
             act.last_at = origin.second  # activity is kept to the second
 
@@ -315,16 +325,23 @@ class BatchParser:
             self._origins_ref = ref
 
 
-def scan_py(data: bytes, max_line: int) -> tuple[int, int, int, bool, dict[bytes, tuple[int, int, int]], list[int]]:
+def scan_py(
+    data: bytes, max_line: int
+) -> tuple[int, int, int, bool, dict[bytes, tuple[int, int, int, bytes]], list[int]]:
     """The line walk of _scan.c in Python: same result, for builds without the C scanner."""
     lines = data.split(b"\n")
     lines.pop()
     headers = HEADER_RE.findall(b"\n" + data)
-    counts: dict[bytes, tuple[int, int, int]] = {}
+    counts: dict[bytes, tuple[int, int, int, bytes]] = {}
+    seconds: dict[bytes, bytearray] = {}
     for header, n in Counter(headers).items():
         key, ss, ss_off = _count_key(header)
-        c, top, _ = counts.get(key, (0, -1, ss_off))
-        counts[key] = (c + n, max(top, ss), ss_off)
+        c, top, _, _ = counts.get(key, (0, -1, ss_off, b""))
+        if ss_off >= 0:
+            bits = seconds.setdefault(key, bytearray(SECOND_BYTES))
+            bits[ss // 8] |= 1 << (ss % 8)
+        counts[key] = (c + n, max(top, ss), ss_off, b"")
+    counts = {k: (c, top, off, bytes(seconds[k]) if off >= 0 else b"") for k, (c, top, off, _) in counts.items()}
     spans: list[int] = []
     last = -1
     for m in FAILOVER_RE.finditer(data):

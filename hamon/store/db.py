@@ -210,7 +210,10 @@ class Store:
             "events": counts.get("events", 0),
             "quarantined": counts.get("quarantined", 0),
         }
-        acts = [(ingest_id, a.source, a.hour, a.pair, a.lines, a.last_at or a.hour) for a in activity]
+        acts = [
+            (ingest_id, a.source, a.hour, a.pair, a.lines, a.last_at or a.hour, a.seconds or bytes(450))
+            for a in activity
+        ]
         with self._begin("recording the input") as conn:
             conn.execute(self._insert(ingests).on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
             if not acts:
@@ -220,8 +223,8 @@ class Store:
                 conn.exec_driver_sql(
                     _SQLITE_UPSERT_ACTIVITY,
                     [
-                        (i, s, m.astimezone(UTC).strftime(fmt), p, n, t.astimezone(UTC).strftime(fmt))
-                        for i, s, m, p, n, t in acts
+                        (i, s, m.astimezone(UTC).strftime(fmt), p, n, t.astimezone(UTC).strftime(fmt), b)
+                        for i, s, m, p, n, t, b in acts
                     ],
                 )
                 return
@@ -229,9 +232,17 @@ class Store:
             conn.execute(
                 ins.on_conflict_do_update(
                     index_elements=["ingest_id", "source", "hour"],
-                    set_={"pair": ins.excluded.pair, "lines": ins.excluded.lines, "last_at": ins.excluded.last_at},
+                    set_={
+                        "pair": ins.excluded.pair,
+                        "lines": ins.excluded.lines,
+                        "last_at": ins.excluded.last_at,
+                        "seconds": ins.excluded.seconds,
+                    },
                 ),
-                [dict(zip(("ingest_id", "source", "hour", "pair", "lines", "last_at"), a, strict=True)) for a in acts],
+                [
+                    dict(zip(("ingest_id", "source", "hour", "pair", "lines", "last_at", "seconds"), a, strict=True))
+                    for a in acts
+                ],
             )
 
     def _insert(self, table: Any) -> Any:
@@ -310,6 +321,27 @@ class Store:
         with self._begin("reading source activity") as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def traffic(
+        self, pair: str, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> dict[str, dict[float, int]]:
+        """When each sender of a pair was heard: per sender, per hour (epoch), a bitmap of its seconds.
+
+        Summed over every input; the correlator reads a unit falling silent from it.
+        """
+        sa = source_activity
+        q = select(sa.c.source, sa.c.hour, sa.c.seconds).where(sa.c.pair == pair)
+        if since is not None:
+            q = q.where(sa.c.hour >= since - dt.timedelta(hours=1))
+        if until is not None:
+            q = q.where(sa.c.hour < until)
+        out: dict[str, dict[float, int]] = {}
+        with self._begin("reading source activity") as conn:
+            for r in conn.execute(q):
+                hours = out.setdefault(r.source, {})
+                key = r.hour.timestamp()
+                hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
+        return out
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
         with self._begin("counting rows") as conn:
@@ -326,9 +358,9 @@ _SQLITE_INSERT_EVENTS = (
     "ON CONFLICT (event_id) DO NOTHING"
 )
 _SQLITE_UPSERT_ACTIVITY = (
-    "INSERT INTO source_activity (ingest_id, source, hour, pair, lines, last_at) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (ingest_id, source, hour) DO UPDATE SET pair = excluded.pair, lines = excluded.lines, "
-    "last_at = excluded.last_at"
+    "INSERT INTO source_activity (ingest_id, source, hour, pair, lines, last_at, seconds) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ingest_id, source, hour) DO UPDATE SET pair = excluded.pair, "
+    "lines = excluded.lines, last_at = excluded.last_at, seconds = excluded.seconds"
 )
 
 

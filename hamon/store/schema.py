@@ -122,6 +122,7 @@ source_activity = Table(
     Column("pair", String(255), nullable=False),
     Column("lines", BigInteger, nullable=False),
     Column("last_at", UTCDateTime(), nullable=False),
+    Column("seconds", LargeBinary, nullable=False),  # bitmap of the 3,600 seconds: when it was heard
     Index("ix_source_activity_pair_hour", "pair", "hour"),
 )
 

@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("pair", sa.String(255), nullable=False),
         sa.Column("lines", sa.BigInteger, nullable=False),
         sa.Column("last_at", UTCDateTime(), nullable=False),
+        sa.Column("seconds", sa.LargeBinary, nullable=False),
     )
     op.create_index("ix_source_activity_pair_hour", "source_activity", ["pair", "hour"])
 
