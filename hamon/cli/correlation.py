@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.events import TIME
+from hamon.cli.events import time_range
 from hamon.cli.render import console, emit_json, table
 from hamon.correlate.model import ALERT_KINDS
 
@@ -24,8 +24,7 @@ def _shape(rows: list[dict[str, Any]], keys: tuple[str, ...], evidence: bool) ->
 
 @click.command("failovers")
 @click.option("--pair", metavar="PAIR", help="Only this pair.")
-@click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")
-@click.option("--until", type=TIME, help="Up to this time (exclusive).")
+@time_range
 @click.option("--evidence", is_flag=True, help="Add the ids of the events behind each failover.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -31,10 +33,15 @@ class TimeParam(click.ParamType[dt.datetime]):
 TIME = TimeParam()
 
 
+def time_range(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The --since/--until options every time-bounded listing has."""
+    command = click.option("--until", type=TIME, help="Up to this time (exclusive).")(command)
+    return click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")(command)
+
+
 @click.command("events")
 @click.option("--pair", metavar="PAIR", help="Only this pair.")
-@click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")
-@click.option("--until", type=TIME, help="Up to this time (exclusive).")
+@time_range
 @click.option("--id", "msg_id", type=click.IntRange(100000, 999999), help="Only this message id.")
 @click.option("--kind", metavar="KIND", help="Only this kind (switch_active, failover_link_down, ...).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many events.")

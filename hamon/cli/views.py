@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 
 from hamon.cli.context import Context
-from hamon.cli.events import TIME
+from hamon.cli.events import time_range
 from hamon.cli.render import console, emit_json, table
 from hamon.errors import ConfigError
 
@@ -22,8 +22,7 @@ def _span(seconds: float) -> str:
 
 @click.command("timeline")
 @click.argument("pair")
-@click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")
-@click.option("--until", type=TIME, help="Up to this time (exclusive).")
+@time_range
 @click.option("--json", "as_json", is_flag=True, help="Print the incidents as JSON.")
 @click.option(
     "--html",
@@ -95,8 +94,7 @@ def timeline_cmd(
 
 @click.command("report")
 @click.option("--pair", metavar="PAIR", help="Only this pair.")
-@click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")
-@click.option("--until", type=TIME, help="Up to this time (exclusive).")
+@time_range
 @click.option(
     "--csv",
     "csv_file",

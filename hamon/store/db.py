@@ -268,15 +268,9 @@ class Store:
         after: dt.datetime | None = None,
     ) -> list[Event]:
         """Events in (time, event_id) order, filtered; `since` is inclusive, `after` and `until` exclusive."""
-        q = select(events)
-        if pair is not None:
-            q = q.where(events.c.pair == pair)
-        if since is not None:
-            q = q.where(events.c.at >= since)
+        q = in_range(select(events), events, pair, since, until)
         if after is not None:
             q = q.where(events.c.at > after)
-        if until is not None:
-            q = q.where(events.c.at < until)
         if msg_id is not None:
             q = q.where(events.c.msg_id == msg_id)
         if kind is not None:
@@ -362,6 +356,17 @@ _SQLITE_UPSERT_ACTIVITY = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ingest_id, source, hour) DO UPDATE SET pair = excluded.pair, "
     "lines = excluded.lines, last_at = excluded.last_at, seconds = excluded.seconds"
 )
+
+
+def in_range(q: Any, table: Any, pair: str | None, since: dt.datetime | None, until: dt.datetime | None) -> Any:
+    """Filter a query on `table` to one pair (when given) and to `since <= at < until`."""
+    if pair is not None:
+        q = q.where(table.c.pair == pair)
+    if since is not None:
+        q = q.where(table.c.at >= since)
+    if until is not None:
+        q = q.where(table.c.at < until)
+    return q
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

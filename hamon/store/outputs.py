@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
 from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output, Transition
 from hamon.model import iso
-from hamon.store.db import Store
+from hamon.store.db import Store, in_range
 from hamon.store.schema import alerts, checkpoints, failovers, pair_state, transitions
 
 KEEP_CHECKPOINTS = 50  # per pair; older ones are pruned
@@ -130,14 +130,9 @@ def failover_list(
     store: Store, *, pair: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """Failovers in time order, as documented JSON objects."""
-    q = select(failovers)
-    if pair is not None:
-        q = q.where(failovers.c.pair == pair)
-    if since is not None:
-        q = q.where(failovers.c.at >= since)
-    if until is not None:
-        q = q.where(failovers.c.at < until)
-    q = q.order_by(failovers.c.at, failovers.c.pair, failovers.c.grp)
+    q = in_range(select(failovers), failovers, pair, since, until).order_by(
+        failovers.c.at, failovers.c.pair, failovers.c.grp
+    )
     with store._begin("reading failovers") as conn:
         rows = list(conn.execute(q))
     return [
@@ -201,12 +196,9 @@ def transition_list(
     store: Store, *, pair: str, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """State transitions of a pair's units (and groups) in time order."""
-    q = select(transitions).where(transitions.c.pair == pair)
-    if since is not None:
-        q = q.where(transitions.c.at >= since)
-    if until is not None:
-        q = q.where(transitions.c.at < until)
-    q = q.order_by(transitions.c.at, transitions.c.grp, transitions.c.unit, transitions.c.transition_id)
+    q = in_range(select(transitions), transitions, pair, since, until).order_by(
+        transitions.c.at, transitions.c.grp, transitions.c.unit, transitions.c.transition_id
+    )
     with store._begin("reading transitions") as conn:
         rows = _chained(list(conn.execute(q)))
     return [
