@@ -60,6 +60,22 @@ def correlate(
 
 def correlate_pair(store: Store, cfg: PairConfig, earliest: dt.datetime | None) -> tuple[int, int, int]:
     """One pair; returns (failovers, alerts opened, events run) of the re-run part."""
+    _, outs, n = resume_pair(store, cfg, earliest, finish=True)
+    return (
+        sum(1 for o in outs if isinstance(o, Failover)),
+        sum(1 for o in outs if isinstance(o, AlertOpen)),
+        n,
+    )
+
+
+def resume_pair(
+    store: Store, cfg: PairConfig, earliest: dt.datetime | None, *, finish: bool
+) -> tuple[PairMachine, list[Output], int]:
+    """Re-run a pair from its newest checkpoint before `earliest` over its stored events.
+
+    With `finish` the run ends the data (failovers still being assembled are emitted, as a replay
+    does); without, the machine is left as it stands, to go on live.
+    """
     state: PairState | None = None
     since: dt.datetime | None = None
     if earliest is not None:
@@ -72,13 +88,10 @@ def correlate_pair(store: Store, cfg: PairConfig, earliest: dt.datetime | None) 
     traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
     machine = PairMachine(cfg, state, traffic=traffic)
     outs, cks = run(machine, events, since.timestamp() if since else None)
-    outs += machine.finish()
+    if finish:
+        outs += machine.finish()
     store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
-    return (
-        sum(1 for o in outs if isinstance(o, Failover)),
-        sum(1 for o in outs if isinstance(o, AlertOpen)),
-        len(events),
-    )
+    return machine, outs, len(events)
 
 
 def run(
@@ -87,18 +100,28 @@ def run(
     """Apply events in order; checkpoint at quiet points between distinct event times."""
     outs: list[Output] = []
     cks: list[tuple[dt.datetime, dict[str, object]]] = []
-    prev: float | None = None
-    last = last_checkpoint
     for e in events:
-        t = e.at.timestamp()
-        if prev is not None and t > prev and machine.quiet() and (last is None or prev - last >= CHECKPOINT_EVERY):
-            # Every event at or before `prev` is applied and nothing is pending: a final state.
-            # A copy: the machine goes on mutating its state after this point.
-            cks.append((dt.datetime.fromtimestamp(prev, UTC), json.loads(json.dumps(machine.s.to_json()))))
-            last = prev
+        ck = checkpoint(machine, e.at.timestamp(), last_checkpoint)
+        if ck is not None:
+            cks.append(ck)
+            last_checkpoint = ck[0].timestamp()
         outs += machine.apply(e)
-        prev = t
     return outs, cks
+
+
+def checkpoint(
+    machine: PairMachine, next_at: float, last: float | None
+) -> tuple[dt.datetime, dict[str, object]] | None:
+    """The machine's state as a checkpoint, when taking one before an event at `next_at` is right.
+
+    Right when nothing is pending, the machine's time is before the next event (so every event up
+    to the stamp is applied), and the last checkpoint is old enough.
+    """
+    now = machine.now
+    if now is None or next_at <= now or not machine.quiet() or (last is not None and now - last < CHECKPOINT_EVERY):
+        return None
+    # A copy: the machine goes on mutating its state after this point.
+    return dt.datetime.fromtimestamp(now, UTC), json.loads(json.dumps(machine.s.to_json()))
 
 
 def snapshot(machine: PairMachine) -> store_outputs.PairSnapshot:

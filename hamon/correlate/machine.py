@@ -72,6 +72,9 @@ class PairMachine:
         self.traffic = traffic or Traffic()
         self.s = state or PairState(config.name, mode=config.mode)
         self.s.alerts.pair = config.name
+        # Event time the machine has reached (events applied, timers fired): a checkpoint of its
+        # state is stamped with this, never earlier, so that nothing in it is newer than its stamp.
+        self.now: float | None = self.s.last_t
 
     # -- driving ------------------------------------------------------------------------------
     def apply(self, e: Event) -> list[Output]:
@@ -110,6 +113,7 @@ class PairMachine:
     def advance(self, t: float) -> list[Output]:
         """Fire every timer due at or before t, in order."""
         out: list[Output] = []
+        self.now = t if self.now is None else max(self.now, t)
         while self.s.timers and self.s.timers[0][0] <= t:
             due, name, arg = self.s.timers.pop(0)
             self._fire(out, due, name, arg)
