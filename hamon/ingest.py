@@ -16,6 +16,7 @@ from hamon.parse.batch import BatchParser
 from hamon.resolve import PairResolver
 
 if TYPE_CHECKING:
+    from hamon.notify.pipeline import Pipeline
     from hamon.store import Store
 
 UTC = dt.UTC
@@ -61,6 +62,7 @@ class Summary:
     earliest: dict[str, dt.datetime] = field(default_factory=dict)  # per pair: its earliest event here
     failovers: int = 0
     alerts_opened: int = 0
+    notifications: dict[str, Any] | None = None
 
     @property
     def lines_per_s(self) -> float:
@@ -84,6 +86,7 @@ class Summary:
             "lines_per_s": round(self.lines_per_s, 1),
             "failovers": self.failovers,
             "alerts_opened": self.alerts_opened,
+            "notifications": self.notifications,
             "pairs": {k: {"events": v.events, "lines": v.lines} for k, v in sorted(self.pairs.items())},
         }
 
@@ -141,6 +144,7 @@ def replay(
     year: int | None = None,
     progress: Progress | None = None,
     correlate: bool = True,
+    notify: Pipeline | None = None,
 ) -> Summary:
     """Parse every source into the store, then correlate the pairs it touched.
 
@@ -192,5 +196,9 @@ def replay(
         result = run_correlator(store, dict(summary.earliest), inventory)
         summary.failovers = result.failovers
         summary.alerts_opened = result.alerts_opened
+        if notify is not None:
+            from hamon.notify.pipeline import notices_for
+
+            summary.notifications = notify.process(notices_for(store, sorted(result.alert_ids))).to_json()
     summary.elapsed_s = time.perf_counter() - t0
     return summary

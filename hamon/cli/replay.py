@@ -27,6 +27,15 @@ def _files_collector() -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on when stderr is a terminal).")
 @click.option("--correlate/--no-correlate", default=True, help="Correlate the pairs the input touched (default: on).")
+@click.option(
+    "--notify",
+    "notify_urls",
+    multiple=True,
+    envvar="HAMON_NOTIFY",
+    metavar="URL",
+    help="Send a message when an alert opens and when it resolves (repeatable; apprise URLs such as "
+    "slack://…, json://host/path, mailto://…, or alertmanager://host:9093; env HAMON_NOTIFY).",
+)
 @click.pass_obj
 def replay_cmd(
     obj: Context,
@@ -37,6 +46,7 @@ def replay_cmd(
     as_json: bool,
     progress: bool | None,
     correlate: bool,
+    notify_urls: tuple[str, ...],
 ) -> None:
     """Parse syslog captures (plain or .gz; '-' for stdin), store every failover event, correlate.
 
@@ -47,6 +57,11 @@ def replay_cmd(
     sources: list[Source] = _files_collector().open_inputs(list(files), source)
     store = obj.store()
     inventory = obj.inventory()
+    pipeline = None
+    if notify_urls:
+        from hamon.notify.pipeline import Pipeline, sender
+
+        pipeline = Pipeline(store, [sender(u) for u in notify_urls])
     show = sys.stderr.isatty() if progress is None else progress
     if show:
         from rich.progress import (
@@ -78,9 +93,12 @@ def replay_cmd(
                 year=year,
                 progress=lambda _src, n: bar.advance(task, n),
                 correlate=correlate,
+                notify=pipeline,
             )
     else:
-        summary = replay(sources, store, inventory=inventory, tz=tzinfo, year=year, correlate=correlate)
+        summary = replay(
+            sources, store, inventory=inventory, tz=tzinfo, year=year, correlate=correlate, notify=pipeline
+        )
     if as_json:
         emit_json(summary.to_json())
     else:
@@ -99,6 +117,14 @@ def _print_summary(s: Summary) -> None:
         out.print(table(None, ("pair", "events", "lines"), rows))
     if s.failovers or s.alerts_opened:
         out.print(f"correlated: {s.failovers:,} failovers, {s.alerts_opened:,} alerts (hamon failovers, hamon alerts)")
+    if s.notifications is not None:
+        n = s.notifications
+        out.print(
+            f"notified: {n['sent']} sent, {n['silenced']} silenced, {n['duplicates']} already sent, "
+            f"{n['rate_limited']} rate-limited, {n['failed']} failed"
+        )
+        for error in n["errors"][:5]:
+            out.print(f"  notification failed: {error}")
     if s.quarantined:
         out.print("see the quarantined lines with: hamon quarantine")
 

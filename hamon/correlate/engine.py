@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hamon.correlate.machine import PairMachine
-from hamon.correlate.model import AlertOpen, Failover, Output
+from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output
 from hamon.correlate.state import UNITS, PairState
 from hamon.correlate.traffic import Traffic
 from hamon.inventory import Inventory, PairConfig
@@ -38,6 +38,7 @@ class CorrelationSummary:
     failovers: int = 0
     alerts_opened: int = 0
     per_pair: dict[str, dict[str, int]] = field(default_factory=dict)
+    alert_ids: set[str] = field(default_factory=set)  # alerts opened or resolved by this run
 
 
 def correlate(
@@ -49,7 +50,10 @@ def correlate(
     summary = CorrelationSummary()
     for pair in sorted(earliest):
         cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
-        fos, opened, n = correlate_pair(store, cfg, earliest[pair])
+        _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True)
+        fos = sum(1 for o in outs if isinstance(o, Failover))
+        opened = sum(1 for o in outs if isinstance(o, AlertOpen))
+        summary.alert_ids |= {o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}
         summary.pairs += 1
         summary.events += n
         summary.failovers += fos

@@ -207,3 +207,27 @@ pair_state = Table(
     Column("last_failover_at", UTCDateTime()),
     Column("last_event_at", UTCDateTime()),
 )
+
+# -- notifications (revision 0003) ------------------------------------------------------------
+
+# What was sent where: an alert's opening or resolution goes to each target once.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("alert_id", String(32), primary_key=True),
+    Column("state", String(16), primary_key=True),
+    Column("target", String(255), primary_key=True),
+    Column("sent_at", UTCDateTime(), nullable=False),
+)
+
+# Silences mute notifications of a pair and/or kind until they expire.
+silences = Table(
+    "silences",
+    metadata,
+    Column("silence_id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", String(255)),
+    Column("kind", String(32)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("comment", Text, nullable=False),
+)

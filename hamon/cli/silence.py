@@ -1,0 +1,108 @@
+"""`hamon silence add|list|remove`: mute notifications of a pair and/or kind for a while."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from sqlalchemy import delete, select
+
+from hamon.cli.context import Context
+from hamon.cli.render import console, emit_json, table
+from hamon.correlate.model import ALERT_KINDS
+from hamon.errors import ConfigError
+from hamon.model import iso
+from hamon.timerange import RELATIVE_RE, UNITS
+
+
+def _duration(value: str) -> dt.timedelta:
+    m = RELATIVE_RE.match(value)
+    if not m:
+        raise ConfigError(f"cannot read duration {value!r}: use 30m, 2h, 1d or 1w")
+    return dt.timedelta(seconds=float(m.group(1)) * UNITS[m.group(2).lower()])
+
+
+@click.group("silence")
+def silence_group() -> None:
+    """Mute notifications by pair and kind until a silence expires (alerts are still recorded)."""
+
+
+@silence_group.command("add")
+@click.option("--pair", metavar="PAIR", help="Only this pair (default: every pair).")
+@click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only this alert kind (default: every kind).")
+@click.option("--for", "duration", default="2h", show_default=True, help="How long: 30m, 2h, 1d, 1w.")
+@click.option("--comment", default="", help="Why (shown by hamon silence list).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new silence as JSON.")
+@click.pass_obj
+def add_cmd(obj: Context, pair: str | None, kind: str | None, duration: str, comment: str, as_json: bool) -> None:
+    """Add a silence: mute notifications of a pair, a kind or both until it expires."""
+    from hamon.store.schema import silences
+
+    if pair is None and kind is None:
+        raise ConfigError("a silence needs --pair or --kind (or both); to stop all notifications, drop --notify")
+    now = dt.datetime.now(dt.UTC)
+    until = now + _duration(duration)
+    store = obj.store()
+    with store.engine.begin() as conn:
+        key = conn.execute(
+            silences.insert().values(pair=pair, kind=kind, created_at=now, expires_at=until, comment=comment)
+        ).inserted_primary_key
+    sid = key[0] if key else None
+    row = {"id": sid, "pair": pair, "kind": kind, "created_at": iso(now), "expires_at": iso(until), "comment": comment}
+    if as_json:
+        emit_json(row)
+    else:
+        console().print(f"silence {sid}: {pair or 'every pair'} / {kind or 'every kind'} until {iso(until)}")
+
+
+@silence_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also expired silences.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_cmd(obj: Context, show_all: bool, as_json: bool) -> None:
+    """List silences (active ones unless --all)."""
+    from hamon.store.schema import silences
+
+    now = dt.datetime.now(dt.UTC)
+    q = select(silences).order_by(silences.c.silence_id)
+    if not show_all:
+        q = q.where(silences.c.expires_at > now)
+    with obj.store().engine.connect() as conn:
+        rows = [
+            {
+                "id": r.silence_id,
+                "pair": r.pair,
+                "kind": r.kind,
+                "created_at": iso(r.created_at),
+                "expires_at": iso(r.expires_at),
+                "comment": r.comment,
+            }
+            for r in conn.execute(q)
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    console().print(
+        table(
+            None,
+            ("id", "pair", "kind", "expires", "comment"),
+            [(r["id"], r["pair"] or "*", r["kind"] or "*", r["expires_at"], r["comment"]) for r in rows],
+        )
+    )
+
+
+@silence_group.command("remove")
+@click.argument("silence_id", type=int)
+@click.pass_obj
+def remove_cmd(obj: Context, silence_id: int) -> None:
+    """Remove a silence by its id (see hamon silence list --all)."""
+    from hamon.store.schema import silences
+
+    with obj.store().engine.begin() as conn:
+        n = conn.execute(delete(silences).where(silences.c.silence_id == silence_id)).rowcount
+    if not n:
+        raise ConfigError(f"no silence {silence_id} (see: hamon silence list --all)")
+    console().print(f"removed silence {silence_id}")
+
+
+COMMANDS = [silence_group]

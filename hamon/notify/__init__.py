@@ -1,0 +1,1 @@
+"""Notifications: alert opened/resolved messages through silence → dedup → rate limit → send."""

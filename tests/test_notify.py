@@ -1,0 +1,173 @@
+"""Notifications to real HTTP receivers on 127.0.0.1: apprise json://, Alertmanager's API, silences,
+dedup across runs, rate limiting, and failures that are retried on the next run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from scenario import S, capture
+from test_correlate_alerts import STEADY, _manual
+
+from hamon.cli import main
+from hamon.notify.pipeline import AlertmanagerSender, Notice, Pipeline, RateLimit
+from hamon.store import Store
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "asa-pair.log"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.posts.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def run(*args: str) -> dict[str, Any] | str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+def test_one_message_per_opening_and_resolution_and_never_twice(sqlite_url: str, receiver: Receiver) -> None:
+    url = f"json://127.0.0.1:{receiver.port}/hook"
+    s = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    assert isinstance(s, dict)
+    alerts = run("--db", sqlite_url, "alerts", "--json")
+    assert isinstance(alerts, list)
+    expected = len(alerts) + sum(1 for a in alerts if a["ended_at"])
+    assert s["notifications"]["sent"] == expected == len(receiver.posts) == 10
+    titles = [body["title"] for _, body in receiver.posts]
+    assert "[CRITICAL] fw-edge: unit failed primary" in titles
+    assert "[RESOLVED] fw-edge: unit failed primary" in titles
+    body = next(b for _, b in receiver.posts if b["title"].startswith("[WARNING] fw-dc: failover"))
+    assert "failover group: 1" in body["message"] and body["type"] == "warning"
+    again = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    assert isinstance(again, dict)
+    assert again["notifications"]["sent"] == 0 and len(receiver.posts) == 10
+
+
+def test_silences_mute_a_pair_until_they_expire(sqlite_url: str, receiver: Receiver) -> None:
+    sil = run(
+        "--db", sqlite_url, "silence", "add", "--pair", "fw-edge", "--for", "1h", "--comment", "upgrade", "--json"
+    )
+    run("--db", sqlite_url, "silence", "add", "--kind", "split_brain", "--for", "0s")  # expired at once
+    assert isinstance(sil, dict)
+    listed = run("--db", sqlite_url, "silence", "list", "--json")
+    assert [x["id"] for x in listed] == [sil["id"]]  # type: ignore[union-attr, index]
+    s = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", f"json://127.0.0.1:{receiver.port}/h")
+    assert isinstance(s, dict)
+    assert s["notifications"]["silenced"] == 4 and s["notifications"]["sent"] == 6
+    assert all("fw-dc" in b["title"] for _, b in receiver.posts)
+    run("--db", sqlite_url, "silence", "remove", str(sil["id"]))
+    assert run("--db", sqlite_url, "silence", "list", "--json") == []
+
+
+def test_alertmanager_api_payload(sqlite_url: str, receiver: Receiver) -> None:
+    run("--db", sqlite_url, "replay", str(EXAMPLE), "--notify", f"alertmanager://127.0.0.1:{receiver.port}")
+    paths = {p for p, _ in receiver.posts}
+    assert paths == {"/api/v2/alerts"}
+    items = [item for _, body in receiver.posts for item in body]
+    firing = [i for i in items if "endsAt" not in i]
+    resolved = [i for i in items if "endsAt" in i]
+    assert len(firing) == 5 and len(resolved) == 5
+    labels = {i["labels"]["alertname"] for i in firing}
+    assert labels == {"hamon_failover", "hamon_unit_failed", "hamon_interface_threshold"}
+    f = next(i for i in firing if i["labels"]["pair"] == "fw-dc" and i["labels"]["kind"] == "failover")
+    assert f["labels"]["failover_group"] == "1" and f["labels"]["severity"] == "warning"
+    assert f["startsAt"] == "2026-11-25T10:03:16Z" and f["annotations"]["alert_id"]
+
+
+def test_a_failed_target_is_reported_and_retried_next_time(sqlite_url: str, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    url = f"json://127.0.0.1:{port}/hook"
+    first = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    assert isinstance(first, dict) and first["notifications"]["failed"] == 10 and first["notifications"]["errors"]
+    r = Receiver.__new__(Receiver)
+    Receiver.__init__(r)
+    try:
+        again = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", f"json://127.0.0.1:{r.port}/hook")
+        # the same alerts, correlated again: they were never sent, so they go now
+        assert isinstance(again, dict) and again["notifications"]["sent"] == 10 == len(r.posts)
+    finally:
+        r.close()
+
+
+def test_rate_limit_per_pair_and_kind(sqlite_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    lines = STEADY + _manual(100, "secondary") + _manual(200, "primary") + _manual(300, "secondary")
+    lines += _manual(400, "primary") + [S(2000, 105008, "Testing Interface inside")]
+    cap = tmp_path / "flap.log"
+    cap.write_text(capture(lines))
+    run("--db", sqlite_url, "replay", str(cap), "--no-progress")
+    store = Store(sqlite_url)
+    from hamon.notify.pipeline import notices_for
+    from hamon.store import outputs
+
+    ids = [a["alert_id"] for a in outputs.alert_list(store)]
+    notices = [n for n in notices_for(store, ids) if n.kind == "failover"]
+    assert len(notices) == 10  # 5 failovers, each opened and resolved
+    clock = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+    class Collect:
+        target = "collect"
+
+        def __init__(self) -> None:
+            self.got: list[Notice] = []
+
+        def send(self, ns: Any) -> tuple[bool, bool, str]:
+            self.got += list(ns)
+            return True, False, ""
+
+    sink = Collect()
+    report = Pipeline(store, [sink], clock=lambda: clock, rate=RateLimit(burst=4, window=600)).process(notices)
+    assert (report.sent, report.rate_limited) == (4, 6) and len(sink.got) == 4
+
+
+def test_alertmanager_payload_shape() -> None:
+    t0 = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+    n = Notice("a1", "resolved", "fw", "split_brain", "critical", 2, None, t0, t0 + dt.timedelta(seconds=42), "both")
+    (item,) = AlertmanagerSender.payload([n])
+    assert item["labels"] == {
+        "alertname": "hamon_split_brain",
+        "pair": "fw",
+        "kind": "split_brain",
+        "severity": "critical",
+        "source": "hamon",
+        "failover_group": "2",
+    }
+    assert (item["startsAt"], item["endsAt"]) == ("2026-11-25T10:00:00Z", "2026-11-25T10:00:42Z")
