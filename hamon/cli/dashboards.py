@@ -1,0 +1,62 @@
+"""`hamon dashboards export|push`: the Grafana dashboards over the hamon schema."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from hamon.cli.render import console, emit_json
+from hamon.errors import ConfigError, HamonError
+
+
+@click.group("dashboards")
+def dashboards_group() -> None:
+    """Grafana dashboards (fleet overview, pair detail, alerts) on the PostgreSQL store."""
+
+
+@dashboards_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+def export_cmd(directory: str, as_json: bool) -> None:
+    """Write every dashboard as DIRECTORY/<uid>.json (for Grafana's file provisioning)."""
+    from hamon import dashboards
+
+    paths = [str(p) for p in dashboards.export(directory)]
+    if as_json:
+        emit_json(paths)
+    else:
+        console().print("\n".join(f"wrote {p}" for p in paths))
+
+
+@dashboards_group.command("push")
+@click.option("--url", required=True, metavar="URL", help="Grafana's URL, e.g. http://grafana:3000.")
+@click.option(
+    "--token-env",
+    default="GRAFANA_TOKEN",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding a Grafana service-account token (never a command-line argument).",
+)
+@click.option("--folder", default="hamon", show_default=True, help="Grafana folder for the dashboards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the pushed uids as JSON.")
+def push_cmd(url: str, token_env: str, folder: str, as_json: bool) -> None:
+    """Create or update every dashboard in a running Grafana through its API."""
+    from hamon import dashboards
+
+    token = os.environ.get(token_env)
+    if not token:
+        raise ConfigError(f"no Grafana token: set {token_env} to a service-account token")
+    try:
+        uids = dashboards.push(url, token, folder)
+    except HamonError:
+        raise
+    except Exception as exc:  # grafana-client and its HTTP layer raise their own types
+        raise ConfigError(f"pushing dashboards to {url} failed: {type(exc).__name__}: {exc}") from exc
+    if as_json:
+        emit_json(uids)
+    else:
+        console().print(f"pushed {', '.join(uids)} to {url} (folder {folder})")
+
+
+COMMANDS = [dashboards_group]

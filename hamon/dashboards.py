@@ -1,0 +1,362 @@
+"""Grafana dashboards over the hamon schema, generated from Python (one JSON document each).
+
+Fleet overview, pair detail and alerts, on Grafana's built-in PostgreSQL datasource (uid
+`hamon-postgres`), with a `pair` template variable. `hamon dashboards export DIR` writes them;
+`hamon dashboards push --url URL` sends them through grafana-client.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "hamon-postgres"}
+SCHEMA_VERSION = 41
+STATE_COLOURS = {
+    "active": "green",
+    "standby": "blue",
+    "syncing": "yellow",
+    "failed": "red",
+    "disabled": "purple",
+    "unknown": "gray",
+}
+
+
+def _target(sql: str, fmt: str = "table", ref: str = "A") -> dict[str, Any]:
+    return {
+        "datasource": DATASOURCE,
+        "refId": ref,
+        "rawQuery": True,
+        "editorMode": "code",
+        "format": fmt,
+        "rawSql": sql,
+    }
+
+
+def _panel(
+    pid: int,
+    kind: str,
+    title: str,
+    sql: str,
+    grid: tuple[int, int, int, int],
+    *,
+    fmt: str = "table",
+    description: str = "",
+    options: dict[str, Any] | None = None,
+    field_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    x, y, w, h = grid
+    return {
+        "id": pid,
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "targets": [_target(sql, fmt)],
+        "options": options or {},
+        "fieldConfig": field_config or {"defaults": {}, "overrides": []},
+    }
+
+
+def _state_mappings() -> dict[str, Any]:
+    return {
+        "defaults": {
+            "mappings": [{"type": "value", "options": {s: {"color": c, "text": s} for s, c in STATE_COLOURS.items()}}],
+            "color": {"mode": "thresholds"},
+        },
+        "overrides": [],
+    }
+
+
+def _dashboard(
+    uid: str,
+    title: str,
+    panels: list[dict[str, Any]],
+    *,
+    variables: list[dict[str, Any]] | None = None,
+    annotations: list[dict[str, Any]] | None = None,
+    time_from: str = "now-7d",
+) -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["hamon", "failover"],
+        "timezone": "utc",
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": SCHEMA_VERSION,
+        "time": {"from": time_from, "to": "now"},
+        "templating": {"list": variables or []},
+        "annotations": {"list": annotations or []},
+        "links": [
+            {
+                "title": "hamon",
+                "type": "dashboards",
+                "tags": ["hamon"],
+                "asDropdown": False,
+                "icon": "external link",
+                "includeVars": True,
+                "keepTime": True,
+                "targetBlank": False,
+                "tooltip": "",
+                "url": "",
+            }
+        ],
+        "panels": panels,
+    }
+
+
+PAIR_VARIABLE = {
+    "name": "pair",
+    "label": "Pair",
+    "type": "query",
+    "datasource": DATASOURCE,
+    "query": "SELECT pair FROM pair_state ORDER BY pair",
+    "refresh": 1,
+    "sort": 1,
+    "multi": False,
+    "includeAll": False,
+}
+
+
+def fleet() -> dict[str, Any]:
+    """Fleet overview: pairs, active unit per pair and group, open alerts by kind, failovers per day."""
+    return _dashboard(
+        "hamon-fleet",
+        "hamon / Fleet overview",
+        [
+            _panel(1, "stat", "Pairs", "SELECT count(*) AS pairs FROM pair_state", (0, 0, 4, 4)),
+            _panel(
+                2,
+                "stat",
+                "Open critical alerts",
+                "SELECT count(*) AS open_critical FROM alerts WHERE ended_at IS NULL AND severity = 'critical'",
+                (4, 0, 4, 4),
+                field_config={
+                    "defaults": {
+                        "color": {"mode": "thresholds"},
+                        "thresholds": {
+                            "mode": "absolute",
+                            "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
+                        },
+                    },
+                    "overrides": [],
+                },
+            ),
+            _panel(
+                3,
+                "stat",
+                "Failovers in range",
+                "SELECT count(*) AS failovers FROM failovers WHERE $__timeFilter(at)",
+                (8, 0, 4, 4),
+            ),
+            _panel(
+                4,
+                "bargauge",
+                "Open alerts by kind",
+                "SELECT kind, count(*) AS open FROM alerts WHERE ended_at IS NULL GROUP BY kind ORDER BY 2 DESC",
+                (12, 0, 12, 8),
+                options={"orientation": "horizontal", "reduceOptions": {"values": True, "calcs": []}},
+            ),
+            _panel(
+                5,
+                "table",
+                "Pairs: active unit per pair and group",
+                "SELECT pair, mode, units::json->>'primary' AS primary_unit, units::json->>'secondary' AS secondary_unit, "
+                "groups::json->>'1' AS group_1_active, groups::json->>'2' AS group_2_active, failover_link, state_link, "
+                "last_failover_at FROM pair_state ORDER BY pair",
+                (0, 8, 24, 10),
+                field_config=_state_mappings(),
+            ),
+            _panel(
+                6,
+                "timeseries",
+                "Failovers per day",
+                "SELECT $__timeGroupAlias(at, 1d), count(*) AS failovers FROM failovers WHERE $__timeFilter(at) "
+                "GROUP BY 1 ORDER BY 1",
+                (0, 18, 24, 8),
+                fmt="time_series",
+                field_config={"defaults": {"custom": {"drawStyle": "bars"}}, "overrides": []},
+            ),
+        ],
+    )
+
+
+def pair_detail() -> dict[str, Any]:
+    """One pair: unit/group states over time, failover annotations, links, detection times, evidence."""
+    lanes = ", ".join(
+        f"max(CASE WHEN unit = '{u}' AND grp IS {'NULL' if g is None else f'NOT DISTINCT FROM {g}'} THEN to_state END)"
+        f' AS "{u}{"" if g is None else f" g{g}"}"'
+        for u in ("primary", "secondary")
+        for g in (None, 1, 2)
+    )
+    # Grafana's dashboard schema models only its built-in annotations, so failovers are a lane of
+    # their own: it changes at every failover to the unit that took over and why.
+    changes = (
+        "SELECT at, unit, grp, to_state, NULL AS failover FROM transitions WHERE pair = '$pair' AND at <= $__timeTo() "
+        "UNION ALL SELECT at, NULL, NULL, NULL, 'to ' || new_active || coalesce(' (group ' || grp || ')', '') || ': ' "
+        "|| cause FROM failovers WHERE pair = '$pair' AND at <= $__timeTo()"
+    )
+    return _dashboard(
+        "hamon-pair",
+        "hamon / Pair detail",
+        [
+            _panel(
+                1,
+                "state-timeline",
+                "Unit and group states",
+                f"SELECT at AS time, {lanes}, max(failover) AS failover FROM ({changes}) AS changes "
+                "GROUP BY at ORDER BY at",
+                (0, 0, 24, 9),
+                field_config=_state_mappings(),
+                options={"mergeValues": True, "showValue": "auto", "alignValue": "left"},
+                description="Each unit's state, and each failover group's in Active/Active; the failover lane "
+                "changes at every failover.",
+            ),
+            _panel(
+                2,
+                "stat",
+                "Failover link",
+                "SELECT failover_link AS failover_link FROM pair_state WHERE pair = '$pair'",
+                (0, 9, 4, 4),
+            ),
+            _panel(
+                3,
+                "stat",
+                "State link",
+                "SELECT state_link AS state_link FROM pair_state WHERE pair = '$pair'",
+                (4, 9, 4, 4),
+            ),
+            _panel(
+                4,
+                "stat",
+                "Open alerts",
+                "SELECT count(*) AS open_alerts FROM alerts WHERE pair = '$pair' AND ended_at IS NULL",
+                (8, 9, 4, 4),
+            ),
+            _panel(
+                5,
+                "histogram",
+                "Detection time (s)",
+                "SELECT detection_s FROM failovers WHERE pair = '$pair' AND detection_s IS NOT NULL AND $__timeFilter(at)",
+                (12, 9, 12, 8),
+                description="Time from the first symptom to the takeover, against the hold times.",
+            ),
+            _panel(
+                6,
+                "table",
+                "Failovers",
+                "SELECT at AS time, grp AS failover_group, new_active, previous_active, cause, detection_s, cause_text "
+                "FROM failovers WHERE pair = '$pair' AND $__timeFilter(at) ORDER BY at DESC",
+                (0, 17, 24, 7),
+            ),
+            _panel(
+                7,
+                "table",
+                "Evidence events",
+                "SELECT at AS time, unit, grp AS failover_group, msg_id, kind, cause, interface, text FROM events "
+                "WHERE pair = '$pair' AND $__timeFilter(at) ORDER BY at DESC LIMIT 1000",
+                (0, 24, 24, 10),
+            ),
+        ],
+        variables=[PAIR_VARIABLE],
+    )
+
+
+def alerts_dashboard() -> dict[str, Any]:
+    """Alerts: open and recent, with durations."""
+    return _dashboard(
+        "hamon-alerts",
+        "hamon / Alerts",
+        [
+            _panel(
+                1,
+                "table",
+                "Open alerts",
+                "SELECT started_at AS time, severity, kind, pair, grp AS failover_group, unit, "
+                "extract(epoch FROM now() - started_at) AS open_for_s, detail FROM alerts WHERE ended_at IS NULL "
+                "ORDER BY started_at",
+                (0, 0, 24, 9),
+                field_config={
+                    "defaults": {},
+                    "overrides": [
+                        {
+                            "matcher": {"id": "byName", "options": "open_for_s"},
+                            "properties": [{"id": "unit", "value": "s"}],
+                        }
+                    ],
+                },
+            ),
+            _panel(
+                2,
+                "timeseries",
+                "Alerts opened per hour",
+                "SELECT $__timeGroupAlias(started_at, 1h), count(*) FILTER (WHERE severity = 'critical') AS critical, "
+                "count(*) FILTER (WHERE severity = 'warning') AS warning FROM alerts WHERE $__timeFilter(started_at) "
+                "GROUP BY 1 ORDER BY 1",
+                (0, 9, 24, 8),
+                fmt="time_series",
+                field_config={
+                    "defaults": {"custom": {"drawStyle": "bars", "stacking": {"mode": "normal"}}},
+                    "overrides": [],
+                },
+            ),
+            _panel(
+                3,
+                "table",
+                "Recent alerts",
+                "SELECT started_at AS time, ended_at, severity, kind, pair, grp AS failover_group, unit, "
+                "extract(epoch FROM coalesce(ended_at, now()) - started_at) AS duration_s, detail FROM alerts "
+                "WHERE $__timeFilter(started_at) ORDER BY started_at DESC LIMIT 1000",
+                (0, 17, 24, 12),
+                field_config={
+                    "defaults": {},
+                    "overrides": [
+                        {
+                            "matcher": {"id": "byName", "options": "duration_s"},
+                            "properties": [{"id": "unit", "value": "s"}],
+                        }
+                    ],
+                },
+            ),
+        ],
+    )
+
+
+def build() -> dict[str, dict[str, Any]]:
+    """Every dashboard by uid."""
+    return {d["uid"]: d for d in (fleet(), pair_detail(), alerts_dashboard())}
+
+
+def export(directory: str | Path) -> list[Path]:
+    """Write each dashboard as `<uid>.json` (stable formatting, so the files diff cleanly)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for uid, dash in build().items():
+        p = out / f"{uid}.json"
+        p.write_text(json.dumps(dash, indent=2, sort_keys=True) + "\n")
+        paths.append(p)
+    return paths
+
+
+def push(url: str, token: str, folder: str | None = "hamon") -> list[str]:
+    """Create or update every dashboard in Grafana (through grafana-client); returns their uids."""
+    from grafana_client.api import GrafanaApi
+
+    api = GrafanaApi.from_url(url, credential=token)
+    folder_uid = None
+    if folder:
+        existing = [f for f in api.folder.get_all_folders() if f.get("title") == folder]
+        folder_uid = existing[0]["uid"] if existing else api.folder.create_folder(folder, uid="hamon")["uid"]
+    uids = []
+    for uid, dash in build().items():
+        payload: dict[str, Any] = {"dashboard": dash, "overwrite": True, "message": "hamon dashboards push"}
+        if folder_uid:
+            payload["folderUid"] = folder_uid
+        api.dashboard.update_dashboard(payload)
+        uids.append(uid)
+    return uids

@@ -1,0 +1,212 @@
+"""Dashboards: valid against Grafana's schema, reproducible, and every panel query runs on a real
+PostgreSQL store filled by `hamon replay`, with Grafana's macros expanded."""
+
+from __future__ import annotations
+
+import copy
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+from scenario import capture
+from sqlalchemy import create_engine, text
+from test_correlate_alerts import FULL
+
+from hamon import dashboards
+from hamon.cli import main
+
+ROOT = Path(__file__).parent.parent
+SCHEMA = json.loads((ROOT / "dashboards" / "schema" / "dashboard.schema.json").read_text())
+FROM, TO = "2026-11-24T00:00:00Z", "2026-11-27T00:00:00Z"
+
+
+def _validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(SCHEMA)
+
+
+@pytest.mark.parametrize("uid", sorted(dashboards.build()))
+def test_dashboard_is_valid_against_grafanas_schema(uid: str) -> None:
+    errors = list(_validator().iter_errors(dashboards.build()[uid]))
+    assert not errors, [e.message for e in errors]
+
+
+def test_the_schema_rejects_broken_dashboards() -> None:
+    good = dashboards.fleet()
+    unknown = copy.deepcopy(good)
+    unknown["panels"][0]["colour"] = "red"
+    missing = copy.deepcopy(good)
+    del missing["schemaVersion"]
+    wrong = copy.deepcopy(good)
+    wrong["panels"][0]["gridPos"]["w"] = "wide"
+    for broken in (unknown, missing, wrong):
+        assert list(_validator().iter_errors(broken))
+
+
+def test_committed_dashboards_are_the_generated_ones(tmp_path: Path) -> None:
+    for p in dashboards.export(tmp_path):
+        assert (ROOT / "dashboards" / p.name).read_text() == p.read_text(), "run: hamon dashboards export dashboards/"
+
+
+def test_provisioning_points_at_the_dashboards_datasource() -> None:
+    ds = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/hamon.yaml").read_text())["datasources"][0]
+    assert ds["uid"] == dashboards.DATASOURCE["uid"] and ds["type"] == dashboards.DATASOURCE["type"]
+    prov = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/hamon.yaml").read_text())["providers"][0]
+    assert prov["type"] == "file" and prov["options"]["path"]
+
+
+def expand(sql: str, pair: str) -> str:
+    """Grafana's PostgreSQL macros and the pair variable, as Grafana expands them."""
+    sql = re.sub(r"\$__timeFilter\(([^)]+)\)", rf"\1 BETWEEN '{FROM}' AND '{TO}'", sql)
+    sql = sql.replace("$__timeFrom()", f"'{FROM}'").replace("$__timeTo()", f"'{TO}'")
+
+    def group(m: re.Match[str], alias: bool) -> str:
+        col, interval = m.group(1), m.group(2).strip()
+        secs = {"s": 1, "m": 60, "h": 3600, "d": 86400}[interval[-1]] * int(interval[:-1])
+        expr = f"floor(extract(epoch from {col})/{secs})*{secs}"
+        return expr + (' AS "time"' if alias else "")
+
+    sql = re.sub(r"\$__timeGroupAlias\(([^,]+),([^)]+)\)", lambda m: group(m, True), sql)
+    sql = re.sub(r"\$__timeGroup\(([^,]+),([^)]+)\)", lambda m: group(m, False), sql)
+    sql = sql.replace("${pair}", pair).replace("$pair", pair)
+    assert "$" not in sql, sql
+    return sql
+
+
+def _panels() -> list[tuple[str, dict[str, Any]]]:
+    return [(uid, p) for uid, d in sorted(dashboards.build().items()) for p in d["panels"]]
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from conftest import postgres_admin_url
+
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("no PostgreSQL: set HAMON_TEST_POSTGRES")
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    name = f"hamon_dash_{uuid.uuid4().hex[:10]}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    tmp = tmp_path_factory.mktemp("dash")
+    full = tmp / "full.log"
+    full.write_text(capture(FULL))
+    for cap in (ROOT / "examples" / "asa-pair.log", full):
+        result = CliRunner().invoke(main, ["--db", url, "replay", str(cap), "--no-progress"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    yield url
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("uid", "panel"), _panels(), ids=[f"{u}:{p['title']}" for u, p in _panels()])
+def test_every_panel_query_runs_and_returns_what_its_panel_needs(filled: str, uid: str, panel: dict[str, Any]) -> None:
+    engine = create_engine(filled)
+    for pair in ("fw-edge", "fw-dc", "fw") if uid == "hamon-pair" else ("",):
+        for target in panel["targets"]:
+            with engine.connect() as conn:
+                result = conn.execute(text(expand(target["rawSql"], pair)))
+                cols, rows = list(result.keys()), result.fetchall()
+            kind = panel["type"]
+            if kind in ("timeseries", "state-timeline") or target["format"] == "time_series":
+                assert cols[0] == "time", (panel["title"], cols)
+            if kind in ("timeseries", "stat", "bargauge", "histogram"):
+                numeric = [
+                    i
+                    for i, _ in enumerate(cols)
+                    if any(isinstance(r[i], int | float) or hasattr(r[i], "as_integer_ratio") for r in rows)
+                ]
+                assert numeric or kind == "stat", (panel["title"], cols, rows[:3])
+            assert rows, f"{uid} / {panel['title']} / {pair}: no rows on a store with data"
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_pair_variable_query_lists_the_pairs(filled: str) -> None:
+    q = dashboards.PAIR_VARIABLE["query"]
+    with create_engine(filled).connect() as conn:
+        assert [r[0] for r in conn.execute(text(q))] == ["fw", "fw-dc", "fw-edge"]
+
+
+class FakeGrafana:
+    """Grafana's HTTP API as far as `push` uses it (a device-side simulator, on 127.0.0.1)."""
+
+    def __init__(self, token: str) -> None:
+        self.folders: list[dict[str, Any]] = []
+        self.dashboards: dict[str, dict[str, Any]] = {}
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self._reply(401, {"message": "Unauthorized"})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if self._authorised() and self.path.startswith("/api/folders"):
+                    self._reply(200, outer.folders)
+
+            def do_POST(self) -> None:
+                if not self._authorised():
+                    return
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                if self.path == "/api/folders":
+                    folder = {"uid": body.get("uid", "f1"), "title": body["title"], "id": len(outer.folders) + 1}
+                    outer.folders.append(folder)
+                    self._reply(200, folder)
+                elif self.path == "/api/dashboards/db":
+                    outer.dashboards[body["dashboard"]["uid"]] = body
+                    self._reply(200, {"status": "success", "uid": body["dashboard"]["uid"]})
+                else:
+                    self._reply(404, {"message": "not found"})
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_push_creates_the_folder_and_every_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    grafana = FakeGrafana("s3cret")
+    try:
+        monkeypatch.setenv("GRAFANA_TOKEN", "s3cret")
+        result = CliRunner().invoke(main, ["dashboards", "push", "--url", grafana.url, "--json"])
+        assert result.exit_code == 0, result.output
+        assert sorted(json.loads(result.stdout)) == sorted(dashboards.build())
+        assert [f["title"] for f in grafana.folders] == ["hamon"]
+        assert set(grafana.dashboards) == set(dashboards.build())
+        assert all(d["overwrite"] and d["folderUid"] == "hamon" for d in grafana.dashboards.values())
+        again = CliRunner().invoke(main, ["dashboards", "push", "--url", grafana.url])
+        assert again.exit_code == 0 and len(grafana.folders) == 1  # the folder is reused
+        monkeypatch.setenv("GRAFANA_TOKEN", "wrong")
+        denied = CliRunner().invoke(main, ["dashboards", "push", "--url", grafana.url])
+        assert denied.exit_code == 1 and "pushing dashboards" in denied.stderr and "Traceback" not in denied.stderr
+        monkeypatch.delenv("GRAFANA_TOKEN")
+        missing = CliRunner().invoke(main, ["dashboards", "push", "--url", grafana.url])
+        assert missing.exit_code == 1 and "set GRAFANA_TOKEN" in missing.stderr
+    finally:
+        grafana.server.shutdown()
