@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import parse_bytes
+from helpers import REFERENCE, parse_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,3 +92,16 @@ def test_the_c_scanner_is_built_where_ci_runs() -> None:
     if batch._c_scan is None:
         pytest.skip("no C scanner in this build")
     assert batch.BatchParser(lambda d, s: s)._scan is batch._c_scan
+
+
+def test_one_relay_address_forwarding_two_firewalls_keeps_both_messages() -> None:
+    same = "%ASA-1-105032: LAN Failover interface is down"
+    data = f"<161>Nov 25 2026 10:00:00 fw-a : {same}\n<161>Nov 25 2026 10:00:00 fw-b : {same}\n".encode()
+    from hamon.model import RawBatch
+    from hamon.parse.batch import BatchParser
+    from hamon.resolve import PairResolver
+
+    batch = RawBatch(data, REFERENCE, "192.0.2.99", "udp", "syslog-udp")  # live: one sender address
+    events = BatchParser(PairResolver().resolve).parse(batch).events
+    assert [e.pair for e in events] == ["fw-a", "fw-b"]
+    assert len({e.event_id for e in events}) == 2

@@ -62,9 +62,12 @@ class Origin:
     second: dt.datetime
 
 
-def event_id(source: str, at: dt.datetime, msg_id: int, text: str) -> str:
-    """Stable id of an event: the same message from the same sender at the same time is one event."""
-    key = f"{source}\x1f{at.astimezone(UTC).isoformat()}\x1f{msg_id}\x1f{text}"
+def event_id(source: str, device_id: str | None, at: dt.datetime, msg_id: int, text: str) -> str:
+    """Stable id of an event: the same message from the same sender and device at the same time is one.
+
+    The device-id counts too: a relay forwarding several firewalls sends them all from one address.
+    """
+    key = f"{source}\x1f{device_id or ''}\x1f{at.astimezone(UTC).isoformat()}\x1f{msg_id}\x1f{text}"
     return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
@@ -201,7 +204,7 @@ class BatchParser:
             return
         result.events.append(
             Event(
-                event_id=event_id(origin.source, origin.at, msg_id, body),
+                event_id=event_id(origin.source, origin.device_id, origin.at, msg_id, body),
                 at=origin.at,
                 received_at=origin.received_at,
                 pair=origin.pair,

@@ -17,7 +17,7 @@ from hamon.errors import StoreError
 from hamon.model import Activity, Cause, Event, Quarantined, Unit
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, quarantine, source_activity
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

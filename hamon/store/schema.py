@@ -231,3 +231,17 @@ silences = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("comment", Text, nullable=False),
 )
+
+# -- services (revision 0004) -------------------------------------------------------------------
+
+# A running `hamon serve` writes its counters here every few seconds; `hamon status` reads them.
+service_status = Table(
+    "service_status",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("listeners", Text, nullable=False),
+    Column("counters", Text, nullable=False),
+)

@@ -1,0 +1,176 @@
+"""`hamon serve` and `hamon status`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from hamon.cli.context import Context
+from hamon.cli.render import console, emit_json, table
+from hamon.errors import ConfigError
+
+CONFIG_KEYS = {
+    "syslog_udp",
+    "syslog_tcp",
+    "syslog_tls",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "metrics",
+    "notify",
+    "reorder_window",
+}
+LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify"}
+DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
+
+
+def load_config(path: str) -> dict[str, Any]:
+    """The serve config file: YAML with the option names (underscores) as keys."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping of options")
+    unknown = sorted(set(doc) - CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CONFIG_KEYS))})")
+    for k in LIST_KEYS & set(doc):
+        if isinstance(doc[k], str):
+            doc[k] = [doc[k]]
+    return doc
+
+
+@click.command("serve")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with these options.")
+@click.option("--syslog-udp", multiple=True, metavar="HOST:PORT", help="Syslog over UDP (default 0.0.0.0:5514).")
+@click.option(
+    "--syslog-tcp",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="Syslog over TCP, octet counting or newline framing (default 0.0.0.0:5514).",
+)
+@click.option("--syslog-tls", multiple=True, metavar="HOST:PORT", help="Syslog over TLS (RFC 5425).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="Server certificate (PEM) for --syslog-tls.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="Server key (PEM) for --syslog-tls.")
+@click.option(
+    "--tls-client-ca", type=click.Path(dir_okay=False), help="Require client certificates signed by this CA (PEM)."
+)
+@click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics here, e.g. 127.0.0.1:9515.")
+@click.option(
+    "--notify",
+    multiple=True,
+    metavar="URL",
+    envvar="HAMON_NOTIFY",
+    help="Notification URL (repeatable; as for replay).",
+)
+@click.option("--reorder-window", type=click.FloatRange(0, 60), help="Seconds events wait for late ones (default 2).")
+@click.pass_obj
+def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
+    """Listen for syslog, store and correlate as messages arrive; SIGTERM drains and exits.
+
+    Ports below 1024 (514, 6514) need root or CAP_NET_BIND_SERVICE; the defaults (5514) do not.
+    """
+    from hamon.serve import ServeConfig, Service
+
+    settings: dict[str, Any] = {}
+    if config_file:
+        settings.update(load_config(config_file))
+    for k, v in options.items():
+        if v not in (None, ()):
+            settings[k] = list(v) if isinstance(v, tuple) else v
+    if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls")):
+        settings.update(DEFAULTS)
+    service = Service(ServeConfig(**settings), obj.store(), obj.inventory_path)
+    service.start()
+    service.install_signals()
+    out = console(stderr=True)
+    for listener in service.listeners():
+        out.print(f"listening: {listener['transport']} {listener['host']}:{listener['port']}")
+    service.run()
+    out.print("stopped")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status_cmd(obj: Context, as_json: bool) -> None:
+    """The running service's counters (received, parsed, quarantined, dropped per transport and
+    sender) and the pairs with open alerts."""
+    from sqlalchemy import func, select
+
+    from hamon.model import iso
+    from hamon.store.schema import alerts, service_status
+
+    store = obj.store()
+    with store.engine.connect() as conn:
+        rows = list(conn.execute(select(service_status)))
+        open_by_pair = [
+            {"pair": r.pair, "open_alerts": int(r.n)}
+            for r in conn.execute(
+                select(alerts.c.pair, func.count().label("n"))
+                .where(alerts.c.ended_at.is_(None))
+                .group_by(alerts.c.pair)
+                .order_by(alerts.c.pair)
+            )
+        ]
+    now = dt.datetime.now(dt.UTC)
+    services = [
+        {
+            "name": r.name,
+            "pid": r.pid,
+            "started_at": iso(r.started_at),
+            "updated_at": iso(r.updated_at),
+            "running": (now - r.updated_at).total_seconds() < 15,
+            "listeners": json.loads(r.listeners),
+            "counters": json.loads(r.counters),
+        }
+        for r in rows
+    ]
+    if as_json:
+        emit_json({"services": services, "pairs_with_open_alerts": open_by_pair})
+        return
+    out = console()
+    if not services:
+        out.print("no service has run against this store (start one: hamon serve)")
+    for s in services:
+        state = "[green]running[/]" if s["running"] else "[red]not running[/] (last seen " + s["updated_at"] + ")"
+        out.print(f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}")
+        out.print("  listening: " + ", ".join(f"{x['transport']} {x['host']}:{x['port']}" for x in s["listeners"]))
+        c = s["counters"]
+        out.print("  " + ", ".join(f"{k} {v:,}" for k, v in c["totals"].items()) + f", bus depth {c['bus_depth']}")
+        traffic = [
+            (
+                r["transport"],
+                r["source"],
+                r["count"],
+                next(
+                    (
+                        d["count"]
+                        for d in c["dropped"]
+                        if (d["transport"], d["source"]) == (r["transport"], r["source"])
+                    ),
+                    0,
+                ),
+            )
+            for r in c["received"]
+        ]
+        out.print(table(None, ("transport", "source", "received", "dropped"), traffic))
+        for r in c["rejected"]:
+            out.print(f"  rejected {r['count']:,} from {r['source']} ({r['transport']}): {r['reason']}")
+    if open_by_pair:
+        out.print(
+            table(
+                "Pairs with open alerts", ("pair", "open alerts"), [(p["pair"], p["open_alerts"]) for p in open_by_pair]
+            )
+        )
+
+
+COMMANDS = [serve_cmd, status_cmd]

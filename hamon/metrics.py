@@ -1,0 +1,48 @@
+"""Prometheus metrics of the running service (prometheus-client), read from its counters on scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hamon.serve import Service
+
+
+def serve_metrics(host: str, port: int, service: Service) -> Any:
+    """Start the /metrics endpoint; returns the HTTP server (shutdown() stops it)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    class ServiceCollector:
+        def collect(self) -> Iterator[Any]:
+            snap = service.counters.snapshot()
+            received = CounterMetricFamily(
+                "hamon_received_messages", "Messages received", labels=["transport", "source"]
+            )
+            for r in snap["received"]:
+                received.add_metric([r["transport"], r["source"]], r["count"])
+            yield received
+            dropped = CounterMetricFamily(
+                "hamon_dropped_messages", "Messages dropped because the bus was full", labels=["transport", "source"]
+            )
+            for r in snap["dropped"]:
+                dropped.add_metric([r["transport"], r["source"]], r["count"])
+            yield dropped
+            rejected = CounterMetricFamily(
+                "hamon_rejected_messages", "Connections or messages refused", labels=["transport", "source", "reason"]
+            )
+            for r in snap["rejected"]:
+                rejected.add_metric([r["transport"], r["source"], r["reason"]], r["count"])
+            yield rejected
+            for name, value in snap["totals"].items():
+                yield CounterMetricFamily(f"hamon_{name}", f"Total {name.replace('_', ' ')}", value=value)
+            yield GaugeMetricFamily("hamon_bus_depth", "Batches waiting on the bus", value=service.bus.depth())
+            yield CounterMetricFamily(
+                "hamon_late_events", "Events later than the reorder window", value=service.live.counts.late
+            )
+
+    registry = CollectorRegistry()
+    registry.register(ServiceCollector())  # type: ignore[arg-type]
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server

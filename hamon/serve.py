@@ -1,0 +1,258 @@
+"""`hamon serve`: collectors, the bus, the parser, the store and the live correlator in one process.
+
+Collectors (threads) publish RawBatch values on the bus; one consumer parses them, stores events
+and quarantined lines, hands the events to the live correlator and ticks it on event time. Every
+few seconds the service writes its counters to the store (`hamon status` reads them) and the
+per-sender activity. SIGTERM/SIGINT: stop listening, drain the bus, tick, exit 0. SIGHUP: reload
+the inventory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hamon.bus import MemoryBus
+from hamon.counters import Counters
+from hamon.errors import ConfigError
+from hamon.inventory import Inventory, load_inventory
+from hamon.parse.batch import BatchParser
+from hamon.resolve import PairResolver
+from hamon.store import Store
+
+UTC = dt.UTC
+
+
+def address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:5514`) into a bind address."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"not HOST:PORT: {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@dataclass
+class ServeConfig:
+    """What `hamon serve` listens on and how it behaves."""
+
+    syslog_udp: list[str] = field(default_factory=list)
+    syslog_tcp: list[str] = field(default_factory=list)
+    syslog_tls: list[str] = field(default_factory=list)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    metrics: str | None = None
+    notify: list[str] = field(default_factory=list)
+    reorder_window: float = 2.0
+    status_every: float = 2.0
+    tick_every: float = 0.1
+    bus_capacity: int = 4096
+
+
+class Service:
+    """The running service."""
+
+    def __init__(self, config: ServeConfig, store: Store, inventory_path: str | None = None) -> None:
+        self.cfg = config
+        self.store = store
+        self.inventory_path = inventory_path
+        self.inventory: Inventory | None = load_inventory(inventory_path) if inventory_path else None
+        self.counters = Counters()
+        self.bus = MemoryBus(config.bus_capacity)
+        self.started_at = dt.datetime.now(UTC)
+        self.name = "serve"
+        self.ingest_id = f"serve:{self.started_at.isoformat()}:{os.getpid()}"
+        self.collectors: list[Any] = []
+        self.stopping = threading.Event()
+        self.reload = threading.Event()
+        self._resolver = PairResolver(self.inventory)
+        self.parser = BatchParser(self._resolver.resolve)
+        self.latest = 0.0  # the newest event time seen
+        self.latest_wall = 0.0  # the wall clock when it was seen
+        from hamon.correlate.live import LiveCorrelator
+
+        self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
+        self.pipeline = None
+        if config.notify:
+            from hamon.notify.pipeline import Pipeline, sender
+
+            self.pipeline = Pipeline(store, [sender(u) for u in config.notify])
+        self._metrics_server: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the listeners (errors here are configuration errors), catch up the correlator."""
+        udp = importlib.import_module("hamon.collectors.syslog_udp")
+        tcp = importlib.import_module("hamon.collectors.syslog_tcp")
+        try:
+            for a in self.cfg.syslog_udp:
+                self.collectors.append(udp.UdpSyslog(*address(a), self.bus, self.counters))
+            for a in self.cfg.syslog_tcp:
+                self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters))
+            if self.cfg.syslog_tls:
+                if not (self.cfg.tls_cert and self.cfg.tls_key):
+                    raise ConfigError("--syslog-tls needs --tls-cert and --tls-key")
+                ctx = tcp.tls_context(self.cfg.tls_cert, self.cfg.tls_key, self.cfg.tls_client_ca)
+                for a in self.cfg.syslog_tls:
+                    self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters, tls=ctx))
+        except PermissionError as exc:
+            self._close_collectors()
+            raise ConfigError(
+                f"cannot listen: {exc.strerror} (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            ) from exc
+        except OSError as exc:
+            self._close_collectors()
+            raise ConfigError(f"cannot listen: {exc.strerror or exc}") from exc
+        if not self.collectors:
+            raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp or --syslog-tls")
+        if self.cfg.metrics:
+            from hamon.metrics import serve_metrics
+
+            self._metrics_server = serve_metrics(*address(self.cfg.metrics), self)
+        self.live.catch_up()
+        for c in self.collectors:
+            c.start()
+        self.write_status()
+
+    def listeners(self) -> list[dict[str, Any]]:
+        out = [{"transport": c.transport, "host": c.address[0], "port": c.address[1]} for c in self.collectors]
+        if self._metrics_server is not None:
+            host, port = self._metrics_server.server_address[:2]
+            out.append({"transport": "metrics", "host": host, "port": port})
+        return out
+
+    def install_signals(self) -> None:
+        """SIGTERM/SIGINT stop the service, SIGHUP reloads the inventory (main thread only)."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+
+    def run(self) -> None:
+        """Consume until stopped, then drain and shut down."""
+        last_status = time.monotonic()
+        while not self.stopping.is_set():
+            batch = self.bus.consume(self.cfg.tick_every)
+            if batch is not None:
+                self.handle(batch)
+            if self.reload.is_set():
+                self.reload_inventory()
+            self.tick()
+            if time.monotonic() - last_status >= self.cfg.status_every:
+                self.write_status()
+                last_status = time.monotonic()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop listening, take what is on the bus, store it, correlate it, record the status."""
+        self._close_collectors()
+        while (batch := self.bus.consume(0.0)) is not None:
+            self.handle(batch)
+        self.tick()
+        self.write_status()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+
+    def _close_collectors(self) -> None:
+        for c in self.collectors:
+            with contextlib.suppress(OSError):
+                c.stop()
+        self.collectors = []
+
+    # -- the pipeline ------------------------------------------------------------------------
+    def handle(self, batch: Any) -> None:
+        res = self.parser.parse(batch)
+        stored = self.store.add_events(res.events)
+        self.store.add_quarantined(res.quarantined)
+        c = self.counters
+        c.add("batches")
+        c.add("lines", res.lines)
+        c.add("events", len(res.events))
+        c.add("events_new", stored)
+        c.add("quarantined", len(res.quarantined))
+        c.add("ordinary", res.ordinary)
+        c.add("other", res.other)
+        if res.events:
+            self.live.submit(res.events)
+            newest = max(e.at.timestamp() for e in res.events)
+            if newest > self.latest:
+                self.latest, self.latest_wall = newest, time.time()
+
+    def tick(self) -> None:
+        if self.latest:
+            # Between events, event time moves on with the wall clock from the last one seen, so
+            # timers (merge windows, grace periods) fire on a quiet pair too, whatever the devices'
+            # clocks say.
+            outs = self.live.tick(self.latest + max(0.0, time.time() - self.latest_wall))
+            if outs and self.pipeline is not None:
+                from hamon.correlate.model import AlertOpen, AlertResolve
+                from hamon.notify.pipeline import notices_for
+
+                ids = sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)})
+                report = self.pipeline.process(notices_for(self.store, ids))
+                self.counters.add("notifications_sent", report.sent)
+                self.counters.add("notifications_failed", report.failed)
+
+    def reload_inventory(self) -> None:
+        """SIGHUP: read the inventory again; a broken file keeps the old one (and is counted)."""
+        self.reload.clear()
+        if not self.inventory_path:
+            return
+        try:
+            inv = load_inventory(self.inventory_path)
+        except ConfigError:
+            self.counters.add("inventory_reload_failed")
+            return
+        self.inventory = inv
+        self._resolver = PairResolver(inv)
+        self.parser = BatchParser(self._resolver.resolve)
+        self.live.inventory = inv
+        self.counters.add("inventory_reloaded")
+
+    def write_status(self) -> None:
+        """Counters and per-sender activity into the store."""
+        from hamon.store.schema import service_status
+
+        now = dt.datetime.now(UTC)
+        acts = list(self.parser.activity.values())
+        if acts:
+            counts = {
+                "lines": self.counters.totals["lines"],
+                "events": self.counters.totals["events"],
+                "quarantined": self.counters.totals["quarantined"],
+            }
+            self.store.record_ingest(self.ingest_id, "serve", self.name, self.started_at, now, counts, acts)
+            # Activity of hours long past will not change again: keep memory flat.
+            old = now - dt.timedelta(hours=2)
+            self.parser.activity = {k: a for k, a in self.parser.activity.items() if a.hour >= old}
+        snap = self.counters.snapshot()
+        snap["bus_depth"] = self.bus.depth()
+        snap["live"] = {
+            "late": self.live.counts.late,
+            "reruns": self.live.counts.reruns,
+            "failovers": self.live.counts.failovers,
+            "alerts_opened": self.live.counts.alerts_opened,
+        }
+        row = {
+            "name": self.name,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "updated_at": now,
+            "listeners": json.dumps(self.listeners()),
+            "counters": json.dumps(snap),
+        }
+        ins = self.store._insert(service_status)
+        with self.store._begin("writing the service status") as conn:
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["name"], set_={k: ins.excluded[k] for k in row if k != "name"}
+                ),
+                [row],
+            )

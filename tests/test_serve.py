@@ -1,0 +1,313 @@
+"""`hamon serve` with real clients on 127.0.0.1: util-linux logger over UDP and TCP (octet counting),
+TLS with and without client certificates, loss accounting, backpressure, signals, `hamon status`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hamon.collectors.syslog_tcp import StreamFramer
+
+from hamon.cli import main
+from hamon.serve import ServeConfig, Service
+from hamon.store import Store
+
+LINK_DOWN = "%ASA-1-105032: LAN Failover interface is down"
+TAKEOVER = "%ASA-1-104001: (Secondary) Switching to ACTIVE - HELLO not heard from mate."
+
+
+def wait_for(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+class Running:
+    """A Service on ephemeral ports, run in a thread."""
+
+    def __init__(self, db: str, **cfg: Any) -> None:
+        self.store = Store(db)
+        self.service = Service(ServeConfig(status_every=0.5, **cfg), self.store)
+        self.service.start()
+        self.thread = threading.Thread(target=self.service.run, daemon=True)
+        self.thread.start()
+
+    def port(self, transport: str) -> int:
+        return next(x["port"] for x in self.service.listeners() if x["transport"] == transport)
+
+    def stop(self) -> None:
+        self.service.stopping.set()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def running(sqlite_url: str) -> Iterator[Running]:
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"], syslog_tcp=["127.0.0.1:0"], reorder_window=0.2)
+    yield r
+    r.stop()
+
+
+def logger(*args: str) -> None:
+    subprocess.run(["logger", "--rfc3164", "-t", "fw-edge", *args], check=True, timeout=10)
+
+
+def test_logger_over_udp_and_tcp_with_octet_counting(running: Running) -> None:
+    logger("--udp", "-n", "127.0.0.1", "-P", str(running.port("udp")), LINK_DOWN)
+    logger("--tcp", "--octet-count", "-n", "127.0.0.1", "-P", str(running.port("tcp")), TAKEOVER)
+    events = wait_for(lambda: len(running.store.events()) == 2 and running.store.events())
+    assert {e.msg_id for e in events} == {105032, 104001} and {e.pair for e in events} == {"fw-edge"}
+    snap = running.service.counters.snapshot()
+    assert {(r["transport"], r["count"]) for r in snap["received"]} == {("udp", 1), ("tcp", 1)}
+    from hamon.store import outputs
+
+    wait_for(lambda: [a for a in outputs.alert_list(running.store) if a["kind"] == "failover_link_down"])
+
+
+def test_tcp_newline_framing_and_many_messages_in_one_stream(running: Running) -> None:
+    lines = [
+        f"<166>Nov 25 2026 10:00:{i % 60:02d} fw-x : %ASA-1-105008: (Primary) Testing Interface if{i}"
+        for i in range(300)
+    ]
+    with socket.create_connection(("127.0.0.1", running.port("tcp")), timeout=5) as s:
+        payload = ("\n".join(lines) + "\n").encode()
+        for i in range(0, len(payload), 1000):  # split across writes mid-message
+            s.sendall(payload[i : i + 1000])
+    wait_for(lambda: len(running.store.events(pair="fw-x")) == 300)
+
+
+def test_stream_framer() -> None:
+    f = StreamFramer()
+    msg = b"<13>Nov 25 10:00:00 h t: %ASA-1-105032: LAN Failover interface is down"
+    framed = str(len(msg)).encode() + b" " + msg
+    assert f.feed(framed[:10]) == []
+    assert f.feed(framed[10:] + framed) == [msg, msg]
+    assert f.feed(b"<13>one\n<13>two\r\n<13>thr") == [b"<13>one", b"<13>two"]
+    assert f.feed(b"ee\n\n") == [b"<13>three"]
+    assert f.feed(b"<13>last, no newline") == [] and f.rest() == [b"<13>last, no newline"]
+
+
+def test_udp_drops_are_counted_when_the_bus_is_full(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    service = Service(ServeConfig(syslog_udp=["127.0.0.1:0"], bus_capacity=2), store)
+    service.start()  # collectors run, the consumer does not: the bus fills up
+    port = service.listeners()[0]["port"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i in range(200):
+            s.sendto(f"<166>%ASA-1-105008: (Primary) Testing Interface i{i}".encode(), ("127.0.0.1", port))
+            if i % 20 == 19:
+                time.sleep(0.05)  # separate drains, so there are more batches than places
+    snap = wait_for(lambda: (s := service.counters.snapshot())["received"] and s["received"][0]["count"] == 200 and s)
+    dropped = snap["dropped"][0]["count"]
+    assert dropped > 0
+    service.shutdown()  # drains what the bus holds
+    assert len(store.events()) == 200 - dropped  # everything not counted as dropped was stored
+
+
+def test_tcp_is_slowed_not_dropped_when_the_bus_is_full(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    service = Service(ServeConfig(syslog_tcp=["127.0.0.1:0"], bus_capacity=1), store)
+    service.start()
+    port = service.listeners()[0]["port"]
+
+    def send() -> None:
+        for n in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(f"<166>%ASA-1-105008: (Primary) Testing Interface t{n}\n".encode())
+                time.sleep(0.02)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(1.0)  # the consumer is not running: publishers wait
+    runner = threading.Thread(target=service.run, daemon=True)
+    runner.start()
+    sender.join(timeout=30)
+    wait_for(lambda: len(store.events()) == 20)
+    service.stopping.set()
+    runner.join(timeout=10)
+    assert not service.counters.snapshot()["dropped"]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("pki")
+
+    def ossl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    ossl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hamon test CA",
+        "-keyout",
+        str(d / "ca.key"),
+        "-out",
+        str(d / "ca.pem"),
+    )
+    for name, cn in (("server", "127.0.0.1"), ("client", "fw-edge")):
+        ossl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={cn}",
+            "-keyout",
+            str(d / f"{name}.key"),
+            "-out",
+            str(d / f"{name}.csr"),
+        )
+        ext = d / f"{name}.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1\n" if name == "server" else "extendedKeyUsage=clientAuth\n")
+        ossl(
+            "x509",
+            "-req",
+            "-in",
+            str(d / f"{name}.csr"),
+            "-CA",
+            str(d / "ca.pem"),
+            "-CAkey",
+            str(d / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(d / f"{name}.pem"),
+        )
+    return {n: d / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+
+
+def _tls_send(port: int, ca: Path, cert: tuple[Path, Path] | None, line: str) -> None:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    if cert:
+        ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+    ):
+        data = line.encode()
+        s.sendall(str(len(data)).encode() + b" " + data)
+
+
+@pytest.mark.parametrize("require_client_cert", [True, False])
+def test_tls_with_and_without_client_certificates(
+    sqlite_url: str, pki: dict[str, Path], require_client_cert: bool
+) -> None:
+    r = Running(
+        sqlite_url,
+        syslog_tls=["127.0.0.1:0"],
+        tls_cert=str(pki["server.pem"]),
+        tls_key=str(pki["server.key"]),
+        tls_client_ca=str(pki["ca.pem"]) if require_client_cert else None,
+        reorder_window=0.2,
+    )
+    try:
+        port = r.port("tls")
+        msg = "<166>Nov 25 2026 10:00:00 fw-tls : " + LINK_DOWN
+        _tls_send(port, pki["ca.pem"], (pki["client.pem"], pki["client.key"]), msg)
+        wait_for(lambda: len(r.store.events(pair="fw-tls")) == 1)
+        if require_client_cert:
+            with contextlib.suppress(ssl.SSLError, OSError):  # the server refuses the handshake
+                _tls_send(port, pki["ca.pem"], None, msg.replace("fw-tls", "fw-nocert"))
+            wait_for(lambda: r.service.counters.snapshot()["rejected"])
+            assert r.store.events(pair="fw-nocert") == []
+            (rej,) = r.service.counters.snapshot()["rejected"]
+            assert rej["transport"] == "tls" and rej["reason"].startswith("tls handshake")
+        else:
+            _tls_send(port, pki["ca.pem"], None, msg.replace("fw-tls", "fw-nocert"))
+            wait_for(lambda: len(r.store.events(pair="fw-nocert")) == 1)
+    finally:
+        r.stop()
+
+
+def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url: str, tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yml"
+    inv.write_text("pairs:\n  - name: before\n    match: [fw-edge]\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hamon",
+            "--db",
+            sqlite_url,
+            "--inventory",
+            str(inv),
+            "serve",
+            "--syslog-udp",
+            "127.0.0.1:0",
+            "--reorder-window",
+            "0.2",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        port = int(line.rsplit(":", 1)[1])
+        logger("--udp", "-n", "127.0.0.1", "-P", str(port), LINK_DOWN)
+        store = Store(sqlite_url)
+        wait_for(lambda: store.events(pair="before"))
+        inv.write_text("pairs:\n  - name: after\n    match: [fw-edge]\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        logger("--udp", "-n", "127.0.0.1", "-P", str(port), TAKEOVER)
+        wait_for(lambda: store.events(pair="after"))
+
+        def status() -> dict[str, Any] | None:
+            out = CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout
+            s = json.loads(out)["services"][0]
+            return s if s["counters"]["totals"].get("events") == 2 else None
+
+        s = wait_for(status)  # the service writes its status every 2 s
+        assert s["running"] and s["pid"] == proc.pid
+        assert s["counters"]["totals"]["inventory_reloaded"] == 1
+        logger(
+            "--udp",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            str(port),
+            LINK_DOWN.replace("105032", "105031").replace(
+                "LAN Failover interface is down", "Failover LAN interface is up"
+            ),
+        )
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - t0 < 5
+        assert {e.msg_id for e in store.events(pair="after")} == {104001, 105031}  # drained before exit
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_ports_below_1024_and_bad_addresses_are_clear_errors(sqlite_url: str) -> None:
+    result = CliRunner().invoke(main, ["--db", sqlite_url, "serve", "--syslog-udp", "127.0.0.1:notaport"])
+    assert result.exit_code == 1 and "not HOST:PORT" in result.stderr
