@@ -39,6 +39,25 @@ def address(value: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+def snmp_user(spec: dict[str, str]) -> Any:
+    """An SNMPv3 user from `{name, engine_id, auth?, priv?, auth_key?, priv_key?}`; keys missing there
+    come from HAMON_SNMP_AUTH_KEY_<NAME> and HAMON_SNMP_PRIV_KEY_<NAME> (never logged or stored)."""
+    snmp = importlib.import_module("hamon.collectors.snmp_trap")
+    unknown = set(spec) - {"name", "engine_id", "auth", "priv", "auth_key", "priv_key"}
+    if unknown or "name" not in spec or "engine_id" not in spec:
+        raise ConfigError(f"SNMPv3 user needs name and engine_id (and auth, priv); not {sorted(unknown)}")
+    env = "".join(ch if ch.isalnum() else "_" for ch in spec["name"]).upper()
+    auth_key = spec.get("auth_key") or os.environ.get(f"HAMON_SNMP_AUTH_KEY_{env}")
+    priv_key = spec.get("priv_key") or os.environ.get(f"HAMON_SNMP_PRIV_KEY_{env}")
+    if spec.get("auth") and not auth_key:
+        raise ConfigError(f"SNMPv3 user {spec['name']}: no authentication key (set HAMON_SNMP_AUTH_KEY_{env})")
+    if spec.get("priv") and not priv_key:
+        raise ConfigError(f"SNMPv3 user {spec['name']}: no privacy key (set HAMON_SNMP_PRIV_KEY_{env})")
+    if spec.get("priv") and not spec.get("auth"):
+        raise ConfigError(f"SNMPv3 user {spec['name']}: privacy needs authentication")
+    return snmp.V3User(spec["name"], spec["engine_id"], spec.get("auth"), auth_key, spec.get("priv"), priv_key)
+
+
 @dataclass
 class ServeConfig:
     """What `hamon serve` listens on and how it behaves."""
@@ -51,6 +70,9 @@ class ServeConfig:
     tls_client_ca: str | None = None
     metrics: str | None = None
     notify: list[str] = field(default_factory=list)
+    snmp_trap: list[str] = field(default_factory=list)
+    snmp_community: list[str] = field(default_factory=list)
+    snmp_users: list[dict[str, str]] = field(default_factory=list)
     reorder_window: float = 2.0
     status_every: float = 2.0
     tick_every: float = 0.1
@@ -103,6 +125,18 @@ class Service:
                 ctx = tcp.tls_context(self.cfg.tls_cert, self.cfg.tls_key, self.cfg.tls_client_ca)
                 for a in self.cfg.syslog_tls:
                     self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters, tls=ctx))
+            if self.cfg.snmp_trap:
+                snmp = importlib.import_module("hamon.collectors.snmp_trap")
+                users = [snmp_user(u) for u in self.cfg.snmp_users]
+                for a in self.cfg.snmp_trap:
+                    receiver = snmp.SnmpTrapReceiver(
+                        *address(a), self.bus, self.counters, self.cfg.snmp_community, users
+                    )
+                    receiver.start()  # binds and configures on its own thread; errors come back here
+                    self.collectors.append(receiver)
+        except ConfigError:
+            self._close_collectors()
+            raise
         except PermissionError as exc:
             self._close_collectors()
             raise ConfigError(
@@ -112,14 +146,15 @@ class Service:
             self._close_collectors()
             raise ConfigError(f"cannot listen: {exc.strerror or exc}") from exc
         if not self.collectors:
-            raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp or --syslog-tls")
+            raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
             from hamon.metrics import serve_metrics
 
             self._metrics_server = serve_metrics(*address(self.cfg.metrics), self)
         self.live.catch_up()
         for c in self.collectors:
-            c.start()
+            if c.transport != "snmp":  # trap receivers are running already
+                c.start()
         self.write_status()
 
     def listeners(self) -> list[dict[str, Any]]:

@@ -311,3 +311,125 @@ def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url:
 def test_ports_below_1024_and_bad_addresses_are_clear_errors(sqlite_url: str) -> None:
     result = CliRunner().invoke(main, ["--db", sqlite_url, "serve", "--syslog-udp", "127.0.0.1:notaport"])
     assert result.exit_code == 1 and "not HOST:PORT" in result.stderr
+
+
+CLOG = "1.3.6.1.4.1.9.9.41.2.0.1"
+CLOG_VARS = [
+    "1.3.6.1.4.1.9.9.41.1.2.3.1.2.9",
+    "s",
+    "HA",
+    "1.3.6.1.4.1.9.9.41.1.2.3.1.3.9",
+    "i",
+    "2",  # clogHistSeverity: syslog level 1, plus one
+    "1.3.6.1.4.1.9.9.41.1.2.3.1.4.9",
+    "s",
+    "104001",
+    "1.3.6.1.4.1.9.9.41.1.2.3.1.5.9",
+    "s",
+    "(Secondary) Switching to ACTIVE - HELLO not heard from mate.",
+]
+ENGINE = "0x8000000001020304"
+
+
+def snmptrap(port: int, *security: str, text_row: str = "9") -> None:
+    binds = [v.replace(".9", f".{text_row}") if v.startswith("1.3.6") else v for v in CLOG_VARS]
+    subprocess.run(["snmptrap", *security, f"127.0.0.1:{port}", "", CLOG, *binds], check=True, timeout=10)
+
+
+def test_snmp_traps_v2c_and_v3_authpriv_and_refusals(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAMON_SNMP_AUTH_KEY_ASA_V3", "authpass123")
+    monkeypatch.setenv("HAMON_SNMP_PRIV_KEY_ASA_V3", "privpass123")
+    r = Running(
+        sqlite_url,
+        snmp_trap=["127.0.0.1:0"],
+        snmp_community=["hamon-ro"],
+        reorder_window=0.2,
+        snmp_users=[{"name": "asa-v3", "engine_id": ENGINE, "auth": "SHA", "priv": "AES"}],
+    )
+    try:
+        port = r.port("snmp")
+        snmptrap(port, "-v2c", "-c", "hamon-ro")
+        snmptrap(
+            port,
+            "-v3",
+            "-e",
+            ENGINE,
+            "-u",
+            "asa-v3",
+            "-l",
+            "authPriv",
+            "-a",
+            "SHA",
+            "-A",
+            "authpass123",
+            "-x",
+            "AES",
+            "-X",
+            "privpass123",
+            text_row="10",
+        )
+        # refused: downgraded to no authentication, a wrong community, a wrong key, an unknown user
+        snmptrap(port, "-v3", "-e", ENGINE, "-u", "asa-v3", "-l", "noAuthNoPriv", text_row="11")
+        snmptrap(
+            port,
+            "-v3",
+            "-e",
+            ENGINE,
+            "-u",
+            "asa-v3",
+            "-l",
+            "authNoPriv",
+            "-a",
+            "SHA",
+            "-A",
+            "authpass123",
+            text_row="12",
+        )
+        snmptrap(port, "-v2c", "-c", "guess", text_row="13")
+        snmptrap(
+            port,
+            "-v3",
+            "-e",
+            ENGINE,
+            "-u",
+            "asa-v3",
+            "-l",
+            "authPriv",
+            "-a",
+            "SHA",
+            "-A",
+            "wrongpass99",
+            "-x",
+            "AES",
+            "-X",
+            "privpass123",
+            text_row="14",
+        )
+        snmptrap(port, "-v3", "-e", ENGINE, "-u", "stranger", "-l", "noAuthNoPriv", text_row="15")
+        wait_for(lambda: len(r.service.counters.snapshot()["rejected"]) >= 5)
+        (event,) = wait_for(lambda: r.store.events())  # both accepted traps carry the same message
+        assert (event.msg_id, event.kind, event.unit.value if event.unit else None, event.severity) == (
+            104001,
+            "switch_active",
+            "secondary",
+            1,
+        )
+        assert event.pair == "127.0.0.1"  # no device-id in a trap: the agent's address names the pair
+        snap = r.service.counters.snapshot()
+        assert snap["received"] == [{"transport": "snmp", "source": "127.0.0.1", "count": 2}]
+        reasons = {x["reason"]: x["count"] for x in snap["rejected"]}
+        assert reasons["security level noAuthNoPriv below authPriv"] == 1
+        assert reasons["security level authNoPriv below authPriv"] == 1
+        assert reasons["unknown community"] == 1
+        assert reasons["wrong authentication key"] == 1
+        assert reasons["unknown user"] == 1
+    finally:
+        r.stop()
+
+
+def test_snmp_v3_keys_must_come_from_somewhere(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HAMON_SNMP_AUTH_KEY_ASA", raising=False)
+    result = CliRunner().invoke(
+        main, ["--db", sqlite_url, "serve", "--snmp-trap", "127.0.0.1:0", "--snmp-user", f"asa,{ENGINE},SHA"]
+    )
+    assert result.exit_code == 1 and "HAMON_SNMP_AUTH_KEY_ASA" in result.stderr

@@ -24,8 +24,11 @@ CONFIG_KEYS = {
     "metrics",
     "notify",
     "reorder_window",
+    "snmp_trap",
+    "snmp_community",
+    "snmp_users",
 }
-LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify"}
+LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify", "snmp_trap", "snmp_community"}
 DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
 
 
@@ -63,6 +66,22 @@ def load_config(path: str) -> dict[str, Any]:
 @click.option(
     "--tls-client-ca", type=click.Path(dir_okay=False), help="Require client certificates signed by this CA (PEM)."
 )
+@click.option("--snmp-trap", multiple=True, metavar="HOST:PORT", help="SNMP traps (v2c, v3) on UDP, e.g. 0.0.0.0:1162.")
+@click.option(
+    "--snmp-community",
+    multiple=True,
+    metavar="C",
+    envvar="HAMON_SNMP_COMMUNITY",
+    help="Accepted v2c community (repeatable; env HAMON_SNMP_COMMUNITY).",
+)
+@click.option(
+    "--snmp-user",
+    "snmp_users",
+    multiple=True,
+    metavar="NAME,ENGINE_ID[,AUTH[,PRIV]]",
+    help="SNMPv3 user, e.g. asa,0x8000000903…,SHA256,AES; keys from HAMON_SNMP_AUTH_KEY_<NAME> and "
+    "HAMON_SNMP_PRIV_KEY_<NAME>.",
+)
 @click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics here, e.g. 127.0.0.1:9515.")
 @click.option(
     "--notify",
@@ -83,10 +102,16 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     settings: dict[str, Any] = {}
     if config_file:
         settings.update(load_config(config_file))
+    users = options.pop("snmp_users")
     for k, v in options.items():
         if v not in (None, ()):
             settings[k] = list(v) if isinstance(v, tuple) else v
-    if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls")):
+    if users:
+        settings["snmp_users"] = [
+            dict(zip(("name", "engine_id", "auth", "priv"), (p.strip() for p in u.split(",")), strict=False))
+            for u in users
+        ]
+    if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls", "snmp_trap")):
         settings.update(DEFAULTS)
     service = Service(ServeConfig(**settings), obj.store(), obj.inventory_path)
     service.start()

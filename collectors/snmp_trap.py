@@ -1,0 +1,212 @@
+"""SNMP traps (pysnmp 7): v2c communities and SNMPv3 users, on a thread with its own event loop.
+
+CISCO-SYSLOG-MIB clogMessageGenerated becomes the same message as the syslog line: `%ASA-<sev>-<id>:
+<text>` (clogHistSeverity is the syslog level plus one). Security is enforced here as well as by
+pysnmp: pysnmp 7 hands the receiver a trap that names an authPriv user but came with less
+(noAuthNoPriv, authNoPriv), so the message's security model and level are checked against the
+user's before anything is accepted. Traps pysnmp itself refuses (wrong community, unknown user,
+wrong key, unknown engine id) are counted from its statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from hamon.bus import Bus
+from hamon.counters import Counters
+from hamon.errors import ConfigError
+from hamon.model import RawBatch
+
+SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
+CLOG_MESSAGE_GENERATED = "1.3.6.1.4.1.9.9.41.2.0.1"
+CLOG_HIST = "1.3.6.1.4.1.9.9.41.1.2.3.1"  # .3 severity, .4 msg name (the id), .5 text
+LEVELS = {1: "noAuthNoPriv", 2: "authNoPriv", 3: "authPriv"}
+STATS = {  # pysnmp's own counters of what it refused
+    ("__SNMPv2-MIB", "snmpInBadCommunityNames"): "unknown community",
+    ("__SNMP-USER-BASED-SM-MIB", "usmStatsUnknownUserNames"): "unknown user",
+    ("__SNMP-USER-BASED-SM-MIB", "usmStatsWrongDigests"): "wrong authentication key",
+    ("__SNMP-USER-BASED-SM-MIB", "usmStatsDecryptionErrors"): "wrong privacy key",
+    ("__SNMP-USER-BASED-SM-MIB", "usmStatsUnknownEngineIDs"): "unknown engine id",
+    ("__SNMP-USER-BASED-SM-MIB", "usmStatsNotInTimeWindows"): "not in time window",
+    ("__SNMP-USER-BASED-SM-MIB", "usmStatsUnsupportedSecLevels"): "unsupported security level",
+}
+
+
+@dataclass(frozen=True)
+class V3User:
+    """An SNMPv3 user as the firewall sends with it; the level follows from the keys given."""
+
+    name: str
+    engine_id: str  # the sender's engine id, hex (traps are sent with the agent's own engine id)
+    auth: str | None = None  # MD5, SHA, SHA224, SHA256, SHA384, SHA512
+    auth_key: str | None = None
+    priv: str | None = None  # DES, 3DES, AES, AES192, AES256
+    priv_key: str | None = None
+
+    @property
+    def level(self) -> int:
+        return 3 if self.priv else 2 if self.auth else 1
+
+
+def _protocols() -> tuple[dict[str, Any], dict[str, Any]]:
+    from pysnmp.entity import config
+
+    auth = {
+        "MD5": config.USM_AUTH_HMAC96_MD5,
+        "SHA": config.USM_AUTH_HMAC96_SHA,
+        "SHA224": config.USM_AUTH_HMAC128_SHA224,
+        "SHA256": config.USM_AUTH_HMAC192_SHA256,
+        "SHA384": config.USM_AUTH_HMAC256_SHA384,
+        "SHA512": config.USM_AUTH_HMAC384_SHA512,
+    }
+    priv = {
+        "DES": config.USM_PRIV_CBC56_DES,
+        "3DES": config.USM_PRIV_CBC168_3DES,
+        "AES": config.USM_PRIV_CFB128_AES,
+        "AES128": config.USM_PRIV_CFB128_AES,
+        "AES192": config.USM_PRIV_CFB192_AES,
+        "AES256": config.USM_PRIV_CFB256_AES,
+    }
+    return auth, priv
+
+
+class SnmpTrapReceiver:
+    """One trap listener (UDP)."""
+
+    transport = "snmp"
+
+    def __init__(
+        self, host: str, port: int, bus: Bus, counters: Counters, communities: list[str], users: list[V3User]
+    ) -> None:
+        if not communities and not users:
+            raise ConfigError("--snmp-trap needs --snmp-community or an SNMPv3 user")
+        self.bus = bus
+        self.counters = counters
+        self.users = {u.name: u for u in users}
+        self._seen_stats: dict[str, int] = {}
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(host, port, communities, users), name="snmp-trap", daemon=True
+        )
+        self.address: tuple[str, int] = (host, port)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(timeout=10)
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(lambda: None)
+        self._thread.join(timeout=5)
+
+    def _run(self, host: str, port: int, communities: list[str], users: list[V3User]) -> None:
+        from pysnmp.carrier.asyncio.dgram import udp, udp6
+        from pysnmp.entity import config, engine
+        from pysnmp.entity.rfc3413 import ntfrcv
+        from pysnmp.proto.api import v2c
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            eng = engine.SnmpEngine()
+            # Bound here, so that the address (an ephemeral port too) is known and errors are ours.
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((host, port))
+            sock.setblocking(False)
+            self.address = sock.getsockname()[:2]
+            carrier = udp6 if ":" in host else udp
+            transport = (udp6.Udp6Transport() if ":" in host else udp.UdpTransport()).open_server_mode(sock=sock)
+            config.add_transport(eng, carrier.DOMAIN_NAME, transport)
+            for i, community in enumerate(communities):
+                config.add_v1_system(eng, f"hamon-area-{i}", community)
+            auth_protos, priv_protos = _protocols()
+            for u in users:
+                try:
+                    auth = auth_protos[u.auth.upper()] if u.auth else config.USM_AUTH_NONE
+                    priv = priv_protos[u.priv.upper()] if u.priv else config.USM_PRIV_NONE
+                except KeyError as exc:
+                    raise ConfigError(f"SNMPv3 user {u.name}: unknown protocol {exc.args[0]}") from exc
+                config.add_v3_user(
+                    eng,
+                    u.name,
+                    auth,
+                    u.auth_key,
+                    priv,
+                    u.priv_key,
+                    securityEngineId=v2c.OctetString(hexValue=u.engine_id.removeprefix("0x")),
+                )
+            ntfrcv.NotificationReceiver(eng, self._on_trap)
+        except BaseException as exc:  # handed to start()
+            self._error = exc if isinstance(exc, ConfigError) else ConfigError(f"SNMP trap listener: {exc}")
+            self._ready.set()
+            return
+        self._engine = eng
+        self._ready.set()
+
+        async def watch() -> None:
+            while not self._stop.is_set():
+                self._count_refusals()
+                await asyncio.sleep(0.2)
+            self._count_refusals()
+
+        try:
+            loop.run_until_complete(watch())
+        finally:
+            eng.transport_dispatcher.close_dispatcher()
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    def _count_refusals(self) -> None:
+        mib = self._engine.get_mib_builder()
+        for (module, name), reason in STATS.items():
+            (sym,) = mib.import_symbols(module, name)
+            value = int(sym.syntax)
+            delta = value - self._seen_stats.get(name, 0)
+            if delta > 0:
+                self.counters.reject(self.transport, "*", reason, delta)
+            self._seen_stats[name] = value
+
+    def _on_trap(
+        self, snmp_engine: Any, state: Any, context_engine: Any, context: Any, var_binds: Any, cb_ctx: Any
+    ) -> None:
+        ctx = snmp_engine.observer.get_execution_context("rfc3412.receiveMessage:request")
+        source = str(ctx["transportAddress"][0])
+        model, level, name = int(ctx["securityModel"]), int(ctx["securityLevel"]), str(ctx["securityName"])
+        if model == 3:
+            user = self.users.get(name)
+            if user is None or level < user.level:
+                need = LEVELS[user.level] if user else "a configured user"
+                self.counters.reject(self.transport, source, f"security level {LEVELS.get(level, level)} below {need}")
+                return
+        binds = {str(oid): value for oid, value in var_binds}
+        self.counters.receive(self.transport, source)
+        if str(binds.get(SNMP_TRAP_OID, "")) != CLOG_MESSAGE_GENERATED:
+            self.counters.add("snmp_other_traps")
+            return
+        row = next((oid.rsplit(".", 1)[1] for oid in binds if oid.startswith(CLOG_HIST + ".4.")), None)
+        try:
+            severity = int(binds[f"{CLOG_HIST}.3.{row}"]) - 1
+            msg_id = str(binds[f"{CLOG_HIST}.4.{row}"])
+            text = str(binds[f"{CLOG_HIST}.5.{row}"])
+        except (KeyError, ValueError):
+            self.counters.reject(self.transport, source, "clogMessageGenerated without severity, name or text")
+            return
+        line = f"%ASA-{max(severity, 0)}-{msg_id}: {text}".encode("utf-8", "replace")
+        batch = RawBatch(line + b"\n", dt.datetime.now(dt.UTC), source, self.transport, "snmp-trap", f"snmp:{source}")
+        if not self.bus.publish(batch, block=False):
+            self.counters.drop(self.transport, source)
