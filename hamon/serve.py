@@ -73,7 +73,7 @@ class ServeConfig:
     snmp_trap: list[str] = field(default_factory=list)
     snmp_community: list[str] = field(default_factory=list)
     snmp_users: list[dict[str, str]] = field(default_factory=list)
-    reorder_window: float = 2.0
+    reorder_window: float = 0.0
     status_every: float = 2.0
     tick_every: float = 0.1
     bus_capacity: int = 4096
@@ -270,7 +270,9 @@ class Service:
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
         snap["live"] = {
+            "duplicates": self.live.counts.duplicates,
             "late": self.live.counts.late,
+            "rewinds": self.live.counts.rewinds,
             "reruns": self.live.counts.reruns,
             "failovers": self.live.counts.failovers,
             "alerts_opened": self.live.counts.alerts_opened,

@@ -90,7 +90,11 @@ def load_config(path: str) -> dict[str, Any]:
     envvar="HAMON_NOTIFY",
     help="Notification URL (repeatable; as for replay).",
 )
-@click.option("--reorder-window", type=click.FloatRange(0, 60), help="Seconds events wait for late ones (default 2).")
+@click.option(
+    "--reorder-window",
+    type=click.FloatRange(0, 60),
+    help="Seconds events wait for earlier ones (default 0: apply at once, re-run a pair on a late one).",
+)
 @click.pass_obj
 def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     """Listen for syslog, store and correlate as messages arrive; SIGTERM drains and exits.

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output
@@ -72,8 +73,16 @@ def correlate_pair(store: Store, cfg: PairConfig, earliest: dt.datetime | None) 
     )
 
 
+class Observer(Protocol):
+    """Told of every event a run applies (the live correlator keeps its in-memory copies so)."""
+
+    def before(self, machine: PairMachine, e: Event) -> None: ...
+
+    def after(self, machine: PairMachine, e: Event, outs: list[Output]) -> None: ...
+
+
 def resume_pair(
-    store: Store, cfg: PairConfig, earliest: dt.datetime | None, *, finish: bool
+    store: Store, cfg: PairConfig, earliest: dt.datetime | None, *, finish: bool, observer: Observer | None = None
 ) -> tuple[PairMachine, list[Output], int]:
     """Re-run a pair from its newest checkpoint before `earliest` over its stored events.
 
@@ -91,7 +100,7 @@ def resume_pair(
     events = store.events(pair=cfg.name, after=since)
     traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
     machine = PairMachine(cfg, state, traffic=traffic)
-    outs, cks = run(machine, events, since.timestamp() if since else None)
+    outs, cks = run(machine, events, since.timestamp() if since else None, observer)
     if finish:
         outs += machine.finish()
     store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
@@ -99,7 +108,10 @@ def resume_pair(
 
 
 def run(
-    machine: PairMachine, events: Iterable[Event], last_checkpoint: float | None = None
+    machine: PairMachine,
+    events: Iterable[Event],
+    last_checkpoint: float | None = None,
+    observer: Observer | None = None,
 ) -> tuple[list[Output], list[tuple[dt.datetime, dict[str, object]]]]:
     """Apply events in order; checkpoint at quiet points between distinct event times."""
     outs: list[Output] = []
@@ -109,7 +121,13 @@ def run(
         if ck is not None:
             cks.append(ck)
             last_checkpoint = ck[0].timestamp()
-        outs += machine.apply(e)
+        if observer is None:
+            outs += machine.apply(e)
+            continue
+        observer.before(machine, e)
+        new = machine.apply(e)
+        observer.after(machine, e, new)
+        outs += new
     return outs, cks
 
 

@@ -3,14 +3,18 @@
 Per pair, arriving events wait in a buffer until event time has moved `window` seconds past them;
 then they go to the pair's machine in (device time, event id) order — the order a replay uses — and
 `tick` fires the machine's timers on event time. The outputs are therefore the ones a replay of the
-same events gives. An event that arrives later than the window allows re-runs its pair from a
-checkpoint, which is what a replay of the store would do.
+same events gives. An event that arrives later than the window allows is put in its place:
+cheaply in memory when it belongs to the current second of its pair (the machine is rebuilt from a
+copy taken at the start of that second, and kept when the outputs already stored stay the same —
+the common case with one-second device stamps and a window of 0), otherwise by re-running the pair
+from a stored checkpoint, which is what a replay of the store would do.
 
 Events must be in the store before they are submitted (the collectors store, then hand over).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import heapq
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from hamon.correlate.engine import checkpoint, resume_pair, snapshot
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.model import AlertOpen, Failover, Output
+from hamon.correlate.state import PairState
 from hamon.inventory import Inventory, PairConfig
 from hamon.model import Event
 from hamon.store import outputs as store_outputs
@@ -25,6 +30,7 @@ from hamon.store.db import Store
 from hamon.store.schema import events as events_table
 
 UTC = dt.UTC
+REWIND_SPAN = 1.0  # seconds of event time a pair's in-memory copy covers before it is renewed
 
 
 @dataclass
@@ -32,11 +38,26 @@ class LiveCounts:
     """What live correlation has done since it started."""
 
     events: int = 0
+    duplicates: int = 0
     late: int = 0
+    rewinds: int = 0
     reruns: int = 0
     failovers: int = 0
     alerts_opened: int = 0
     outputs: list[Output] = field(default_factory=list)  # the latest tick's, for notifiers
+
+
+@dataclass
+class Rewind:
+    """A pair's machine as it was before the events of its current second, and what followed."""
+
+    state: PairState
+    now: float | None
+    fired: float
+    key: tuple[float, str]  # the last event applied before the copy
+    start: float  # time of the first event after the copy
+    events: list[Event] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
 
 
 class LiveCorrelator:
@@ -49,8 +70,12 @@ class LiveCorrelator:
         self.machines: dict[str, PairMachine] = {}
         self.buffers: dict[str, list[tuple[float, str, Event]]] = {}
         self.applied: dict[str, float] = {}  # per pair: event time up to which events are applied
+        self.last_key: dict[str, tuple[float, str]] = {}  # per pair: (time, event id) of the last applied
         self.last_checkpoint: dict[str, float | None] = {}
         self.dirty: dict[str, float] = {}  # pairs to re-run from before this time (late events)
+        self.rewinds: dict[str, Rewind] = {}
+        self.restated: set[str] = set()  # pairs whose stored snapshot is behind after a rewind
+        self.recent: dict[str, set[str]] = {}  # per pair: ids buffered or applied since its copy
         self.counts = LiveCounts()
 
     def config(self, pair: str) -> PairConfig:
@@ -68,23 +93,60 @@ class LiveCorrelator:
 
     def _resume(self, pair: str, before: float | None) -> None:
         earliest = None if before is None else dt.datetime.fromtimestamp(before, UTC)
-        machine, outs, _ = resume_pair(self.store, self.config(pair), earliest, finish=False)
+        self.rewinds.pop(pair, None)
+        self.recent.pop(pair, None)
+        self.last_key.pop(pair, None)
+        machine, outs, _ = resume_pair(self.store, self.config(pair), earliest, finish=False, observer=self)
         self.machines[pair] = machine
         self.applied[pair] = machine.s.last_t if machine.s.last_t is not None else float("-inf")
+        if earliest is not None and pair not in self.last_key:  # resumed from a checkpoint, no event after it
+            self.last_key[pair] = (self.applied[pair], "\uffff")
         self.last_checkpoint[pair] = None
         self._count(outs)
+
+    def before(self, machine: PairMachine, e: Event) -> None:
+        """About to apply `e`: renew the pair's in-memory copy when its span is over."""
+        t = e.at.timestamp()
+        rw = self.rewinds.get(e.pair)
+        if rw is None or t >= rw.start + REWIND_SPAN:
+            key = self.last_key.get(e.pair, (float("-inf"), ""))
+            self.rewinds[e.pair] = Rewind(copy.deepcopy(machine.s), machine.now, machine.fired, key, t)
+            buf = self.buffers.get(e.pair, [])
+            self.recent[e.pair] = {x[1] for x in buf}
+
+    def after(self, machine: PairMachine, e: Event, outs: list[Output]) -> None:
+        """Applied `e`, giving `outs`."""
+        rw = self.rewinds[e.pair]
+        rw.events.append(e)
+        rw.outputs += outs
+        self.recent[e.pair].add(e.event_id)
+        self.applied[e.pair] = t = e.at.timestamp()
+        self.last_key[e.pair] = (t, e.event_id)
 
     def submit(self, events: list[Event]) -> None:
         """Hand over stored events; they are applied once they are older than the window."""
         for e in events:
             t = e.at.timestamp()
             self.counts.events += 1
-            if t <= self.applied.get(e.pair, float("-inf")):
-                # Later than the window allows: replay the pair from a checkpoint before it.
+            recent = self.recent.setdefault(e.pair, set())
+            if e.event_id in recent:  # a relay's duplicate: already buffered or applied
+                self.counts.duplicates += 1
+                continue
+            machine = self.machines.get(e.pair)
+            if (t, e.event_id) <= self.last_key.get(e.pair, (float("-inf"), "")) or (
+                machine is not None and t < machine.fired
+            ):
+                # Later than the window allows (after an event or a timer it should precede).
                 self.counts.late += 1
+                if self._rewind(e, t):
+                    self.counts.rewinds += 1
+                    recent.add(e.event_id)
+                    continue
+                # Re-run the pair from a checkpoint before it.
                 self.dirty[e.pair] = min(self.dirty.get(e.pair, t), t)
                 continue
             heapq.heappush(self.buffers.setdefault(e.pair, []), (t, e.event_id, e))
+            recent.add(e.event_id)
 
     def tick(self, now: float) -> list[Output]:
         """Move event time to `now`: apply what is older than the window, fire timers, store outputs."""
@@ -95,6 +157,9 @@ class LiveCorrelator:
             self.buffers.pop(pair, None)  # the re-run reads them from the store
             self._resume(pair, self.dirty[pair])
         self.dirty.clear()
+        for pair in sorted(self.restated - set(self.buffers)):
+            store_outputs.write_outputs(self.store, pair, [], [], snapshot(self.machines[pair]))
+        self.restated.clear()
         for pair in sorted(set(self.buffers) | set(self.machines)):
             machine = self.machines.get(pair)
             if machine is None:
@@ -109,15 +174,46 @@ class LiveCorrelator:
                 if ck is not None:
                     cks.append(ck)
                     self.last_checkpoint[pair] = ck[0].timestamp()
-                outs += machine.apply(e)
-                self.applied[pair] = t
-            outs += machine.advance(watermark)
+                self.before(machine, e)
+                new = machine.apply(e)
+                self.after(machine, e, new)
+                outs += new
+            timed = machine.advance(watermark)
+            if pair in self.rewinds:
+                self.rewinds[pair].outputs += timed
+            outs += timed
             if outs or cks:
                 store_outputs.write_outputs(self.store, pair, outs, cks, snapshot(machine))
                 produced += outs
         self._count(produced)
         self.counts.outputs = produced
         return produced
+
+    def _rewind(self, e: Event, t: float) -> bool:
+        """Put a late event in its place from the pair's in-memory copy, if no stored output changes."""
+        pair = e.pair
+        rw, machine = self.rewinds.get(pair), self.machines.get(pair)
+        last_ck = self.last_checkpoint.get(pair)
+        if rw is None or machine is None or (t, e.event_id) <= rw.key or t < rw.fired:
+            return False
+        if last_ck is not None and t <= last_ck:  # a stored checkpoint claims to hold everything before it
+            return False
+        rebuilt = PairMachine(machine.cfg, copy.deepcopy(rw.state), machine.timing, machine.traffic)
+        rebuilt.now, rebuilt.fired = rw.now, rw.fired
+        events = sorted([*rw.events, e], key=lambda x: (x.at.timestamp(), x.event_id))
+        outs: list[Output] = []
+        for ev in events:
+            outs += rebuilt.apply(ev)
+        if machine.now is not None:
+            outs += rebuilt.advance(machine.now)
+        if outs != rw.outputs:
+            return False
+        self.machines[pair] = rebuilt
+        rw.events = events
+        self.last_key[pair] = max(self.last_key[pair], (t, e.event_id))
+        self.applied[pair] = max(self.applied[pair], t)
+        self.restated.add(pair)
+        return True
 
     def flush(self) -> list[Output]:
         """End of the data, as a replay ends it: apply everything, then emit the pending failovers.

@@ -75,6 +75,8 @@ class PairMachine:
         # Event time the machine has reached (events applied, timers fired): a checkpoint of its
         # state is stamped with this, never earlier, so that nothing in it is newer than its stamp.
         self.now: float | None = self.s.last_t
+        # Latest due time of a timer fired (not part of the state: a resumed machine starts afresh).
+        self.fired: float = float("-inf")
 
     # -- driving ------------------------------------------------------------------------------
     def apply(self, e: Event) -> list[Output]:
@@ -116,6 +118,7 @@ class PairMachine:
         self.now = t if self.now is None else max(self.now, t)
         while self.s.timers and self.s.timers[0][0] <= t:
             due, name, arg = self.s.timers.pop(0)
+            self.fired = max(self.fired, due)
             self._fire(out, due, name, arg)
         return out
 

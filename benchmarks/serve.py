@@ -1,0 +1,179 @@
+"""`hamon serve` benchmarks, each with a separate sender process on loopback.
+
+    python benchmarks/serve.py [--rate 100000] [--seconds 10] [--latency-samples 200]
+
+1. Sustained UDP ingest: a sender process sends `--rate` datagrams a second for `--seconds` (1 % of
+   them failover lines of 200 pairs, the rest connection build/teardown) to `hamon serve` on one
+   core's worth of work; hamon's counters must show every datagram received, none dropped, and the
+   kernel's UDP receive-buffer error counter must not move.
+2. Alert latency: with that traffic still flowing, a second sender sends `LAN Failover interface is
+   down` for a fresh pair at a known moment, and the time until the failover_link_down alert is in
+   the store is measured (the store is polled every millisecond); p50/p99/max over the samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def udp_rcvbuf_errors() -> int:
+    """The kernel's count of UDP datagrams lost to full receive buffers."""
+    header, values = [
+        line.split()[1:] for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")
+    ]
+    return int(values[header.index("RcvbufErrors")])
+
+
+SENDER = r"""
+import socket, sys, time
+port, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+templates = []
+for i in range(1000):  # 1 % failover lines of 200 pairs, the rest connection build/teardown
+    host = f"fw{i % 200:03d}"
+    if i % 100 == 0:
+        templates.append((161, host, f"%ASA-1-105008: (Primary) Testing Interface if{i}"))
+    elif i % 2:
+        templates.append((166, host, f"%ASA-6-302013: Built inbound TCP connection {i} for outside:198.51.100.{i % 250}/{40000 + i} (198.51.100.{i % 250}/{40000 + i}) to inside:10.0.0.{i % 250}/443 (10.0.0.{i % 250}/443)"))
+    else:
+        templates.append((166, host, f"%ASA-6-302014: Teardown TCP connection {i} for outside:198.51.100.{i % 250}/{40000 + i} to inside:10.0.0.{i % 250}/443 duration 0:00:{i % 60:02d} bytes {i * 13} TCP FINs"))
+def stamped():  # the current second, as a firewall stamps its messages
+    stamp = time.strftime("%b %d %Y %H:%M:%S", time.gmtime())
+    return [f"<{pri}>{stamp} {host} : {msg}".encode() for pri, host, msg in templates], int(time.time())
+lines, second = stamped()
+addr = ("127.0.0.1", port)
+total = int(rate * seconds)
+sent = 0
+t0 = time.perf_counter()
+step = max(rate // 1000, 1)  # datagrams per millisecond
+while sent < total:
+    if int(time.time()) != second:
+        lines, second = stamped()
+    for _ in range(step):
+        s.sendto(lines[sent % 1000], addr)
+        sent += 1
+    ahead = sent / rate - (time.perf_counter() - t0)
+    if ahead > 0:
+        time.sleep(ahead)
+print(sent, time.perf_counter() - t0)
+"""
+
+
+def status(db: Path) -> dict[str, object]:
+    con = sqlite3.connect(str(db), timeout=5)
+    try:
+        row = con.execute("SELECT counters FROM service_status WHERE name = 'serve'").fetchone()
+        return json.loads(row[0]) if row else {}
+    finally:
+        con.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=int, default=100_000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--latency-samples", type=int, default=200)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "serve.db"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hamon",
+                "--db",
+                f"sqlite:///{db}",
+                "serve",
+                "--syslog-udp",
+                f"127.0.0.1:{port}",
+                "--reorder-window",
+                "0",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stderr is not None
+            server.stderr.readline()  # "listening: …"
+            kernel_before = udp_rcvbuf_errors()
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-c", SENDER, str(port), str(args.rate), str(args.seconds)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            sent, send_s = int(out[0]), float(out[1])
+            deadline = time.monotonic() + 60
+            received = dropped = 0
+            while time.monotonic() < deadline:
+                snap = status(db)
+                received = sum(r["count"] for r in snap.get("received", []))  # type: ignore[union-attr]
+                dropped = sum(r["count"] for r in snap.get("dropped", []))  # type: ignore[union-attr]
+                lines = snap.get("totals", {}).get("lines", 0)  # type: ignore[union-attr]
+                if received >= sent and lines >= sent:
+                    break
+                time.sleep(0.5)
+            elapsed = time.perf_counter() - t0
+            kernel_lost = udp_rcvbuf_errors() - kernel_before
+            print(
+                f"UDP ingest: {sent:,} datagrams sent in {send_s:.2f} s ({sent / send_s:,.0f}/s); "
+                f"hamon received {received:,}, dropped {dropped:,}, kernel receive-buffer errors {kernel_lost:,}; "
+                f"all parsed and stored {elapsed:.2f} s after the first datagram"
+            )
+
+            # Alert latency, with background traffic at a tenth of the rate.
+            background = subprocess.Popen(
+                [sys.executable, "-c", SENDER, str(port), str(args.rate // 10), str(args.latency_samples * 0.06 + 5)],
+                stdout=subprocess.DEVNULL,
+            )
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            con = sqlite3.connect(str(db), timeout=5)
+            latencies = []
+            for n in range(args.latency_samples):
+                pair = f"lat{n:05d}"
+                stamp = time.strftime("%b %d %Y %H:%M:%S", time.gmtime())
+                msg = f"<161>{stamp} {pair} : %ASA-1-105032: LAN Failover interface is down".encode()
+                t_send = time.perf_counter()
+                sock.sendto(msg, ("127.0.0.1", port))
+                while True:
+                    hit = con.execute(
+                        "SELECT 1 FROM alerts WHERE pair = ? AND kind = 'failover_link_down'", (pair,)
+                    ).fetchone()
+                    if hit:
+                        latencies.append(time.perf_counter() - t_send)
+                        break
+                    if time.perf_counter() - t_send > 5:
+                        latencies.append(float("inf"))
+                        break
+                    time.sleep(0.001)
+                time.sleep(0.05)
+            background.wait(timeout=120)
+            ms = sorted(x * 1000 for x in latencies)
+            p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+            print(
+                f"alert latency (datagram → stored alert), {len(ms)} samples under background load: "
+                f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    if os.environ.get("HAMON_BENCH_STRICT") and (dropped or kernel_lost or received < sent):
+        sys.exit("lost datagrams")
+
+
+if __name__ == "__main__":
+    main()
