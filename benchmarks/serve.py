@@ -3,8 +3,8 @@
     python benchmarks/serve.py [--rate 100000] [--seconds 10] [--latency-samples 200]
 
 1. Sustained UDP ingest: a sender process sends `--rate` datagrams a second for `--seconds` (1 % of
-   them failover lines of 200 pairs, the rest connection build/teardown) to `hamon serve` on one
-   core's worth of work; hamon's counters must show every datagram received, none dropped, and the
+   them failover lines of 200 pairs, the rest connection build/teardown) to `hamon serve` pinned to
+   one core (the sender to another); hamon's counters must show every datagram received, none dropped, and the
    kernel's UDP receive-buffer error counter must not move.
 2. Alert latency: with that traffic still flowing, a second sender sends `LAN Failover interface is
    down` for a fresh pair at a known moment, and the time until the failover_link_down alert is in
@@ -69,6 +69,12 @@ print(sent, time.perf_counter() - t0)
 """
 
 
+def pin(cpu: int) -> None:
+    """Run the calling process on one core (when the machine has it)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
+
+
 def status(db: Path) -> dict[str, object]:
     con = sqlite3.connect(str(db), timeout=5)
     try:
@@ -104,6 +110,7 @@ def main() -> None:
             ],
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=lambda: pin(0),
         )
         try:
             assert server.stderr is not None
@@ -115,6 +122,7 @@ def main() -> None:
                 capture_output=True,
                 text=True,
                 check=True,
+                preexec_fn=lambda: pin(1),
             ).stdout.split()
             sent, send_s = int(out[0]), float(out[1])
             deadline = time.monotonic() + 60
@@ -139,6 +147,7 @@ def main() -> None:
             background = subprocess.Popen(
                 [sys.executable, "-c", SENDER, str(port), str(args.rate // 10), str(args.latency_samples * 0.06 + 5)],
                 stdout=subprocess.DEVNULL,
+                preexec_fn=lambda: pin(1),
             )
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             con = sqlite3.connect(str(db), timeout=5)

@@ -1,7 +1,7 @@
 """The seam between ingestion and correlation (ARCHITECTURE.md §4).
 
-Collectors publish RawBatch values; the service consumes them. Embedded: a bounded in-process
-queue. A Kafka bus (topic `hamon.events`, key = pair) slots in behind the same two methods.
+Collectors publish RawBatch values (pollers PolledEvents); the service consumes them. Embedded: a
+bounded in-process queue. A Kafka bus (topic `hamon.events`, key = pair) slots in behind the same two methods.
 """
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ from __future__ import annotations
 import queue
 from typing import Protocol
 
-from hamon.model import RawBatch
+from hamon.model import Batch
 
 
 class Bus(Protocol):
     """What collectors and the service need of a bus."""
 
-    def publish(self, batch: RawBatch, *, block: bool) -> bool:
+    def publish(self, batch: Batch, *, block: bool) -> bool:
         """Hand a batch over; with block=False, False means the bus is full and nothing was taken."""
         ...
 
-    def consume(self, timeout: float) -> RawBatch | None:
+    def consume(self, timeout: float) -> Batch | None:
         """The next batch, or None after `timeout` seconds without one."""
         ...
 
@@ -32,16 +32,16 @@ class MemoryBus:
     """A bounded queue: UDP collectors drop (and count) when it is full, TCP collectors wait."""
 
     def __init__(self, capacity: int = 4096) -> None:
-        self._queue: queue.Queue[RawBatch] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[Batch] = queue.Queue(maxsize=capacity)
 
-    def publish(self, batch: RawBatch, *, block: bool) -> bool:
+    def publish(self, batch: Batch, *, block: bool) -> bool:
         try:
             self._queue.put(batch, block=block, timeout=None if block else 0)
         except queue.Full:
             return False
         return True
 
-    def consume(self, timeout: float) -> RawBatch | None:
+    def consume(self, timeout: float) -> Batch | None:
         try:
             return self._queue.get(timeout=timeout)
         except queue.Empty:

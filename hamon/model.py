@@ -155,3 +155,15 @@ def iso(t: dt.datetime) -> str:
     t = t.astimezone(UTC)
     spec = "milliseconds" if t.microsecond else "seconds"
     return t.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class PolledEvents:
+    """Events a poller made from a unit's CLI output (they have no raw line to parse)."""
+
+    events: tuple[Event, ...]
+    source: str  # the polled unit's address
+    transport: str = "ssh"
+
+
+Batch = RawBatch | PolledEvents

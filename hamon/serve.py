@@ -24,6 +24,7 @@ from hamon.bus import MemoryBus
 from hamon.counters import Counters
 from hamon.errors import ConfigError
 from hamon.inventory import Inventory, load_inventory
+from hamon.model import Event, PolledEvents
 from hamon.parse.batch import BatchParser
 from hamon.resolve import PairResolver
 from hamon.store import Store
@@ -58,6 +59,9 @@ def snmp_user(spec: dict[str, str]) -> Any:
     return snmp.V3User(spec["name"], spec["engine_id"], spec.get("auth"), auth_key, spec.get("priv"), priv_key)
 
 
+GROUP = 256  # batches taken off the bus at once
+
+
 @dataclass
 class ServeConfig:
     """What `hamon serve` listens on and how it behaves."""
@@ -74,6 +78,8 @@ class ServeConfig:
     snmp_community: list[str] = field(default_factory=list)
     snmp_users: list[dict[str, str]] = field(default_factory=list)
     reorder_window: float = 0.0
+    poll_interval: float = 60.0
+    ssh_secrets: str | None = None
     status_every: float = 2.0
     tick_every: float = 0.1
     bus_capacity: int = 4096
@@ -108,6 +114,7 @@ class Service:
 
             self.pipeline = Pipeline(store, [sender(u) for u in config.notify])
         self._metrics_server: Any = None
+        self.poller: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +152,14 @@ class Service:
         except OSError as exc:
             self._close_collectors()
             raise ConfigError(f"cannot listen: {exc.strerror or exc}") from exc
+        targets = []
+        if self.inventory is not None:
+            ssh = importlib.import_module("hamon.collectors.ssh_poll")
+            targets = ssh.targets_from(self.inventory)
+            if targets:
+                credentials = ssh.load_credentials(self.cfg.ssh_secrets)
+                self.poller = ssh.SshPoller(targets, credentials, self.cfg.poll_interval, self.bus, self.counters)
+                self.collectors.append(self.poller)
         if not self.collectors:
             raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
@@ -158,7 +173,11 @@ class Service:
         self.write_status()
 
     def listeners(self) -> list[dict[str, Any]]:
-        out = [{"transport": c.transport, "host": c.address[0], "port": c.address[1]} for c in self.collectors]
+        out = [
+            {"transport": c.transport, "host": c.address[0], "port": c.address[1]}
+            for c in self.collectors
+            if hasattr(c, "address")
+        ]
         if self._metrics_server is not None:
             host, port = self._metrics_server.server_address[:2]
             out.append({"transport": "metrics", "host": host, "port": port})
@@ -172,14 +191,24 @@ class Service:
 
     def run(self) -> None:
         """Consume until stopped, then drain and shut down."""
-        last_status = time.monotonic()
+        last_status = last_tick = time.monotonic()
         while not self.stopping.is_set():
             batch = self.bus.consume(self.cfg.tick_every)
+            group: list[Any] = []
+            while batch is not None and len(group) < GROUP:  # what waits is handled together
+                group.append(batch)
+                batch = self.bus.consume(0.0)
             if batch is not None:
-                self.handle(batch)
+                group.append(batch)
+            if group:
+                self.handle_many(group)
             if self.reload.is_set():
                 self.reload_inventory()
-            self.tick()
+            # Pairs with new events go on at once; every pair's timers every tick_every.
+            everything = time.monotonic() - last_tick >= self.cfg.tick_every
+            self.tick(everything)
+            if everything:
+                last_tick = time.monotonic()
             if time.monotonic() - last_status >= self.cfg.status_every:
                 self.write_status()
                 last_status = time.monotonic()
@@ -203,29 +232,47 @@ class Service:
 
     # -- the pipeline ------------------------------------------------------------------------
     def handle(self, batch: Any) -> None:
-        res = self.parser.parse(batch)
-        stored = self.store.add_events(res.events)
-        self.store.add_quarantined(res.quarantined)
+        self.handle_many([batch])
+
+    def handle_many(self, batches: list[Any]) -> None:
+        """Parse every batch, then store and hand over their events in one go."""
+        events: list[Event] = []
+        quarantined = []
         c = self.counters
-        c.add("batches")
-        c.add("lines", res.lines)
-        c.add("events", len(res.events))
-        c.add("events_new", stored)
-        c.add("quarantined", len(res.quarantined))
-        c.add("ordinary", res.ordinary)
-        c.add("other", res.other)
-        if res.events:
-            self.live.submit(res.events)
-            newest = max(e.at.timestamp() for e in res.events)
+        for batch in batches:
+            if isinstance(batch, PolledEvents):
+                c.add("polled_events", len(batch.events))
+                events += batch.events
+                continue
+            res = self.parser.parse(batch)
+            events += res.events
+            quarantined += res.quarantined
+            c.add("batches")
+            c.add("lines", res.lines)
+            c.add("events", len(res.events))
+            c.add("quarantined", len(res.quarantined))
+            c.add("ordinary", res.ordinary)
+            c.add("other", res.other)
+        if events:
+            c.add("events_new", self.store.add_events(events))
+        if quarantined:
+            self.store.add_quarantined(quarantined)
+        self._submit(events)
+
+    def _submit(self, events: list[Event]) -> None:
+        if events:
+            self.live.submit(events)
+            newest = max(e.at.timestamp() for e in events)
             if newest > self.latest:
                 self.latest, self.latest_wall = newest, time.time()
 
-    def tick(self) -> None:
+    def tick(self, everything: bool = True) -> None:
         if self.latest:
             # Between events, event time moves on with the wall clock from the last one seen, so
             # timers (merge windows, grace periods) fire on a quiet pair too, whatever the devices'
             # clocks say.
-            outs = self.live.tick(self.latest + max(0.0, time.time() - self.latest_wall))
+            now = self.latest + max(0.0, time.time() - self.latest_wall)
+            outs = self.live.tick(now, everything=everything)
             if outs and self.pipeline is not None:
                 from hamon.correlate.model import AlertOpen, AlertResolve
                 from hamon.notify.pipeline import notices_for
@@ -269,6 +316,8 @@ class Service:
             self.parser.activity = {k: a for k, a in self.parser.activity.items() if a.hour >= old}
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
+        if self.poller is not None:
+            snap["polls"] = self.poller.status()
         snap["live"] = {
             "duplicates": self.live.counts.duplicates,
             "late": self.live.counts.late,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from typing import Any
 
 from hamon.inventory import Inventory
 from hamon.model import ParseResult, RawBatch
@@ -25,3 +27,14 @@ def parse_bytes(
     parser = BatchParser(PairResolver(inventory).resolve, tz=tz, year=year, pure_python=pure_python)
     result = parser.parse(RawBatch(data, reference, source, "file", "files", "fixture.log"))
     return result, parser
+
+
+def wait_for(check: Any, timeout: float = 10.0, every: float = 0.05) -> Any:
+    """The first truthy value of `check()`, polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from hamon.collectors.syslog_tcp import StreamFramer
+from helpers import wait_for
 
 from hamon.cli import main
 from hamon.serve import ServeConfig, Service
@@ -27,16 +28,6 @@ from hamon.store import Store
 
 LINK_DOWN = "%ASA-1-105032: LAN Failover interface is down"
 TAKEOVER = "%ASA-1-104001: (Secondary) Switching to ACTIVE - HELLO not heard from mate."
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 class Running:

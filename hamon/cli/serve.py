@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
-from hamon.errors import ConfigError
+from hamon.settings import load_mapping
 
 CONFIG_KEYS = {
     "syslog_udp",
@@ -27,6 +25,8 @@ CONFIG_KEYS = {
     "snmp_trap",
     "snmp_community",
     "snmp_users",
+    "poll_interval",
+    "ssh_secrets",
 }
 LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify", "snmp_trap", "snmp_community"}
 DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
@@ -34,17 +34,7 @@ DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
 
 def load_config(path: str) -> dict[str, Any]:
     """The serve config file: YAML with the option names (underscores) as keys."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping of options")
-    unknown = sorted(set(doc) - CONFIG_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CONFIG_KEYS))})")
+    doc = load_mapping(path, "the serve config", CONFIG_KEYS)
     for k in LIST_KEYS & set(doc):
         if isinstance(doc[k], str):
             doc[k] = [doc[k]]
@@ -89,6 +79,17 @@ def load_config(path: str) -> dict[str, Any]:
     metavar="URL",
     envvar="HAMON_NOTIFY",
     help="Notification URL (repeatable; as for replay).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(5, 86400),
+    help="Seconds between SSH polls of the units listed under `poll:` in the inventory (default 60).",
+)
+@click.option(
+    "--ssh-secrets",
+    type=click.Path(dir_okay=False),
+    envvar="HAMON_SSH_SECRETS",
+    help="YAML file with SSH credentials for polls (else HAMON_SSH_USERNAME, HAMON_SSH_PASSWORD, HAMON_SSH_KEY).",
 )
 @click.option(
     "--reorder-window",

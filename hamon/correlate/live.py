@@ -148,8 +148,12 @@ class LiveCorrelator:
             heapq.heappush(self.buffers.setdefault(e.pair, []), (t, e.event_id, e))
             recent.add(e.event_id)
 
-    def tick(self, now: float) -> list[Output]:
-        """Move event time to `now`: apply what is older than the window, fire timers, store outputs."""
+    def tick(self, now: float, *, everything: bool = True) -> list[Output]:
+        """Move event time to `now`: apply what is older than the window, fire timers, store outputs.
+
+        With `everything` false only the pairs with waiting events move (the cheap tick a service
+        runs after each arrival); the others' timers wait for the next full tick.
+        """
         watermark = now - self.window
         produced: list[Output] = []
         for pair in sorted(self.dirty):
@@ -160,7 +164,8 @@ class LiveCorrelator:
         for pair in sorted(self.restated - set(self.buffers)):
             store_outputs.write_outputs(self.store, pair, [], [], snapshot(self.machines[pair]))
         self.restated.clear()
-        for pair in sorted(set(self.buffers) | set(self.machines)):
+        waiting = {p for p, buf in self.buffers.items() if buf}
+        for pair in sorted(waiting | set(self.machines) if everything else waiting):
             machine = self.machines.get(pair)
             if machine is None:
                 self._resume(pair, None)

@@ -87,7 +87,7 @@ class PairMachine:
         if e.group is not None and self.s.mode is None:
             self._become_active_active()
         unit = self._unit_of(e)
-        if e.unit is not None:
+        if e.unit is not None and not e.source.startswith("ssh:"):  # polls come from no address
             self._learn_source(e)
         kind = e.kind
         if kind in TAKEOVER_KINDS and unit:
@@ -105,6 +105,8 @@ class PairMachine:
                 self._set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
         elif kind in ("vpn_ha_status", "webvpn_ha_status") and unit:
             self._witness(out, e, unit, t)
+        elif kind == "polled_state" and unit:
+            self._polled(out, e, unit, t)
         else:
             health.apply(self, out, e, unit, t)
         if kind in SYMPTOM_KINDS:
@@ -338,6 +340,28 @@ class PairMachine:
                 self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
                 self._set_role(out, scope, other(unit), "standby", t, e, Cause.UNKNOWN)
 
+    def _polled(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        """A `show failover` of one unit: its own state, and its peer's when the two are in contact.
+
+        A peer the unit reports as Standby Ready or Active is in contact and believed, and so is a
+        peer reported Failed over a failover link that is up; otherwise the peer may only be out of
+        reach, so the poll speaks for the polled unit alone (both units polled as Active with no
+        contact is how a split-brain shows). `e.status` is the failover link as the unit saw it.
+        """
+        mine, peers = _polled_role(e.my_state), _polled_role(e.peer_state)
+        if peers == "failed" and (e.status or "").lower() != "up":
+            peers = None
+        for scope in self._scopes(e):
+            if mine is None:
+                continue
+            if mine != self.s.role(scope, unit):
+                self._set_role(out, scope, unit, mine, t, e, Cause.UNKNOWN)
+            if peers in ("active", "standby", "failed") and not (peers == mine == "active"):
+                if peers != self.s.role(scope, other(unit)):
+                    self._set_role(out, scope, other(unit), peers, t, e, Cause.UNKNOWN)
+            elif mine == "active" and self.s.role(scope, other(unit)) == "active":
+                self._start_split(scope, t, (e.event_id,))
+
     def _start_split(self, scope: int, t: float, evidence: tuple[str, ...]) -> None:
         if self.s.alerts.is_open("split_brain", scope or None):
             return
@@ -376,3 +400,19 @@ class PairMachine:
 def _cause_rank(cause: str, takeover: bool) -> int:
     # A specific cause beats "unknown"; between two specific ones, the new active's own word wins.
     return (2 if cause != Cause.UNKNOWN else 0) + (1 if takeover else 0)
+
+
+def _polled_role(state: str | None) -> str | None:
+    """A `show failover` state as a role (None: says nothing about the role)."""
+    s = (state or "").lower()
+    if s.startswith("active") or s == "just active":
+        return "active"
+    if s == "standby ready":
+        return "standby"
+    if s == "failed":
+        return "failed"
+    if s in ("cold standby", "sync config", "sync file system", "bulk sync"):
+        return "syncing"
+    if s == "disabled":
+        return "disabled"
+    return None

@@ -1,0 +1,310 @@
+"""`show failover` polls over SSH (asyncssh), on a thread with its own event loop.
+
+asyncssh rather than netmiko or scrapli: it is asyncio-native, so one thread polls every unit of
+the fleet concurrently (netmiko is blocking, a thread per device), it needs no paramiko or system
+ssh binary, and the same library gives the tests a real SSH server for the ASA simulator.
+
+Each round, every unit listed under a pair's `poll:` in the inventory gets one session: an
+interactive shell (ASAs do not run exec requests), `terminal pager 0`, then `show failover`,
+`show failover history` and `show failover state`. Results become events (hamon.poll.events) on
+the bus and a per-unit summary in the service status. Credentials come from the environment or a
+secrets file and are never logged, counted or stored; a failed poll is counted with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hamon.bus import Bus
+from hamon.counters import Counters
+from hamon.errors import ConfigError
+from hamon.model import PolledEvents
+from hamon.poll.events import history_events, status_events, status_key
+from hamon.poll.parse import CliParseError, FailoverStatus, parse_history, parse_show_failover, parse_state
+from hamon.settings import load_mapping
+
+PROMPT = re.compile(rb"(?:^|[\r\n])[\w\-./@]+(?:\([\w\-]+\))?[#>] ?$")
+COMMANDS = ("show failover", "show failover history", "show failover state")
+SECRET_KEYS = {"username", "password", "key_file", "passphrase", "enable_password", "known_hosts", "hosts"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to log in to a unit. repr() hides the secrets."""
+
+    username: str
+    password: str | None = field(default=None, repr=False)
+    key_file: str | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    enable_password: str | None = field(default=None, repr=False)
+    known_hosts: str | None = None  # a known_hosts file; "ignore" skips host key checks
+
+
+def load_credentials(secrets_file: str | None, env: dict[str, str] | None = None) -> dict[str, Credentials]:
+    """Credentials per host ("" = the default) from HAMON_SSH_* variables and a secrets file.
+
+    The file (YAML, readable by the service only) may hold username, password, key_file,
+    passphrase, enable_password, known_hosts, and `hosts: {ADDRESS: {...}}` overrides; the
+    environment (HAMON_SSH_USERNAME, HAMON_SSH_PASSWORD, HAMON_SSH_KEY, HAMON_SSH_KEY_PASSPHRASE,
+    HAMON_SSH_ENABLE_PASSWORD, HAMON_SSH_KNOWN_HOSTS) fills what the file leaves out.
+    """
+    env = dict(os.environ) if env is None else env
+    doc: dict[str, Any] = {}
+    if secrets_file:
+        doc = load_mapping(secrets_file, "SSH secrets", SECRET_KEYS)
+    base = {
+        "username": env.get("HAMON_SSH_USERNAME"),
+        "password": env.get("HAMON_SSH_PASSWORD"),
+        "key_file": env.get("HAMON_SSH_KEY"),
+        "passphrase": env.get("HAMON_SSH_KEY_PASSPHRASE"),
+        "enable_password": env.get("HAMON_SSH_ENABLE_PASSWORD"),
+        "known_hosts": env.get("HAMON_SSH_KNOWN_HOSTS"),
+    }
+    base.update({k: str(v) for k, v in doc.items() if k != "hosts" and v is not None})
+    result = {}
+    hosts = doc.get("hosts") or {}
+    if not isinstance(hosts, dict):
+        raise ConfigError(f"{secrets_file}: 'hosts' must map addresses to settings")
+    for host, over in [("", {}), *hosts.items()]:
+        if not isinstance(over, dict) or set(over) - (SECRET_KEYS - {"hosts"}):
+            raise ConfigError(
+                f"{secrets_file}: hosts[{host!r}] must be a mapping of {', '.join(sorted(SECRET_KEYS - {'hosts'}))}"
+            )
+        merged = {**base, **{k: str(v) for k, v in over.items()}}
+        if merged.get("username"):
+            result[str(host)] = Credentials(**merged)  # type: ignore[arg-type]
+    if "" not in result and not hosts:
+        raise ConfigError("SSH polls need a username: set HAMON_SSH_USERNAME or give --ssh-secrets FILE")
+    return result
+
+
+@dataclass
+class Target:
+    """One unit to poll."""
+
+    pair: str
+    host: str
+    port: int = 22
+    previous: FailoverStatus | None = None
+    previous_key: tuple[object, ...] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class PollError(Exception):
+    """A poll that did not complete; the message is safe to show (no secrets)."""
+
+
+class SshPoller:
+    """Polls every target every `interval` seconds until stopped."""
+
+    transport = "ssh"
+
+    def __init__(
+        self,
+        targets: list[Target],
+        credentials: dict[str, Credentials],
+        interval: float,
+        bus: Bus,
+        counters: Counters,
+        timeout: float = 20.0,
+        concurrency: int = 50,
+    ) -> None:
+        self.targets = targets
+        self.credentials = credentials
+        self.interval = interval
+        self.bus = bus
+        self.counters = counters
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        def main() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._stop = asyncio.Event()
+            ready.set()
+            self._loop.run_until_complete(self._run())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=main, name="hamon-ssh-poll", daemon=True)
+        self._thread.start()
+        ready.wait(5)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 5)
+
+    def status(self) -> list[dict[str, Any]]:
+        return [dict(t.summary) for t in self.targets if t.summary]
+
+    async def _run(self) -> None:
+        assert self._stop is not None
+        while not self._stop.is_set():
+            started = time.monotonic()
+            await self.poll_all()
+            self.rounds += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def poll_all(self) -> None:
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(t: Target) -> None:
+            async with limit:
+                await self.poll(t)
+
+        await asyncio.gather(*(one(t) for t in self.targets))
+
+    async def poll(self, t: Target) -> None:
+        at = dt.datetime.now(dt.UTC)
+        label = f"{t.host}:{t.port}" if t.port != 22 else t.host
+        summary: dict[str, Any] = {"pair": t.pair, "host": label, "polled_at": _iso(at)}
+        try:
+            outputs = await asyncio.wait_for(self._session(t), self.timeout)
+            status = parse_show_failover(outputs["show failover"])
+            history = parse_history(outputs["show failover history"])
+            state = parse_state(outputs["show failover state"])
+        except (PollError, CliParseError) as exc:
+            self._failed(t, summary, label, str(exc))
+            return
+        except TimeoutError:
+            self._failed(t, summary, label, f"no complete answer within {self.timeout:g} s")
+            return
+        self.counters.receive(self.transport, label)
+        events = []
+        if status.unit is not None:
+            events += history_events(history, status.unit, t.pair, at)
+        key = status_key(status)
+        if key != t.previous_key:
+            events += status_events(status, t.previous, t.pair, at)
+        t.previous, t.previous_key = status, key
+        if events:
+            self.bus.publish(PolledEvents(tuple(events), label), block=True)
+        t.summary = summary  # whole: the status never shows a poll half done
+        summary.update(
+            ok=True,
+            error=None,
+            failover=status.to_json(),
+            state=[{**s, "last_failure_at": _iso(s["last_failure_at"])} for s in state],
+            history_rows=len(history),
+        )
+
+    def _failed(self, t: Target, summary: dict[str, Any], label: str, reason: str) -> None:
+        self.counters.reject(self.transport, label, reason)
+        t.summary = {**summary, "ok": False, "error": reason}
+
+    async def _session(self, t: Target) -> dict[str, str]:
+        import asyncssh
+
+        cred = self.credentials.get(t.host) or self.credentials.get("")
+        if cred is None:
+            raise PollError("no SSH credentials for this host")
+        options: dict[str, Any] = {
+            "port": t.port,
+            "username": cred.username,
+            "password": cred.password,
+            "client_keys": [cred.key_file] if cred.key_file else None,
+            "passphrase": cred.passphrase,
+            "known_hosts": None if cred.known_hosts == "ignore" else (cred.known_hosts or ()),
+            "agent_path": None,
+            "preferred_auth": "publickey,keyboard-interactive,password",
+        }
+        if not cred.key_file:
+            options["client_keys"] = None
+        try:
+            async with (
+                asyncssh.connect(t.host, **options) as conn,
+                conn.create_process(term_type="vt100", term_size=(511, 24), encoding=None) as proc,
+            ):
+                shell = _Shell(proc)
+                prompt = await shell.until_prompt()
+                if prompt.rstrip().endswith(b">"):
+                    if not cred.enable_password:
+                        raise PollError("the login ends in user EXEC mode (>) and no enable password is set")
+                    await shell.enable(cred.enable_password)
+                await shell.run("terminal pager 0")
+                result = {cmd: await shell.run(cmd) for cmd in COMMANDS}
+                proc.stdin.write(b"exit\n")
+                return result
+        except asyncssh.PermissionDenied as exc:
+            raise PollError("authentication failed") from exc
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise PollError("host key not verifiable (add it to known_hosts)") from exc
+        except asyncssh.Error as exc:
+            raise PollError(f"SSH error: {exc.reason}") from exc
+        except OSError as exc:
+            raise PollError(f"cannot connect: {exc.strerror or exc}") from exc
+
+
+class _Shell:
+    """An interactive ASA CLI session: send a line, read up to the next prompt."""
+
+    def __init__(self, proc: Any) -> None:
+        self.proc = proc
+        self.buffer = b""
+
+    async def until(self, pattern: re.Pattern[bytes], limit: int = 4 << 20) -> bytes:
+        while not pattern.search(self.buffer):
+            chunk = await self.proc.stdout.read(65536)
+            if not chunk:
+                raise PollError("the session closed before the prompt came back")
+            self.buffer += chunk
+            if len(self.buffer) > limit:
+                raise PollError("output larger than 4 MiB")
+        out, self.buffer = self.buffer, b""
+        return out
+
+    async def until_prompt(self) -> bytes:
+        return await self.until(PROMPT)
+
+    async def enable(self, password: str) -> None:
+        self.proc.stdin.write(b"enable\n")
+        await self.until(re.compile(rb"[Pp]assword: ?$"))
+        self.proc.stdin.write(password.encode() + b"\n")
+        if not (await self.until_prompt()).rstrip().endswith(b"#"):
+            raise PollError("enable was refused")
+
+    async def run(self, command: str) -> str:
+        self.proc.stdin.write(command.encode() + b"\n")
+        raw = (await self.until_prompt()).decode("utf-8", "replace").replace("\r", "")
+        lines = raw.split("\n")
+        if lines and lines[0].strip().endswith(command):  # the echo of the command
+            lines = lines[1:]
+        if lines and PROMPT.search(lines[-1].encode()):  # the prompt
+            lines = lines[:-1]
+        if any(line.lstrip().startswith("ERROR: % Invalid input") for line in lines):
+            raise PollError(f"the unit refused {command!r}")
+        return "\n".join(lines)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def targets_from(inventory: Any) -> list[Target]:
+    """The units under each pair's `poll:` in the inventory."""
+    out = []
+    for pair in inventory.pairs if inventory else ():
+        for spec in pair.poll:
+            host, _, port = spec.rpartition(":") if spec.count(":") == 1 else (spec, "", "")
+            try:
+                out.append(Target(pair.name, host.strip("[]") or spec, int(port) if port else 22))
+            except ValueError as exc:
+                raise ConfigError(f"pair {pair.name!r}: poll address {spec!r} has a bad port") from exc
+    return out

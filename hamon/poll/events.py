@@ -1,0 +1,151 @@
+"""Poll results as events for the correlator.
+
+- `show failover history` rows become the transitions they record, with the device's own time and
+  reason: `Just Active` is the unit switching to active (as 104001 says it), `Failed` switching to
+  failed (104003), an active unit going to a standby or sync state switching to standby (104002).
+  The intermediate active steps (Active Drain, Active Applying Config, ...) and the standby unit's
+  sync steps carry no new role and are left out. The event keeps the id of the syslog message it
+  stands for and says in its text that it comes from the history; its source is `ssh:PAIR`, so the
+  same row read from either unit (the peer's history is printed too) is one event.
+- `show failover` fills gaps when syslog was lost: the polled unit's own state per failover group
+  (kind `polled_state`, id 0) and the failover link's status (as 105031/105032), each only when it
+  changed since the unit's previous poll.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hamon.model import Event, Unit
+from hamon.parse.batch import event_id
+from hamon.parse.message import parse_message
+from hamon.poll.parse import FailoverStatus, HistoryRow
+
+STANDBY_LIKE = ("standby ready", "cold standby", "sync config", "sync file system", "bulk sync", "negotiation")
+
+
+def _event(
+    pair: str,
+    at: dt.datetime,
+    received_at: dt.datetime,
+    msg_id: int,
+    severity: int,
+    text: str,
+    *,
+    kind: str,
+    unit: str | None = None,
+    group: int | None = None,
+    cause_text: str | None = None,
+    message: str | None = None,
+    my_state: str | None = None,
+    peer_state: str | None = None,
+    status: str | None = None,
+) -> Event:
+    msg = parse_message(msg_id, message) if message is not None else None
+    source = f"ssh:{pair}"
+    return Event(
+        event_id=event_id(source, pair, at, msg_id, text),
+        at=at,
+        received_at=received_at,
+        pair=pair,
+        unit=Unit(unit) if unit else None,
+        group=group,
+        source=source,
+        device_id=pair,
+        msg_id=msg_id,
+        severity=severity,
+        kind=msg.kind if msg else kind,
+        cause=msg.cause if msg else None,
+        cause_text=cause_text,
+        interface=None,
+        reason_code=None,
+        value=None,
+        mate_version=None,
+        our_version=None,
+        command=None,
+        status=status,
+        my_state=my_state,
+        peer_state=peer_state,
+        text=text,
+    )
+
+
+def history_events(rows: list[HistoryRow], polled_unit: str, pair: str, received_at: dt.datetime) -> list[Event]:
+    """The transitions in `show failover history` of `polled_unit` (and of its peer, when printed)."""
+    out = []
+    for r in rows:
+        unit = ("secondary" if polled_unit == "primary" else "primary") if r.peer else polled_unit
+        to, frm = r.to_state.lower(), r.from_state.lower()
+        if to == "just active":
+            msg_id, verb = 104001, "ACTIVE"
+        elif to == "failed":
+            msg_id, verb = 104003, "FAILED"
+        elif (frm.startswith("active") or frm == "just active") and to in STANDBY_LIKE:
+            msg_id, verb = 104002, "STANDBY"
+        else:
+            continue
+        group = f"Group {r.group} " if r.group else ""
+        text = f"show failover history ({unit}): {group}{r.from_state} -> {r.to_state} - {r.reason}"
+        message = f"({unit.capitalize()}) Switching to {verb} - {r.reason}"
+        out.append(
+            _event(
+                pair,
+                r.at,
+                received_at,
+                msg_id,
+                1,
+                text,
+                kind="",
+                unit=unit,
+                group=r.group,
+                cause_text=r.reason,
+                message=message,
+            )
+        )
+    return out
+
+
+def status_key(status: FailoverStatus) -> tuple[object, ...]:
+    """What of a `show failover` the correlator hears about: a new key means new events."""
+    return (status.failover_link, tuple(sorted((h.unit, h.this, h.group or 0, h.state) for h in status.hosts)))
+
+
+def status_events(status: FailoverStatus, previous: FailoverStatus | None, pair: str, at: dt.datetime) -> list[Event]:
+    """The polled unit's own state (per group) and the failover link, when changed since `previous`."""
+    if status.unit is None or not status.enabled:
+        return []
+    out: list[Event] = []
+    before = {(h.this, h.group): h.state for h in previous.hosts} if previous else {}
+    mine = [h for h in status.hosts if h.this]
+    for h in mine:
+        peer = next((o.state for o in status.hosts if not o.this and o.group == h.group), None)
+        if before.get((True, h.group)) == h.state and before.get((False, h.group)) == peer:
+            continue
+        group = f"group {h.group}: " if h.group else ""
+        text = f"show failover ({status.unit}): {group}this host {h.state}, other host {peer or 'unknown'}"
+        out.append(
+            _event(
+                pair,
+                at,
+                at,
+                0,
+                6,
+                text,
+                kind="polled_state",
+                unit=status.unit,
+                group=h.group,
+                my_state=h.state,
+                peer_state=peer,
+                status=status.failover_link,
+            )
+        )
+    link = (status.failover_link or "").lower()
+    if link in ("up", "down") and (previous is None or (previous.failover_link or "").lower() != link):
+        msg_id, message = (
+            (105031, "Failover LAN interface is up") if link == "up" else (105032, "LAN Failover interface is down")
+        )
+        text = f"show failover ({status.unit}): failover link {status.failover_link_name or ''} {link}".replace(
+            "  ", " "
+        )
+        out.append(_event(pair, at, at, msg_id, 1, text, kind="", message=message))
+    return out
