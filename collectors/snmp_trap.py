@@ -24,6 +24,7 @@ from hamon.model import RawBatch
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 CLOG_MESSAGE_GENERATED = "1.3.6.1.4.1.9.9.41.2.0.1"
+CUFW_FAILOVER_STATE_CHANGED = "1.3.6.1.4.1.9.9.491.0.3"
 CLOG_HIST = "1.3.6.1.4.1.9.9.41.1.2.3.1"  # .3 severity, .4 msg name (the id), .5 text
 LEVELS = {1: "noAuthNoPriv", 2: "authNoPriv", 3: "authPriv"}
 STATS = {  # pysnmp's own counters of what it refused
@@ -195,7 +196,11 @@ class SnmpTrapReceiver:
                 return
         binds = {str(oid): value for oid, value in var_binds}
         self.counters.receive(self.transport, source)
-        if str(binds.get(SNMP_TRAP_OID, "")) != CLOG_MESSAGE_GENERATED:
+        trap = str(binds.get(SNMP_TRAP_OID, ""))
+        if trap == CUFW_FAILOVER_STATE_CHANGED:  # its MIB revision is not at hand: counted, not guessed at
+            self.counters.reject(self.transport, source, "cufwFailoverStateChanged not decoded")
+            return
+        if trap != CLOG_MESSAGE_GENERATED:
             self.counters.add("snmp_other_traps")
             return
         row = next((oid.rsplit(".", 1)[1] for oid in binds if oid.startswith(CLOG_HIST + ".4.")), None)

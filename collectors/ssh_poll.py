@@ -14,12 +14,9 @@ secrets file and are never logged, counted or stored; a failed poll is counted w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import os
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +26,7 @@ from hamon.errors import ConfigError
 from hamon.model import PolledEvents
 from hamon.poll.events import history_events, status_events, status_key
 from hamon.poll.parse import CliParseError, FailoverStatus, parse_history, parse_show_failover, parse_state
+from hamon.poll.runner import PollerThread, unit_addresses
 from hamon.settings import load_mapping
 
 PROMPT = re.compile(rb"(?:^|[\r\n])[\w\-./@]+(?:\([\w\-]+\))?[#>] ?$")
@@ -102,10 +100,11 @@ class PollError(Exception):
     """A poll that did not complete; the message is safe to show (no secrets)."""
 
 
-class SshPoller:
+class SshPoller(PollerThread):
     """Polls every target every `interval` seconds until stopped."""
 
     transport = "ssh"
+    name = "hamon-ssh-poll"
 
     def __init__(
         self,
@@ -117,52 +116,14 @@ class SshPoller:
         timeout: float = 20.0,
         concurrency: int = 50,
     ) -> None:
+        super().__init__(interval, timeout)
         self.targets = targets
         self.credentials = credentials
-        self.interval = interval
         self.bus = bus
         self.counters = counters
-        self.timeout = timeout
         self.concurrency = concurrency
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self.rounds = 0
 
-    def start(self) -> None:
-        ready = threading.Event()
-
-        def main() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._stop = asyncio.Event()
-            ready.set()
-            self._loop.run_until_complete(self._run())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=main, name="hamon-ssh-poll", daemon=True)
-        self._thread.start()
-        ready.wait(5)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 5)
-
-    def status(self) -> list[dict[str, Any]]:
-        return [dict(t.summary) for t in self.targets if t.summary]
-
-    async def _run(self) -> None:
-        assert self._stop is not None
-        while not self._stop.is_set():
-            started = time.monotonic()
-            await self.poll_all()
-            self.rounds += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), max(0.0, self.interval - (time.monotonic() - started)))
-
-    async def poll_all(self) -> None:
+    async def poll_round(self) -> None:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(t: Target) -> None:
@@ -299,12 +260,4 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def targets_from(inventory: Any) -> list[Target]:
     """The units under each pair's `poll:` in the inventory."""
-    out = []
-    for pair in inventory.pairs if inventory else ():
-        for spec in pair.poll:
-            host, _, port = spec.rpartition(":") if spec.count(":") == 1 else (spec, "", "")
-            try:
-                out.append(Target(pair.name, host.strip("[]") or spec, int(port) if port else 22))
-            except ValueError as exc:
-                raise ConfigError(f"pair {pair.name!r}: poll address {spec!r} has a bad port") from exc
-    return out
+    return [Target(pair, host, port) for pair, host, port in unit_addresses(inventory, "poll", 22)]

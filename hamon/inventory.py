@@ -40,6 +40,7 @@ PAIR_KEYS = frozenset(
         "match",
         "mode",
         "poll",
+        "snmp_poll",
         "unit_polltime",
         "unit_holdtime",
         "interface_polltime",
@@ -94,6 +95,7 @@ class PairConfig:
     flap_count: int = 3
     flap_window: float = 600.0
     poll: tuple[str, ...] = ()  # the units' management addresses (HOST or HOST:PORT) for SSH polls
+    snmp_poll: tuple[str, ...] = ()  # the units' addresses for cfwHardwareStatusTable polls
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +206,14 @@ def _pair(raw: Any, where: str, index: int) -> PairConfig:
         )
     if "flap_window" in raw:
         values["flap_window"] = _seconds(raw["flap_window"], 10.0, 86400.0, f"{where}: {label}: key 'flap_window'")
-    if "poll" in raw:
-        polls = raw["poll"] if isinstance(raw["poll"], list) else [raw["poll"]]
-        if not polls or len(polls) > 2 or not all(isinstance(x, str) and x.strip() for x in polls):
-            raise InventoryError(
-                f"{where}: {label}: key 'poll' must list one or two unit addresses (HOST or HOST:PORT)"
-            )
-        values["poll"] = tuple(x.strip() for x in polls)
+    for key in ("poll", "snmp_poll"):
+        if key in raw:
+            polls = raw[key] if isinstance(raw[key], list) else [raw[key]]
+            if not polls or len(polls) > 2 or not all(isinstance(x, str) and x.strip() for x in polls):
+                raise InventoryError(
+                    f"{where}: {label}: key {key!r} must list one or two unit addresses (HOST or HOST:PORT)"
+                )
+            values[key] = tuple(x.strip() for x in polls)
     cfg = PairConfig(name=name, match=entries, mode=mode, **values)
     if cfg.unit_holdtime < 3 * cfg.unit_polltime:
         raise InventoryError(

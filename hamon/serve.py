@@ -62,6 +62,13 @@ def snmp_user(spec: dict[str, str]) -> Any:
 GROUP = 256  # batches taken off the bus at once
 
 
+def snmp_poll_env() -> dict[str, str]:
+    """SNMP poll credentials from the environment (the config file's `snmp_poll` wins)."""
+    names = {"community": "COMMUNITY", "user": "USER", "auth": "AUTH", "auth_key": "AUTH_KEY"}
+    names |= {"priv": "PRIV", "priv_key": "PRIV_KEY"}
+    return {k: v for k, env in names.items() if (v := os.environ.get(f"HAMON_SNMP_POLL_{env}"))}
+
+
 @dataclass
 class ServeConfig:
     """What `hamon serve` listens on and how it behaves."""
@@ -80,6 +87,8 @@ class ServeConfig:
     reorder_window: float = 0.0
     poll_interval: float = 60.0
     ssh_secrets: str | None = None
+    poll_timeout: float = 5.0  # seconds an SNMP poll waits for each answer (SSH sessions: 4 times this)
+    snmp_poll: dict[str, str] = field(default_factory=dict)  # {community} or {user, auth, auth_key, priv, priv_key}
     status_every: float = 2.0
     tick_every: float = 0.1
     bus_capacity: int = 4096
@@ -115,6 +124,7 @@ class Service:
             self.pipeline = Pipeline(store, [sender(u) for u in config.notify])
         self._metrics_server: Any = None
         self.poller: Any = None
+        self.snmp_poller: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,7 +169,21 @@ class Service:
             if targets:
                 credentials = ssh.load_credentials(self.cfg.ssh_secrets)
                 self.poller = ssh.SshPoller(targets, credentials, self.cfg.poll_interval, self.bus, self.counters)
+                self.poller.timeout = 4 * self.cfg.poll_timeout
                 self.collectors.append(self.poller)
+            snmp_poll = importlib.import_module("hamon.collectors.snmp_poll")
+            snmp_targets = snmp_poll.snmp_targets_from(self.inventory)
+            if snmp_targets:
+                settings = {**snmp_poll_env(), **self.cfg.snmp_poll}
+                self.snmp_poller = snmp_poll.SnmpPoller(
+                    snmp_targets,
+                    snmp_poll.auth_data(settings),
+                    self.cfg.poll_interval,
+                    self.bus,
+                    self.counters,
+                    timeout=self.cfg.poll_timeout,
+                )
+                self.collectors.append(self.snmp_poller)
         if not self.collectors:
             raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
@@ -316,8 +340,12 @@ class Service:
             self.parser.activity = {k: a for k, a in self.parser.activity.items() if a.hour >= old}
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
-        if self.poller is not None:
-            snap["polls"] = self.poller.status()
+        polls = [
+            *(self.poller.status() if self.poller else []),
+            *(self.snmp_poller.status() if self.snmp_poller else []),
+        ]
+        if polls:
+            snap["polls"] = polls
         snap["live"] = {
             "duplicates": self.live.counts.duplicates,
             "late": self.live.counts.late,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from hamon.inventory import Inventory
@@ -38,3 +40,22 @@ def wait_for(check: Any, timeout: float = 10.0, every: float = 0.05) -> Any:
             return value
         time.sleep(every)
     raise AssertionError("timed out waiting")
+
+
+class ServiceThread:
+    """A `hamon serve` Service on its own thread, with an inventory file."""
+
+    def __init__(self, db: str, inventory: Path | None, **cfg: Any) -> None:
+        from hamon.serve import ServeConfig, Service
+        from hamon.store import Store
+
+        config = ServeConfig(**{"syslog_udp": ["127.0.0.1:0"], "status_every": 0.3, **cfg})
+        self.service = Service(config, Store(db), str(inventory) if inventory else None)
+        self.service.start()
+        self.thread = threading.Thread(target=self.service.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.service.stopping.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,12 @@ import pytest
 from asa_sim import AsaSimulator, fixture
 from click.testing import CliRunner
 from hamon.collectors.ssh_poll import Credentials, load_credentials
-from helpers import wait_for
+from helpers import ServiceThread, wait_for
 
 from hamon.cli import main
 from hamon.errors import ConfigError
 from hamon.poll.events import history_events, status_events
 from hamon.poll.parse import CliParseError, parse_history, parse_show_failover, parse_state
-from hamon.serve import ServeConfig, Service
-from hamon.store import Store
 
 UTC = dt.UTC
 PASSWORD = "s3cret-Pass"
@@ -148,19 +145,8 @@ SECONDARY = {
 }
 
 
-class Polling:
-    def __init__(self, db: str, inventory: Path) -> None:
-        self.service = Service(
-            ServeConfig(syslog_udp=["127.0.0.1:0"], poll_interval=1.0, status_every=0.3), Store(db), str(inventory)
-        )
-        self.service.start()
-        self.thread = threading.Thread(target=self.service.run, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.service.stopping.set()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
+def Polling(db: str, inventory: Path) -> ServiceThread:
+    return ServiceThread(db, inventory, poll_interval=1.0)
 
 
 def _setup(tmp_path: Path, sim: AsaSimulator, monkeypatch: pytest.MonkeyPatch, password: str = PASSWORD) -> Path:

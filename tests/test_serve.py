@@ -424,3 +424,20 @@ def test_snmp_v3_keys_must_come_from_somewhere(sqlite_url: str, monkeypatch: pyt
         main, ["--db", sqlite_url, "serve", "--snmp-trap", "127.0.0.1:0", "--snmp-user", f"asa,{ENGINE},SHA"]
     )
     assert result.exit_code == 1 and "HAMON_SNMP_AUTH_KEY_ASA" in result.stderr
+
+
+def test_a_cufw_failover_state_trap_is_counted_not_dropped(sqlite_url: str) -> None:
+    r = Running(sqlite_url, snmp_trap=["127.0.0.1:0"], snmp_community=["hamon-ro"])
+    try:
+        port = r.port("snmp")
+        trap = "1.3.6.1.4.1.9.9.491.0.3"
+        subprocess.run(["snmptrap", "-v2c", "-c", "hamon-ro", f"127.0.0.1:{port}", "", trap], check=True, timeout=10)
+
+        def rejected() -> list[dict[str, Any]]:
+            r.service.write_status()
+            return [x for x in r.service.counters.snapshot()["rejected"] if "cufw" in x["reason"]]
+
+        found = wait_for(rejected)
+        assert found[0]["count"] == 1 and found[0]["reason"] == "cufwFailoverStateChanged not decoded"
+    finally:
+        r.stop()

@@ -27,6 +27,8 @@ CONFIG_KEYS = {
     "snmp_users",
     "poll_interval",
     "ssh_secrets",
+    "snmp_poll",
+    "poll_timeout",
 }
 LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify", "snmp_trap", "snmp_community"}
 DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
@@ -92,6 +94,11 @@ def load_config(path: str) -> dict[str, Any]:
     help="YAML file with SSH credentials for polls (else HAMON_SSH_USERNAME, HAMON_SSH_PASSWORD, HAMON_SSH_KEY).",
 )
 @click.option(
+    "--snmp-poll-community",
+    envvar="HAMON_SNMP_POLL_COMMUNITY",
+    help="Community for cfwHardwareStatusTable polls of the units under `snmp_poll:` (v3: config file).",
+)
+@click.option(
     "--reorder-window",
     type=click.FloatRange(0, 60),
     help="Seconds events wait for earlier ones (default 0: apply at once, re-run a pair on a late one).",
@@ -108,6 +115,8 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     if config_file:
         settings.update(load_config(config_file))
     users = options.pop("snmp_users")
+    if community := options.pop("snmp_poll_community"):
+        settings["snmp_poll"] = {**settings.get("snmp_poll", {}), "community": community}
     for k, v in options.items():
         if v not in (None, ()):
             settings[k] = list(v) if isinstance(v, tuple) else v

@@ -87,7 +87,7 @@ class PairMachine:
         if e.group is not None and self.s.mode is None:
             self._become_active_active()
         unit = self._unit_of(e)
-        if e.unit is not None and not e.source.startswith("ssh:"):  # polls come from no address
+        if e.unit is not None and not e.source.startswith(("ssh:", "snmp-poll:")):  # polls have no address
             self._learn_source(e)
         kind = e.kind
         if kind in TAKEOVER_KINDS and unit:
@@ -351,13 +351,16 @@ class PairMachine:
         mine, peers = _polled_role(e.my_state), _polled_role(e.peer_state)
         if peers == "failed" and (e.status or "").lower() != "up":
             peers = None
+        # cfwHardwareStatusTable's "Standby" may be a unit still syncing: it does not end a known sync.
+        ambiguous = {u for u, st in ((unit, e.my_state), (other(unit), e.peer_state)) if st == "Standby"}
         for scope in self._scopes(e):
             if mine is None:
                 continue
-            if mine != self.s.role(scope, unit):
+            if mine != self.s.role(scope, unit) and not (unit in ambiguous and self.s.role(scope, unit) == "syncing"):
                 self._set_role(out, scope, unit, mine, t, e, Cause.UNKNOWN)
             if peers in ("active", "standby", "failed") and not (peers == mine == "active"):
-                if peers != self.s.role(scope, other(unit)):
+                peer_syncing = other(unit) in ambiguous and self.s.role(scope, other(unit)) == "syncing"
+                if peers != self.s.role(scope, other(unit)) and not peer_syncing:
                     self._set_role(out, scope, other(unit), peers, t, e, Cause.UNKNOWN)
             elif mine == "active" and self.s.role(scope, other(unit)) == "active":
                 self._start_split(scope, t, (e.event_id,))
@@ -407,7 +410,7 @@ def _polled_role(state: str | None) -> str | None:
     s = (state or "").lower()
     if s.startswith("active") or s == "just active":
         return "active"
-    if s == "standby ready":
+    if s in ("standby ready", "standby"):  # "Standby": cfwHardwareStatusTable, ready or syncing
         return "standby"
     if s == "failed":
         return "failed"

@@ -40,9 +40,10 @@ def _event(
     my_state: str | None = None,
     peer_state: str | None = None,
     status: str | None = None,
+    origin: str = "ssh",
 ) -> Event:
     msg = parse_message(msg_id, message) if message is not None else None
-    source = f"ssh:{pair}"
+    source = f"{origin}:{pair}"
     return Event(
         event_id=event_id(source, pair, at, msg_id, text),
         at=at,
@@ -68,6 +69,24 @@ def _event(
         peer_state=peer_state,
         text=text,
     )
+
+
+def _polled_state(
+    pair: str,
+    at: dt.datetime,
+    text: str,
+    unit: str,
+    group: int | None,
+    mine: str,
+    peer: str | None,
+    link: str | None,
+    origin: str,
+) -> Event:
+    """A polled unit's own state and its peer's as it sees them (and the failover link as it sees it)."""
+    return _event(
+        pair, at, at, 0, 6, text, kind="polled_state", unit=unit, group=group,
+        my_state=mine, peer_state=peer, status=link, origin=origin,
+    )  # fmt: skip
 
 
 def history_events(rows: list[HistoryRow], polled_unit: str, pair: str, received_at: dt.datetime) -> list[Event]:
@@ -123,29 +142,44 @@ def status_events(status: FailoverStatus, previous: FailoverStatus | None, pair:
             continue
         group = f"group {h.group}: " if h.group else ""
         text = f"show failover ({status.unit}): {group}this host {h.state}, other host {peer or 'unknown'}"
-        out.append(
-            _event(
-                pair,
-                at,
-                at,
-                0,
-                6,
-                text,
-                kind="polled_state",
-                unit=status.unit,
-                group=h.group,
-                my_state=h.state,
-                peer_state=peer,
-                status=status.failover_link,
-            )
-        )
-    link = (status.failover_link or "").lower()
-    if link in ("up", "down") and (previous is None or (previous.failover_link or "").lower() != link):
-        msg_id, message = (
-            (105031, "Failover LAN interface is up") if link == "up" else (105032, "LAN Failover interface is down")
-        )
-        text = f"show failover ({status.unit}): failover link {status.failover_link_name or ''} {link}".replace(
-            "  ", " "
-        )
-        out.append(_event(pair, at, at, msg_id, 1, text, kind="", message=message))
-    return out
+        out.append(_polled_state(pair, at, text, status.unit, h.group, h.state, peer, status.failover_link, "ssh"))
+    before_link = previous.failover_link if previous else None
+    what = f"show failover ({status.unit}): failover link {status.failover_link_name or ''}".rstrip()
+    return out + _link_events(status.failover_link, before_link, what, pair, at, "ssh")
+
+
+def _link_events(
+    link: str | None, before: str | None, what: str, pair: str, at: dt.datetime, origin: str
+) -> list[Event]:
+    """The failover link's status as 105031/105032, when it changed."""
+    now = (link or "").lower()
+    if now not in ("up", "down") or (before or "").lower() == now:
+        return []
+    up = (105031, "Failover LAN interface is up")
+    msg_id, message = up if now == "up" else (105032, "LAN Failover interface is down")
+    return [_event(pair, at, at, msg_id, 1, f"{what} {now}", kind="", message=message, origin=origin)]
+
+
+SNMP_WORDS = {"active": "Active", "standby": "Standby", "failover off": "Disabled"}
+
+
+def snmp_hardware_events(
+    this_unit: str | None,
+    roles: dict[str, str],
+    link: str | None,
+    previous: tuple[dict[str, str], str | None] | None,
+    pair: str,
+    at: dt.datetime,
+) -> list[Event]:
+    """cfwHardwareStatusTable's unit rows and failover link, when changed since `previous`."""
+    out: list[Event] = []
+    if this_unit is None:
+        return out
+    peer_unit = "secondary" if this_unit == "primary" else "primary"
+    if previous is None or previous[0] != roles:
+        mine = SNMP_WORDS.get(roles.get(this_unit, ""), roles.get(this_unit, "unknown"))
+        peer = SNMP_WORDS.get(roles.get(peer_unit, ""), roles.get(peer_unit, "unknown"))
+        text = f"cfwHardwareStatusTable ({this_unit}): this unit {mine}, other unit {peer}"
+        out.append(_polled_state(pair, at, text, this_unit, None, mine, peer, link, "snmp-poll"))
+    what = f"cfwHardwareStatusTable ({this_unit}): failover link"
+    return out + _link_events(link, previous[1] if previous else None, what, pair, at, "snmp-poll")
