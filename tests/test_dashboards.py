@@ -4,9 +4,9 @@ PostgreSQL store filled by `hamon replay`, with Grafana's macros expanded."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import http.server
 import json
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +22,7 @@ from test_correlate_alerts import FULL
 
 from hamon import dashboards
 from hamon.cli import main
+from hamon.dashboard_preview import expand_macros
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "dashboards" / "schema" / "dashboard.schema.json").read_text())
@@ -64,18 +65,7 @@ def test_provisioning_points_at_the_dashboards_datasource() -> None:
 
 def expand(sql: str, pair: str) -> str:
     """Grafana's PostgreSQL macros and the pair variable, as Grafana expands them."""
-    sql = re.sub(r"\$__timeFilter\(([^)]+)\)", rf"\1 BETWEEN '{FROM}' AND '{TO}'", sql)
-    sql = sql.replace("$__timeFrom()", f"'{FROM}'").replace("$__timeTo()", f"'{TO}'")
-
-    def group(m: re.Match[str], alias: bool) -> str:
-        col, interval = m.group(1), m.group(2).strip()
-        secs = {"s": 1, "m": 60, "h": 3600, "d": 86400}[interval[-1]] * int(interval[:-1])
-        expr = f"floor(extract(epoch from {col})/{secs})*{secs}"
-        return expr + (' AS "time"' if alias else "")
-
-    sql = re.sub(r"\$__timeGroupAlias\(([^,]+),([^)]+)\)", lambda m: group(m, True), sql)
-    sql = re.sub(r"\$__timeGroup\(([^,]+),([^)]+)\)", lambda m: group(m, False), sql)
-    sql = sql.replace("${pair}", pair).replace("$pair", pair)
+    sql = expand_macros(sql, dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), pair)
     assert "$" not in sql, sql
     return sql
 
@@ -210,3 +200,35 @@ def test_push_creates_the_folder_and_every_dashboard(monkeypatch: pytest.MonkeyP
         assert missing.exit_code == 1 and "set GRAFANA_TOKEN" in missing.stderr
     finally:
         grafana.server.shutdown()
+
+
+@pytest.mark.postgres
+def test_preview_draws_every_dashboard_from_its_queries(filled: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--db", filled, "dashboards", "preview", str(tmp_path), "--pair", "fw-edge", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    paths = [Path(p) for p in json.loads(result.stdout)]
+    assert sorted(p.name for p in paths) == ["hamon-alerts.png", "hamon-fleet.png", "hamon-pair.png"]
+    for p in paths:
+        header = p.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") == 1440
+    # What the preview draws is what the panels' queries return.
+    from sqlalchemy import func, select
+
+    from hamon.dashboard_preview import run_panels
+    from hamon.store.schema import pair_state
+
+    engine = create_engine(filled)
+    data = run_panels(engine, dashboards.fleet(), dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), "")
+    with engine.connect() as conn:
+        pairs = conn.execute(select(func.count()).select_from(pair_state)).scalar_one()
+    engine.dispose()
+    assert next(d for d in data if d.panel["title"] == "Pairs").rows[0][0] == pairs > 0
+
+
+def test_preview_needs_postgresql(sqlite_url: str, tmp_path: Path) -> None:
+    log = ROOT / "examples" / "asa-pair.log"
+    assert CliRunner().invoke(main, ["--db", sqlite_url, "replay", str(log), "--no-progress"]).exit_code == 0
+    result = CliRunner().invoke(main, ["--db", sqlite_url, "dashboards", "preview", str(tmp_path)])
+    assert result.exit_code != 0 and "PostgreSQL" in result.output

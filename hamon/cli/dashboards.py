@@ -1,11 +1,14 @@
-"""`hamon dashboards export|push`: the Grafana dashboards over the hamon schema."""
+"""`hamon dashboards export|push|preview`: the Grafana dashboards over the hamon schema."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import click
 
+from hamon.cli.context import Context
+from hamon.cli.events import time_range
 from hamon.cli.render import console, emit_json
 from hamon.errors import ConfigError, HamonError
 
@@ -57,6 +60,43 @@ def push_cmd(url: str, token_env: str, folder: str, as_json: bool) -> None:
         emit_json(uids)
     else:
         console().print(f"pushed {', '.join(uids)} to {url} (folder {folder})")
+
+
+@dashboards_group.command("preview")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option(
+    "--pair", metavar="PAIR", help="The pair for the pair-detail dashboard (default: the most recent failover's)."
+)
+@time_range
+@click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+@click.pass_obj
+def preview_cmd(
+    obj: Context, directory: str, pair: str | None, since: dt.datetime | None, until: dt.datetime | None, as_json: bool
+) -> None:
+    """Draw every dashboard as DIRECTORY/<uid>.png from its panels' queries (no Grafana needed).
+
+    Needs the PostgreSQL store (the panels' SQL is PostgreSQL's). The time range defaults to the
+    store's data: from its first to its last event.
+    """
+    from sqlalchemy import func, select
+
+    from hamon.dashboard_preview import preview
+    from hamon.store.schema import events, failovers
+
+    store = obj.store()
+    with store.engine.connect() as conn:
+        first, last = conn.execute(select(func.min(events.c.at), func.max(events.c.at))).one()
+        if pair is None:
+            pair = conn.execute(select(failovers.c.pair).order_by(failovers.c.at.desc()).limit(1)).scalar()
+    if first is None:
+        raise ConfigError("the store has no events to draw")
+    start = since or first.replace(tzinfo=first.tzinfo or dt.UTC)
+    end = until or (last.replace(tzinfo=last.tzinfo or dt.UTC) + dt.timedelta(minutes=1))
+    paths = [str(p) for p in preview(store.engine, directory, start, end, pair or "")]
+    if as_json:
+        emit_json(paths)
+    else:
+        console().print("\n".join(f"wrote {p}" for p in paths))
 
 
 COMMANDS = [dashboards_group]
