@@ -14,17 +14,19 @@ import asyncio
 import datetime as dt
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hamon import mibs
 from hamon.bus import Bus
 from hamon.counters import Counters
 from hamon.errors import ConfigError
-from hamon.model import RawBatch
+from hamon.model import PolledEvents, RawBatch
+from hamon.poll.events import ha_state_event
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 CLOG_MESSAGE_GENERATED = "1.3.6.1.4.1.9.9.41.2.0.1"
-CUFW_FAILOVER_STATE_CHANGED = "1.3.6.1.4.1.9.9.491.0.3"
 CLOG_HIST = "1.3.6.1.4.1.9.9.41.1.2.3.1"  # .3 severity, .4 msg name (the id), .5 text
 LEVELS = {1: "noAuthNoPriv", 2: "authNoPriv", 3: "authPriv"}
 STATS = {  # pysnmp's own counters of what it refused
@@ -82,10 +84,18 @@ class SnmpTrapReceiver:
     transport = "snmp"
 
     def __init__(
-        self, host: str, port: int, bus: Bus, counters: Counters, communities: list[str], users: list[V3User]
+        self,
+        host: str,
+        port: int,
+        bus: Bus,
+        counters: Counters,
+        communities: list[str],
+        users: list[V3User],
+        resolve: Callable[[str | None, str], str] | None = None,
     ) -> None:
         if not communities and not users:
             raise ConfigError("--snmp-trap needs --snmp-community or an SNMPv3 user")
+        self.resolve = resolve or (lambda device_id, source: device_id or source)  # the pair of a sender
         self.bus = bus
         self.counters = counters
         self.users = {u.name: u for u in users}
@@ -197,8 +207,8 @@ class SnmpTrapReceiver:
         binds = {str(oid): value for oid, value in var_binds}
         self.counters.receive(self.transport, source)
         trap = str(binds.get(SNMP_TRAP_OID, ""))
-        if trap == CUFW_FAILOVER_STATE_CHANGED:  # its MIB revision is not at hand: counted, not guessed at
-            self.counters.reject(self.transport, source, "cufwFailoverStateChanged not decoded")
+        if trap == mibs.CUFW_FAILOVER_STATE_CHANGED:
+            self._failover_state(source, binds)
             return
         if trap != CLOG_MESSAGE_GENERATED:
             self.counters.add("snmp_other_traps")
@@ -214,4 +224,25 @@ class SnmpTrapReceiver:
         line = f"%ASA-{max(severity, 0)}-{msg_id}: {text}".encode("utf-8", "replace")
         batch = RawBatch(line + b"\n", dt.datetime.now(dt.UTC), source, self.transport, "snmp-trap", f"snmp:{source}")
         if not self.bus.publish(batch, block=False):
+            self.counters.drop(self.transport, source)
+
+    def _failover_state(self, source: str, binds: dict[str, Any]) -> None:
+        """CISCO-UNIFIED-FIREWALL-MIB cufwFailoverStateChanged: a failover group's HA state on the sender."""
+        group = mibs.column_value(binds, mibs.CUFW_FO_GROUP_INDEX)
+        state = mibs.column_value(binds, mibs.CUFW_FO_GRP_HA_STATE)
+        if state is None:
+            self.counters.reject(self.transport, source, "cufwFailoverStateChanged without cufwFOGrpHAstate")
+            return
+        try:
+            index = int(group[1]) if group is not None else int(state[0])  # type: ignore[call-overload]
+            value = int(state[1])  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            self.counters.reject(self.transport, source, "cufwFailoverStateChanged with values out of its MIB")
+            return
+        if index not in mibs.CUFW_FO_GROUP_ID or value not in mibs.HARDWARE_STATUS:
+            self.counters.reject(self.transport, source, "cufwFailoverStateChanged with values out of its MIB")
+            return
+        pair = self.resolve(None, source)
+        event = ha_state_event(pair, source, dt.datetime.now(dt.UTC), index or None, mibs.HARDWARE_STATUS[value])
+        if not self.bus.publish(PolledEvents((event,), source, self.transport), block=False):
             self.counters.drop(self.transport, source)

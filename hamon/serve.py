@@ -147,7 +147,12 @@ class Service:
                 users = [snmp_user(u) for u in self.cfg.snmp_users]
                 for a in self.cfg.snmp_trap:
                     receiver = snmp.SnmpTrapReceiver(
-                        *address(a), self.bus, self.counters, self.cfg.snmp_community, users
+                        *address(a),
+                        self.bus,
+                        self.counters,
+                        self.cfg.snmp_community,
+                        users,
+                        lambda device_id, source: self._resolver.resolve(device_id, source),
                     )
                     receiver.start()  # binds and configures on its own thread; errors come back here
                     self.collectors.append(receiver)

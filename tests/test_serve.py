@@ -426,18 +426,26 @@ def test_snmp_v3_keys_must_come_from_somewhere(sqlite_url: str, monkeypatch: pyt
     assert result.exit_code == 1 and "HAMON_SNMP_AUTH_KEY_ASA" in result.stderr
 
 
-def test_a_cufw_failover_state_trap_is_counted_not_dropped(sqlite_url: str) -> None:
+def test_cufw_failover_state_traps_are_decoded_from_the_mib(sqlite_url: str) -> None:
     r = Running(sqlite_url, snmp_trap=["127.0.0.1:0"], snmp_community=["hamon-ro"])
+    entry = "1.3.6.1.4.1.9.9.491.1.4.2.1.1"  # cufwFOGrpStatusEntry
     try:
         port = r.port("snmp")
-        trap = "1.3.6.1.4.1.9.9.491.0.3"
-        subprocess.run(["snmptrap", "-v2c", "-c", "hamon-ro", f"127.0.0.1:{port}", "", trap], check=True, timeout=10)
+        for group, state in (("1", "9"), ("2", "10"), ("1", "42")):  # active, standby, not a HardwareStatus
+            binds = [f"{entry}.1.{group}", "i", group, f"{entry}.3.{group}", "i", state]
+            trap = ["snmptrap", "-v2c", "-c", "hamon-ro", f"127.0.0.1:{port}", "", "1.3.6.1.4.1.9.9.491.0.3"]
+            subprocess.run([*trap, *binds], check=True, timeout=10)
+        events = wait_for(lambda: len(r.store.events()) >= 2 and r.store.events())
+        decoded = sorted((e.kind, e.group, e.my_state, e.source) for e in events)
+        assert decoded == [
+            ("ha_state_changed", 1, "active", "127.0.0.1"),
+            ("ha_state_changed", 2, "standby", "127.0.0.1"),
+        ]
+        assert all(e.unit is None and e.pair == "127.0.0.1" for e in events)  # the trap names no unit
 
         def rejected() -> list[dict[str, Any]]:
-            r.service.write_status()
             return [x for x in r.service.counters.snapshot()["rejected"] if "cufw" in x["reason"]]
 
-        found = wait_for(rejected)
-        assert found[0]["count"] == 1 and found[0]["reason"] == "cufwFailoverStateChanged not decoded"
+        assert wait_for(rejected)[0]["reason"] == "cufwFailoverStateChanged with values out of its MIB"
     finally:
         r.stop()

@@ -41,18 +41,21 @@ def _event(
     peer_state: str | None = None,
     status: str | None = None,
     origin: str = "ssh",
+    sender: str | None = None,
 ) -> Event:
+    """An event hamon made (not parsed from a line): from `origin:PAIR`, or from `sender` (an address)."""
     msg = parse_message(msg_id, message) if message is not None else None
-    source = f"{origin}:{pair}"
+    source = sender or f"{origin}:{pair}"
+    device = None if sender else pair
     return Event(
-        event_id=event_id(source, pair, at, msg_id, text),
+        event_id=event_id(source, device, at, msg_id, text),
         at=at,
         received_at=received_at,
         pair=pair,
         unit=Unit(unit) if unit else None,
         group=group,
         source=source,
-        device_id=pair,
+        device_id=device,
         msg_id=msg_id,
         severity=severity,
         kind=msg.kind if msg else kind,
@@ -183,3 +186,17 @@ def snmp_hardware_events(
         out.append(_polled_state(pair, at, text, this_unit, None, mine, peer, link, "snmp-poll"))
     what = f"cfwHardwareStatusTable ({this_unit}): failover link"
     return out + _link_events(link, previous[1] if previous else None, what, pair, at, "snmp-poll")
+
+
+def ha_state_event(pair: str, source: str, at: dt.datetime, group: int | None, state: str) -> Event:
+    """CISCO-UNIFIED-FIREWALL-MIB cufwFailoverStateChanged, decoded: a group's HA state on the sender.
+
+    The trap names no unit (primary or secondary) and no reason; its sender is the unit's management
+    address, which follows the role. So it is evidence of a state change at that address (kind
+    `ha_state_changed`, in timelines and evidence), not a role assignment of a physical unit.
+    """
+    where = f"failover group {group}" if group else "the unit"
+    text = f"cufwFailoverStateChanged: {where} now {state} (cufwFOGrpHAstate) on {source}"
+    return _event(
+        pair, at, at, 0, 5, text, kind="ha_state_changed", group=group, my_state=state, status=state, sender=source
+    )
