@@ -94,6 +94,7 @@ class Target:
     previous: FailoverStatus | None = None
     previous_key: tuple[object, ...] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    sent: set[str] = field(default_factory=set)  # history rows already handed over
 
 
 class PollError(Exception):
@@ -150,7 +151,10 @@ class SshPoller(PollerThread):
         self.counters.receive(self.transport, label)
         events = []
         if status.unit is not None:
-            events += history_events(history, status.unit, t.pair, at)
+            rows = history_events(history, status.unit, t.pair, at)
+            # Each row once per run of the service: the history repeats at every poll.
+            events += [e for e in rows if e.event_id not in t.sent]
+            t.sent = {e.event_id for e in rows}
         key = status_key(status)
         if key != t.previous_key:
             events += status_events(status, t.previous, t.pair, at)

@@ -199,6 +199,11 @@ def test_serve_polls_over_ssh_and_history_becomes_failovers(
             wait_for(
                 lambda: cli(sqlite_url, "pairs", "--json")[0]["units"] == {"primary": "failed", "secondary": "active"}
             )
+            # History rows are handed over once, not at every poll (they would re-run the pair).
+            wait_for(lambda: polling.service.poller.rounds >= 3)
+            # Handed over once each, not at every poll (a repeated old row would re-run the pair):
+            # 4 history rows, the state and the link; then the new row and the new state.
+            assert polling.service.counters.totals["polled_events"] == 4 + 2 + 1 + 1
             latest = wait_for(
                 lambda: [f for f in cli(sqlite_url, "failovers", "--json") if f["at"].startswith("2026-11-25")]
             )
