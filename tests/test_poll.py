@@ -180,6 +180,8 @@ def test_serve_polls_over_ssh_and_history_becomes_failovers(
             assert sim.commands[:4] == ["terminal pager 0", *SECONDARY]
             polls = wait_for(lambda: _status(sqlite_url).get("polls"))
             assert polls[0]["ok"] and polls[0]["failover"]["unit_holdtime"] == 15
+            human = cli(sqlite_url, "status")
+            assert "Last polls" in human and "Standby" in human and "127.0.0.1" in human
             assert polls[0]["state"][0]["last_failure"] == "Ifc Failure"
             pair = cli(sqlite_url, "pairs", "--json")[0]
             assert pair["units"] == {"primary": "active", "secondary": "standby"}

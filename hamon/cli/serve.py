@@ -204,12 +204,35 @@ def status_cmd(obj: Context, as_json: bool) -> None:
         out.print(table(None, ("transport", "source", "received", "dropped"), traffic))
         for r in c["rejected"]:
             out.print(f"  rejected {r['count']:,} from {r['source']} ({r['transport']}): {r['reason']}")
+        polls = [
+            (
+                p["pair"],
+                p["host"],
+                p["polled_at"],
+                "ok" if p.get("ok") else f"failed: {p.get('error')}",
+                _poll_roles(p),
+            )
+            for p in c.get("polls", [])
+        ]
+        if polls:
+            out.print(table("Last polls", ("pair", "unit address", "polled at", "result", "roles seen"), polls))
     if open_by_pair:
         out.print(
             table(
                 "Pairs with open alerts", ("pair", "open alerts"), [(p["pair"], p["open_alerts"]) for p in open_by_pair]
             )
         )
+
+
+def _poll_roles(poll: dict[str, Any]) -> str:
+    """What a poll said of each unit's role, in one cell."""
+    if "failover" in poll:
+        return ", ".join(
+            f"{h['unit']}{' g' + str(h['group']) if h['group'] else ''} {h['state']}" for h in poll["failover"]["hosts"]
+        )
+    if "hardware" in poll:
+        return ", ".join(f"{u} {r}" for u, r in sorted(poll["hardware"]["roles"].items()))
+    return ""
 
 
 COMMANDS = [serve_cmd, status_cmd]
