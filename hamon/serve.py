@@ -167,28 +167,7 @@ class Service:
         except OSError as exc:
             self._close_collectors()
             raise ConfigError(f"cannot listen: {exc.strerror or exc}") from exc
-        targets = []
-        if self.inventory is not None:
-            ssh = importlib.import_module("hamon.collectors.ssh_poll")
-            targets = ssh.targets_from(self.inventory)
-            if targets:
-                credentials = ssh.load_credentials(self.cfg.ssh_secrets)
-                self.poller = ssh.SshPoller(targets, credentials, self.cfg.poll_interval, self.bus, self.counters)
-                self.poller.timeout = 4 * self.cfg.poll_timeout
-                self.collectors.append(self.poller)
-            snmp_poll = importlib.import_module("hamon.collectors.snmp_poll")
-            snmp_targets = snmp_poll.snmp_targets_from(self.inventory)
-            if snmp_targets:
-                settings = {**snmp_poll_env(), **self.cfg.snmp_poll}
-                self.snmp_poller = snmp_poll.SnmpPoller(
-                    snmp_targets,
-                    snmp_poll.auth_data(settings),
-                    self.cfg.poll_interval,
-                    self.bus,
-                    self.counters,
-                    timeout=self.cfg.poll_timeout,
-                )
-                self.collectors.append(self.snmp_poller)
+        self.collectors += self._pollers(self.inventory)
         if not self.collectors:
             raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
@@ -311,6 +290,31 @@ class Service:
                 self.counters.add("notifications_sent", report.sent)
                 self.counters.add("notifications_failed", report.failed)
 
+    def _pollers(self, inventory: Inventory | None) -> list[Any]:
+        """The SSH and SNMP pollers of the units the inventory lists (not started)."""
+        self.poller = self.snmp_poller = None
+        if inventory is None:
+            return []
+        ssh = importlib.import_module("hamon.collectors.ssh_poll")
+        targets = ssh.targets_from(inventory)
+        if targets:
+            credentials = ssh.load_credentials(self.cfg.ssh_secrets)
+            self.poller = ssh.SshPoller(targets, credentials, self.cfg.poll_interval, self.bus, self.counters)
+            self.poller.timeout = 4 * self.cfg.poll_timeout
+        snmp_poll = importlib.import_module("hamon.collectors.snmp_poll")
+        snmp_targets = snmp_poll.snmp_targets_from(inventory)
+        if snmp_targets:
+            settings = {**snmp_poll_env(), **self.cfg.snmp_poll}
+            self.snmp_poller = snmp_poll.SnmpPoller(
+                snmp_targets,
+                snmp_poll.auth_data(settings),
+                self.cfg.poll_interval,
+                self.bus,
+                self.counters,
+                timeout=self.cfg.poll_timeout,
+            )
+        return [p for p in (self.poller, self.snmp_poller) if p is not None]
+
     def reload_inventory(self) -> None:
         """SIGHUP: read the inventory again; a broken file keeps the old one (and is counted)."""
         self.reload.clear()
@@ -325,6 +329,21 @@ class Service:
         self._resolver = PairResolver(inv)
         self.parser = BatchParser(self._resolver.resolve)
         self.live.inventory = inv
+        # Polls follow the inventory: the old pollers stop, the new inventory's start.
+        previous = (self.poller, self.snmp_poller)
+        old = [p for p in previous if p is not None]
+        try:
+            new = self._pollers(inv)
+        except ConfigError:  # e.g. polls added without credentials: keep polling as before
+            self.poller, self.snmp_poller = previous
+            self.counters.add("inventory_reload_failed")
+            return
+        for p in old:
+            p.stop()
+            self.collectors.remove(p)
+        for p in new:
+            p.start()
+            self.collectors.append(p)
         self.counters.add("inventory_reloaded")
 
     def write_status(self) -> None:

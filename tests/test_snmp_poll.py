@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,24 @@ def test_snmp_polls_need_credentials(sqlite_url: str, tmp_path: Path, monkeypatc
 
     with pytest.raises(ConfigError, match="need a community"):
         Service(ServeConfig(syslog_udp=["127.0.0.1:0"]), Store(sqlite_url), str(_inventory(tmp_path, 1161))).start()
+
+
+def test_sighup_starts_and_stops_polls_with_the_inventory(sqlite_url: str, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yml"
+    inv.write_text("pairs:\n  - name: fw-snmp\n    match: [fw-snmp]\n")
+    with SnmpAgentSimulator(primary_active()) as agent:
+        polling = Polling(sqlite_url, inv, snmp_poll={"community": COMMUNITY})
+        try:
+            assert polling.service.snmp_poller is None
+            _inventory(tmp_path, agent.port)  # the same file, now with snmp_poll
+            polling.service.reload.set()  # what SIGHUP does
+            wait_for(lambda: cli(sqlite_url, "pairs", "--json"))
+            assert polling.service.snmp_poller is not None and agent.requests > 0
+            inv.write_text("pairs:\n  - name: fw-snmp\n    match: [fw-snmp]\n")
+            polling.service.reload.set()
+            wait_for(lambda: polling.service.snmp_poller is None)
+            seen = agent.requests
+            time.sleep(1.5)  # three poll intervals
+            assert agent.requests == seen  # no longer polled
+        finally:
+            polling.stop()
