@@ -148,6 +148,9 @@ class SshPoller(PollerThread):
         except TimeoutError:
             self._failed(t, summary, label, f"no complete answer within {self.timeout:g} s")
             return
+        except Exception as exc:  # a key file asyncssh cannot read, an answer no template expected, …
+            self._failed(t, summary, label, f"{type(exc).__name__}: {exc}")
+            return
         self.counters.receive(self.transport, label)
         events = []
         if status.unit is not None:

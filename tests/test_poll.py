@@ -13,6 +13,8 @@ from asa_sim import AsaSimulator, fixture
 from click.testing import CliRunner
 from hamon.collectors.ssh_poll import Credentials, load_credentials
 from helpers import ServiceThread, wait_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hamon.cli import main
 from hamon.errors import ConfigError
@@ -244,3 +246,19 @@ def test_user_exec_login_uses_enable(sqlite_url: str, tmp_path: Path, monkeypatc
             assert sim.commands[:2] == ["enable", "terminal pager 0"]
         finally:
             polling.stop()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000), st.sampled_from(sorted(SECONDARY.values())), st.integers(0, 2000))
+def test_cli_parsers_never_fail_on_garbage(noise: str, real: str, cut: int) -> None:
+    """Any output — garbage, or real output cut short and mixed with garbage — parses or is a CliParseError."""
+    for text in (noise, real[:cut] + noise, noise + real):
+        for parse in (parse_show_failover, parse_history, parse_state):
+            try:
+                result = parse(text)
+            except CliParseError:
+                continue
+            if parse is parse_history:  # whatever parses becomes events without error
+                history_events(result, "primary", "fw", t("2026-11-25T00:00:00"))  # type: ignore[arg-type]
+            if parse is parse_show_failover:
+                status_events(result, None, "fw", t("2026-11-25T00:00:00"))  # type: ignore[arg-type]
