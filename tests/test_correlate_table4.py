@@ -163,3 +163,40 @@ def test_failover_link_failed_during_operation_is_no_failover(tmp_path: Path) ->
     assert s.failovers() == []
     assert s.pair()["groups"] == {"1": "primary", "2": "secondary"} and s.pair()["failover_link"] == "down"
     assert "failover_link_down" in s.kinds(open_only=True) and "split_brain" not in s.kinds()
+
+
+POLICY_2 = "pairs:\n  - name: fw\n    match: [fw]\n    mode: active-active\n    interface_policy: 2\n"
+
+
+def test_the_interface_policy_holds_per_failover_group(tmp_path: Path) -> None:
+    """One failed interface in each group's contexts is not two in either: no group reaches a policy of 2."""
+    s = play(
+        tmp_path,
+        STEADY
+        + [
+            S(200, 105009, "(Secondary_group_1) Testing on interface dmz Failed"),
+            S(205, 105009, "(Secondary_group_2) Testing on interface outside Failed"),
+        ],
+        inventory=POLICY_2,
+    )
+    assert "interface_threshold" not in s.kinds()
+    assert s.pair()["units"]["secondary"] == "active"  # group 2 still active there, group 1 still standby
+
+
+def test_a_group_over_its_policy_alerts_for_that_group_and_fails_only_it(tmp_path: Path) -> None:
+    s = play(
+        tmp_path,
+        STEADY
+        + [
+            S(200, 105009, "(Secondary_group_1) Testing on interface dmz Failed"),
+            S(205, 105009, "(Secondary_group_1) Testing on interface inside Failed"),
+            S(210, 105009, "(Secondary_group_2) Testing on interface outside Failed"),
+        ],
+        inventory=POLICY_2,
+    )
+    (alert,) = [a for a in s.alerts() if a["kind"] == "interface_threshold"]
+    assert (alert["group"], alert["unit"], alert["ended_at"]) == (1, "secondary", None)
+    assert "dmz, inside" in alert["detail"] and "failover group 1" in alert["detail"]
+    # Group 1's standby on the secondary is marked failed (Table 4); group 2 stays active there.
+    assert s.failovers() == []
+    assert s.pair()["groups"] == {"1": "primary", "2": "secondary"}

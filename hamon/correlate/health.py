@@ -314,44 +314,68 @@ def _synced(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
 
 
 def _interface(m: PairMachine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
-    m.s.interfaces.setdefault(unit, {})[name] = status
+    # In Active/Active an interface belongs to its failover group's contexts: keyed `name@gN`.
+    key = f"{name}@g{e.group}" if e.group else name
+    m.s.interfaces.setdefault(unit, {})[key] = status
     if status == "Normal":  # a passed test ends that interface's symptom
         for scope in m._scopes(e):
             m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if s[2] != name]
     _threshold(m, out, e, t)
 
 
+def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) -> dict[str, str]:
+    """A unit's interface statuses that count for a scope (0: the unit; N: failover group N).
+
+    An interface reported without a group (no `_group_N` tag) counts for every group.
+    """
+    out = {}
+    for key, status in interfaces.items():
+        name, _, group = key.partition("@g")
+        if name not in special and (scope == 0 or not group or int(group) == scope):
+            out[name] = status
+    return out
+
+
 def _threshold(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
-    """interface_threshold: failed monitored interfaces on a unit reach the interface policy."""
+    """interface_threshold: failed monitored interfaces on a unit reach the interface policy.
+
+    In Active/Active the policy holds per failover group (each group has its own interfaces and
+    fails over on its own), so the alert, and a standby group marked failed, are per group.
+    """
     policy = m.cfg.interface_policy
     ifs = m.s.interfaces
     special = {m.cfg.failover_interface, m.cfg.state_interface}
-    for unit in UNITS:
-        mine = {n: s for n, s in ifs.get(unit, {}).items() if n not in special}
-        theirs = ifs.get(other(unit), {})
-        # An interface failed on both units is Unknown on both and does not count (chapter).
-        failed = sorted(
-            n for n, s in mine.items() if s in ("Failed", "No Link") and theirs.get(n) not in ("Failed", "No Link")
-        )
-        monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
-        need = math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
-        if failed and len(failed) >= max(need, 1):
-            m.s.alerts.raise_(
-                out,
-                t,
-                "interface_threshold",
-                "critical",
-                f"{len(failed)} failed monitored interface(s) on {unit} ({', '.join(failed)}); policy {policy}",
-                (e.event_id,),
-                unit=unit,
+    scopes = (1, 2) if m.s.mode == "active-active" else (0,)
+    for scope in scopes:
+        group = scope or None
+        where = f" (failover group {scope})" if scope else ""
+        for unit in UNITS:
+            mine = _in_scope(ifs.get(unit, {}), scope, special)
+            theirs = _in_scope(ifs.get(other(unit), {}), scope, set())
+            # An interface failed on both units is Unknown on both and does not count (chapter).
+            failed = sorted(
+                n
+                for n, st in mine.items()
+                if st in ("Failed", "No Link") and theirs.get(n) not in ("Failed", "No Link")
             )
-            for scope in m._scopes(e):
+            monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
+            need = math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
+            if failed and len(failed) >= max(need, 1):
+                m.s.alerts.raise_(
+                    out,
+                    t,
+                    "interface_threshold",
+                    "critical",
+                    f"{len(failed)} failed monitored interface(s) on {unit}{where} ({', '.join(failed)}); policy {policy}",
+                    (e.event_id,),
+                    group=group,
+                    unit=unit,
+                )
                 if m.s.role(scope, unit) == "standby":
                     # Table 3/4: on the standby (group) above threshold — marked failed, no failover.
                     m._set_role(out, scope, unit, "failed", t, e, Cause.INTERFACE_FAILURE)
-        elif m.s.alerts.is_open("interface_threshold", None, unit):
-            m.s.alerts.resolve(out, t, "interface_threshold", (e.event_id,), unit=unit)
-            for scope in m._scopes(e):
+            elif m.s.alerts.is_open("interface_threshold", group, unit):
+                m.s.alerts.resolve(out, t, "interface_threshold", (e.event_id,), group=group, unit=unit)
                 if m.s.role(scope, unit) == "failed":
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).

@@ -8,7 +8,7 @@ from typing import Any
 from hamon.correlate.alerts import AlertBook
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: Active/Active interfaces keyed per failover group
 
 
 def other(unit: str) -> str:
@@ -60,7 +60,7 @@ class PairState:
     written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
     failover_link: str = "unknown"
     state_link: str = "unknown"
-    interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # unit -> interface -> status
+    interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # unit -> interface[@gN] -> status
     symptoms: dict[int, list[list[Any]]] = field(default_factory=dict)  # scope -> [[t, event_id, interface]]
     drafts: dict[str, Draft] = field(default_factory=dict)
     split_checks: dict[int, list[Any]] = field(default_factory=dict)  # scope -> [due, since, evidence]
