@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from sqlalchemy import delete, select
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
@@ -61,6 +60,8 @@ def add_cmd(obj: Context, pair: str | None, kind: str | None, duration: str, com
 @click.pass_obj
 def list_cmd(obj: Context, show_all: bool, as_json: bool) -> None:
     """List silences (active ones unless --all)."""
+    from sqlalchemy import select
+
     from hamon.store.schema import silences
 
     now = dt.datetime.now(dt.UTC)
@@ -96,6 +97,8 @@ def list_cmd(obj: Context, show_all: bool, as_json: bool) -> None:
 @click.pass_obj
 def remove_cmd(obj: Context, silence_id: int) -> None:
     """Remove a silence by its id (see hamon silence list --all)."""
+    from sqlalchemy import delete
+
     from hamon.store.schema import silences
 
     with obj.store().engine.begin() as conn:
