@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,41 @@ def _reader_reads(postgres_url: str, reader_url: Any) -> None:
             conn.execute(text("DELETE FROM events"))
     finally:
         reader.dispose()
+
+
+def test_the_image_build_stage_has_what_the_wheel_needs(tmp_path: Path) -> None:
+    """The files the Dockerfile copies build hamon's wheel, C scanner and TextFSM templates included
+    (no Docker engine here: the build stage's own command on the same inputs)."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text().split("FROM", 2)[1]  # the build stage
+    context = tmp_path / "context"
+    context.mkdir()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            *sources, _ = line.split()[1:]
+            for src in sources:
+                path = ROOT / src
+                if path.is_dir():
+                    shutil.copytree(path, context / src, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+                else:
+                    shutil.copy(path, context / src)
+    wheels = tmp_path / "wheels"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "-w",
+        str(wheels),
+        str(context),
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    (wheel,) = wheels.glob("hamon-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("hamon/parse/_scan") and n.endswith(".so") for n in names)
+    assert "hamon/poll/templates/cisco_asa_show_failover_history.textfsm" in names
+    assert "hamon/collectors/ssh_poll.py" in names
