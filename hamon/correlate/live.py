@@ -69,7 +69,6 @@ class LiveCorrelator:
         self.window = window
         self.machines: dict[str, PairMachine] = {}
         self.buffers: dict[str, list[tuple[float, str, Event]]] = {}
-        self.applied: dict[str, float] = {}  # per pair: event time up to which events are applied
         self.last_key: dict[str, tuple[float, str]] = {}  # per pair: (time, event id) of the last applied
         self.last_checkpoint: dict[str, float | None] = {}
         self.dirty: dict[str, float] = {}  # pairs to re-run from before this time (late events)
@@ -98,9 +97,9 @@ class LiveCorrelator:
         self.last_key.pop(pair, None)
         machine, outs, _ = resume_pair(self.store, self.config(pair), earliest, finish=False, observer=self)
         self.machines[pair] = machine
-        self.applied[pair] = machine.s.last_t if machine.s.last_t is not None else float("-inf")
-        if earliest is not None and pair not in self.last_key:  # resumed from a checkpoint, no event after it
-            self.last_key[pair] = (self.applied[pair], "\uffff")
+        if earliest is not None and pair not in self.last_key and machine.s.last_t is not None:
+            # Resumed from a checkpoint with no event after it: anything at its time or before is late.
+            self.last_key[pair] = (machine.s.last_t, "\uffff")
         self.last_checkpoint[pair] = None
         self._count(outs)
 
@@ -120,8 +119,7 @@ class LiveCorrelator:
         rw.events.append(e)
         rw.outputs += outs
         self.recent[e.pair].add(e.event_id)
-        self.applied[e.pair] = t = e.at.timestamp()
-        self.last_key[e.pair] = (t, e.event_id)
+        self.last_key[e.pair] = (e.at.timestamp(), e.event_id)
 
     def submit(self, events: list[Event]) -> None:
         """Hand over stored events; they are applied once they are older than the window."""
@@ -216,7 +214,6 @@ class LiveCorrelator:
         self.machines[pair] = rebuilt
         rw.events = events
         self.last_key[pair] = max(self.last_key[pair], (t, e.event_id))
-        self.applied[pair] = max(self.applied[pair], t)
         self.restated.add(pair)
         return True
 
@@ -226,7 +223,7 @@ class LiveCorrelator:
         Timers due after the last event are not fired (a replay does not know that future either).
         """
         times = [t for buf in self.buffers.values() for t, _, _ in buf]
-        times += [t for t in self.applied.values() if t != float("-inf")]
+        times += [t for t, _ in self.last_key.values() if t != float("-inf")]
         if not times and not self.dirty:
             return []
         outs = self.tick(max(times, default=0.0) + self.window)
