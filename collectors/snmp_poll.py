@@ -106,6 +106,7 @@ class SnmpPoller(PollerThread):
 
     transport = "snmp-poll"
     name = "hamon-snmp-poll"
+    default_port = 161
 
     def __init__(
         self, targets: list[SnmpTarget], auth: Any, interval: float, bus: Bus, counters: Counters, timeout: float = 5.0
@@ -132,8 +133,8 @@ class SnmpPoller(PollerThread):
         from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, UdpTransportTarget, walk_cmd
 
         at = dt.datetime.now(dt.UTC)
-        label = f"{t.host}:{t.port}" if t.port != 161 else t.host
-        summary: dict[str, Any] = {"pair": t.pair, "host": label, "polled_at": at.isoformat().replace("+00:00", "Z")}
+        summary = self.begin(t, at)
+        label = summary["host"]
         cells: dict[tuple[int, int], Any] = {}
         prefix = tuple(int(x) for x in TABLE.split("."))
         try:
@@ -148,13 +149,10 @@ class SnmpPoller(PollerThread):
                     if name[: len(prefix)] == prefix and len(name) == len(prefix) + 2:
                         cells[(name[-2], name[-1])] = value.prettyPrint() if name[-2] != 3 else int(value)
         except Exception as exc:  # a timeout, an unknown user, a refused request: counted, shown, survived
-            reason = str(exc) or type(exc).__name__
-            self.counters.reject(self.transport, label, reason)
-            t.summary = {**summary, "ok": False, "error": reason}
+            self.failed(t, summary, str(exc) or type(exc).__name__)
             return
         if not cells:
-            self.counters.reject(self.transport, label, "cfwHardwareStatusTable is empty")
-            t.summary = {**summary, "ok": False, "error": "cfwHardwareStatusTable is empty"}
+            self.failed(t, summary, "cfwHardwareStatusTable is empty")
             return
         hw = read_table(cells)
         self.counters.receive(self.transport, label)

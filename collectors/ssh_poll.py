@@ -23,7 +23,7 @@ from typing import Any
 from hamon.bus import Bus
 from hamon.counters import Counters
 from hamon.errors import ConfigError
-from hamon.model import PolledEvents
+from hamon.model import PolledEvents, iso
 from hamon.poll.events import history_events, status_events, status_key
 from hamon.poll.parse import CliParseError, FailoverStatus, parse_history, parse_show_failover, parse_state
 from hamon.poll.runner import PollerThread, unit_addresses
@@ -106,6 +106,7 @@ class SshPoller(PollerThread):
 
     transport = "ssh"
     name = "hamon-ssh-poll"
+    default_port = 22
 
     def __init__(
         self,
@@ -135,21 +136,21 @@ class SshPoller(PollerThread):
 
     async def poll(self, t: Target) -> None:
         at = dt.datetime.now(dt.UTC)
-        label = f"{t.host}:{t.port}" if t.port != 22 else t.host
-        summary: dict[str, Any] = {"pair": t.pair, "host": label, "polled_at": _iso(at)}
+        summary = self.begin(t, at)
+        label = summary["host"]
         try:
             outputs = await asyncio.wait_for(self._session(t), self.timeout)
             status = parse_show_failover(outputs["show failover"])
             history = parse_history(outputs["show failover history"])
             state = parse_state(outputs["show failover state"])
         except (PollError, CliParseError) as exc:
-            self._failed(t, summary, label, str(exc))
+            self.failed(t, summary, str(exc))
             return
         except TimeoutError:
-            self._failed(t, summary, label, f"no complete answer within {self.timeout:g} s")
+            self.failed(t, summary, f"no complete answer within {self.timeout:g} s")
             return
         except Exception as exc:  # a key file asyncssh cannot read, an answer no template expected, …
-            self._failed(t, summary, label, f"{type(exc).__name__}: {exc}")
+            self.failed(t, summary, f"{type(exc).__name__}: {exc}")
             return
         self.counters.receive(self.transport, label)
         events = []
@@ -169,13 +170,9 @@ class SshPoller(PollerThread):
             ok=True,
             error=None,
             failover=status.to_json(),
-            state=[{**s, "last_failure_at": _iso(s["last_failure_at"])} for s in state],
+            state=[{**s, "last_failure_at": s["last_failure_at"] and iso(s["last_failure_at"])} for s in state],
             history_rows=len(history),
         )
-
-    def _failed(self, t: Target, summary: dict[str, Any], label: str, reason: str) -> None:
-        self.counters.reject(self.transport, label, reason)
-        t.summary = {**summary, "ok": False, "error": reason}
 
     async def _session(self, t: Target) -> dict[str, str]:
         import asyncssh
@@ -259,10 +256,6 @@ class _Shell:
         if any(line.lstrip().startswith("ERROR: % Invalid input") for line in lines):
             raise PollError(f"the unit refused {command!r}")
         return "\n".join(lines)
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def targets_from(inventory: Any) -> list[Target]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import threading
 import time
 from typing import Any
+
+from hamon.model import iso
 
 
 class PollerThread:
@@ -17,7 +20,10 @@ class PollerThread:
     """
 
     name = "hamon-poll"
+    transport = "poll"
+    default_port = 0  # a target on its protocol's port is named by its host alone
     targets: list[Any]
+    counters: Any  # hamon.counters.Counters
 
     def __init__(self, interval: float, timeout: float) -> None:
         self.interval = interval
@@ -55,6 +61,16 @@ class PollerThread:
         self._stop.set()
         if self._round is not None:
             self._round.cancel()
+
+    def begin(self, t: Any, at: dt.datetime) -> dict[str, Any]:
+        """The summary a poll of target `t` starts with (its pair, its address, when)."""
+        host = t.host if t.port == self.default_port else f"{t.host}:{t.port}"
+        return {"pair": t.pair, "host": host, "polled_at": iso(at)}
+
+    def failed(self, t: Any, summary: dict[str, Any], reason: str) -> None:
+        """A poll that did not complete: counted per unit with its reason, and shown as its last poll."""
+        self.counters.reject(self.transport, summary["host"], reason)
+        t.summary = {**summary, "ok": False, "error": reason}
 
     def status(self) -> list[dict[str, Any]]:
         """Each target's last complete poll."""
