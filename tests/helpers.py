@@ -59,3 +59,16 @@ class ServiceThread:
         self.service.stopping.set()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
+
+
+def cli(db: str, *args: str) -> Any:
+    """`hamon --db DB ARGS...`, which must succeed: its JSON with --json, else its text."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+
+    result = CliRunner().invoke(main, ["--db", db, *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout) if "--json" in args else result.stdout

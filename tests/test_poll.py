@@ -10,13 +10,11 @@ from typing import Any
 
 import pytest
 from asa_sim import AsaSimulator, fixture
-from click.testing import CliRunner
 from hamon.collectors.ssh_poll import Credentials, load_credentials
-from helpers import ServiceThread, wait_for
+from helpers import ServiceThread, cli, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hamon.cli import main
 from hamon.errors import ConfigError
 from hamon.poll.events import history_events, status_events
 from hamon.poll.parse import CliParseError, parse_history, parse_show_failover, parse_state
@@ -134,12 +132,6 @@ def test_credentials_from_environment_and_secrets_file(tmp_path: Path) -> None:
 
 
 # -- hamon serve polling the simulator ---------------------------------------------------------
-def cli(db: str, *args: str) -> Any:
-    result = CliRunner().invoke(main, ["--db", db, *args])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout) if "--json" in args else result.stdout
-
-
 SECONDARY = {
     "show failover": fixture("show_failover_as_secondary_standby.txt"),
     "show failover history": fixture("show_failover_history_secondary.txt"),

@@ -322,6 +322,13 @@ CLOG_VARS = [
 ENGINE = "0x8000000001020304"
 
 
+def v3(level: str, *, user: str = "asa-v3", auth: str | None = None, priv: str | None = None) -> list[str]:
+    """net-snmp's SNMPv3 options for a trap from the firewall's engine: SHA and AES keys when given."""
+    args = ["-v3", "-e", ENGINE, "-u", user, "-l", level]
+    args += ["-a", "SHA", "-A", auth] if auth else []
+    return args + (["-x", "AES", "-X", priv] if priv else [])
+
+
 def snmptrap(port: int, *security: str, text_row: str = "9") -> None:
     binds = [v.replace(".9", f".{text_row}") if v.startswith("1.3.6") else v for v in CLOG_VARS]
     subprocess.run(["snmptrap", *security, f"127.0.0.1:{port}", "", CLOG, *binds], check=True, timeout=10)
@@ -340,63 +347,13 @@ def test_snmp_traps_v2c_and_v3_authpriv_and_refusals(sqlite_url: str, monkeypatc
     try:
         port = r.port("snmp")
         snmptrap(port, "-v2c", "-c", "hamon-ro")
-        snmptrap(
-            port,
-            "-v3",
-            "-e",
-            ENGINE,
-            "-u",
-            "asa-v3",
-            "-l",
-            "authPriv",
-            "-a",
-            "SHA",
-            "-A",
-            "authpass123",
-            "-x",
-            "AES",
-            "-X",
-            "privpass123",
-            text_row="10",
-        )
+        snmptrap(port, *v3("authPriv", auth="authpass123", priv="privpass123"), text_row="10")
         # refused: downgraded to no authentication, a wrong community, a wrong key, an unknown user
-        snmptrap(port, "-v3", "-e", ENGINE, "-u", "asa-v3", "-l", "noAuthNoPriv", text_row="11")
-        snmptrap(
-            port,
-            "-v3",
-            "-e",
-            ENGINE,
-            "-u",
-            "asa-v3",
-            "-l",
-            "authNoPriv",
-            "-a",
-            "SHA",
-            "-A",
-            "authpass123",
-            text_row="12",
-        )
+        snmptrap(port, *v3("noAuthNoPriv"), text_row="11")
+        snmptrap(port, *v3("authNoPriv", auth="authpass123"), text_row="12")
         snmptrap(port, "-v2c", "-c", "guess", text_row="13")
-        snmptrap(
-            port,
-            "-v3",
-            "-e",
-            ENGINE,
-            "-u",
-            "asa-v3",
-            "-l",
-            "authPriv",
-            "-a",
-            "SHA",
-            "-A",
-            "wrongpass99",
-            "-x",
-            "AES",
-            "-X",
-            "privpass123",
-            text_row="14",
-        )
-        snmptrap(port, "-v3", "-e", ENGINE, "-u", "stranger", "-l", "noAuthNoPriv", text_row="15")
+        snmptrap(port, *v3("authPriv", auth="wrongpass99", priv="privpass123"), text_row="14")
+        snmptrap(port, *v3("noAuthNoPriv", user="stranger"), text_row="15")
         wait_for(lambda: len(r.service.counters.snapshot()["rejected"]) >= 5)
         (event,) = wait_for(lambda: r.store.events())  # both accepted traps carry the same message
         assert (event.msg_id, event.kind, event.unit.value if event.unit else None, event.severity) == (

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hamon.collectors.snmp_poll import read_table
-from helpers import ServiceThread, parse_bytes, wait_for
+from helpers import ServiceThread, cli, parse_bytes, wait_for
 from snmp_agent_sim import COMMUNITY, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, SnmpAgentSimulator, primary_active
 
-from hamon.cli import main
 from hamon.correlate.machine import PairMachine
 from hamon.inventory import PairConfig
 from hamon.poll.events import snmp_hardware_events
 from hamon.serve import ServeConfig, Service
 from hamon.store import Store
-
-
-def cli(db: str, *args: str) -> Any:
-    result = CliRunner().invoke(main, ["--db", db, *args])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
 def test_table_rows_name_the_roles_the_link_and_the_answering_unit() -> None:
