@@ -113,6 +113,19 @@ class Inventory:
         return PairConfig(name=name)
 
 
+def unit_address(spec: str) -> tuple[str, int | None]:
+    """A unit's address as the inventory's `poll:` lists it: HOST, HOST:PORT, IPv6 or [IPv6]:PORT."""
+    host, port = spec, ""
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif spec.count(":") == 1:
+        host, _, port = spec.partition(":")
+    if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        raise ValueError(f"{spec!r} is not HOST or HOST:PORT")
+    return host, int(port) if port else None
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file."""
     p = Path(path)
@@ -214,6 +227,11 @@ def _pair(raw: Any, where: str, index: int) -> PairConfig:
                     f"{where}: {label}: key {key!r} must list one or two unit addresses (HOST or HOST:PORT)"
                 )
             values[key] = tuple(x.strip() for x in polls)
+            for spec in values[key]:
+                try:
+                    unit_address(spec)
+                except ValueError as exc:
+                    raise InventoryError(f"{where}: {label}: key {key!r}: {exc}") from exc
     cfg = PairConfig(name=name, match=entries, mode=mode, **values)
     if cfg.unit_holdtime < 3 * cfg.unit_polltime:
         raise InventoryError(

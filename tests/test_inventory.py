@@ -72,6 +72,14 @@ def test_resolver_matches_names_addresses_and_networks(tmp_path: Path) -> None:
             "pairs:\n  - name: edge\n    match: [a]\n    interface_holdtime: soon\n",
             "key 'interface_holdtime' must be a duration",
         ),
+        (
+            "pairs:\n  - name: edge\n    match: [a]\n    snmp_poll: ['10.0.0.1:99999']\n",
+            "pair 'edge': key 'snmp_poll': '10.0.0.1:99999' is not HOST or HOST:PORT",
+        ),
+        (
+            "pairs:\n  - name: edge\n    match: [a]\n    poll: [a, b, c]\n",
+            "pair 'edge': key 'poll' must list one or two unit addresses",
+        ),
         ("pairs:\n  - name: edge\n", "pair 'edge': key 'match' must be a non-empty list"),
         ("pairs:\n  - match: [a]\n", "pairs[0]: key 'name'"),
         (

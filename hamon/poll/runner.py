@@ -103,22 +103,12 @@ class PollerThread:
 
 
 def unit_addresses(inventory: Any, key: str, default_port: int) -> list[tuple[str, str, int]]:
-    """(pair, host, port) of every unit under each pair's `key` (`poll` or `snmp_poll`) in the inventory.
-
-    An address is HOST, HOST:PORT, an IPv6 address, or [IPv6]:PORT.
-    """
-    from hamon.errors import ConfigError
+    """(pair, host, port) of every unit under each pair's `key` (`poll` or `snmp_poll`) in the inventory."""
+    from hamon.inventory import unit_address
 
     out = []
     for pair in inventory.pairs if inventory else ():
         for spec in getattr(pair, key):
-            host, port = spec, ""
-            if spec.startswith("["):
-                host, _, rest = spec[1:].partition("]")
-                port = rest.removeprefix(":")
-            elif spec.count(":") == 1:
-                host, _, port = spec.partition(":")
-            if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
-                raise ConfigError(f"pair {pair.name!r}: {key} address {spec!r} is not HOST or HOST:PORT")
-            out.append((pair.name, host, int(port) if port else default_port))
+            host, port = unit_address(spec)  # checked when the inventory was read
+            out.append((pair.name, host, port or default_port))
     return out
