@@ -21,6 +21,7 @@ from hamon.errors import ConfigError
 UTC = dt.UTC
 COLOURS = {"green": "#56a64b", "blue": "#3274d9", "yellow": "#e0b400", "red": "#e02f44", "purple": "#a352cc"}
 COLOURS["gray"] = "#8e8e8e"
+ROW_IN = 0.42  # inches per row of Grafana's dashboard grid
 
 
 def expand_macros(sql: str, start: dt.datetime, end: dt.datetime, pair: str) -> str:
@@ -78,12 +79,13 @@ def draw(
     from matplotlib import dates as mdates
 
     rows = max(p.panel["gridPos"]["y"] + p.panel["gridPos"]["h"] for p in data)
-    unit = 0.42  # inches per grid row
-    fig = plt.figure(figsize=(16, rows * unit + 0.8), facecolor="#111217")
-    top = 1 - 0.8 / (rows * unit + 0.8)
-    fig.text(0.01, 1 - 0.35 / (rows * unit + 0.8), dashboard["title"], color="white", fontsize=14, weight="bold")
+    unit = ROW_IN
+    height_in = rows * unit + 0.8  # the grid and a header
+    fig = plt.figure(figsize=(16, height_in), facecolor="#111217")
+    top = 1 - 0.8 / height_in
+    fig.text(0.01, 1 - 0.35 / height_in, dashboard["title"], color="white", fontsize=14, weight="bold")
     if subtitle:
-        fig.text(0.99, 1 - 0.35 / (rows * unit + 0.8), subtitle, color="#9fa7b3", fontsize=9, ha="right")
+        fig.text(0.99, 1 - 0.35 / height_in, subtitle, color="#9fa7b3", fontsize=9, ha="right")
     for p in data:
         g = p.panel["gridPos"]
         left, width = g["x"] / 24 + 0.003, g["w"] / 24 - 0.006
@@ -151,7 +153,7 @@ def _table(ax: Any, p: PanelData) -> None:
     if not p.rows:
         ax.text(0.5, 0.5, "No data", ha="center", va="center", color="#9fa7b3", transform=ax.transAxes)
         return
-    panel_in = p.panel["gridPos"]["h"] * 0.42
+    panel_in = p.panel["gridPos"]["h"] * ROW_IN
     row_h = min(0.2 / panel_in, 0.3)  # a table row is 0.2 in, as a fraction of the panel
     shown = p.rows[: max(1, int(0.95 / row_h) - 1)]
     cells = [[_cell(v) for v in r] for r in shown]
