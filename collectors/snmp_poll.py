@@ -27,7 +27,6 @@ from hamon.poll.runner import PollerThread, unit_addresses
 
 TABLE = "1.3.6.1.4.1.9.9.147.1.2.1.1.1"
 STATUS = {1: "other", 2: "up", 3: "down", 4: "error", 5: "overTemp", 6: "busy", 7: "noMedia", 8: "backup", 9: "active", 10: "standby"}  # fmt: skip
-ROWS = {4: "failover_link", 6: "primary", 7: "secondary"}
 
 
 @dataclass(frozen=True)
