@@ -201,13 +201,7 @@ class Service:
         """Consume until stopped, then drain and shut down."""
         last_status = last_tick = time.monotonic()
         while not self.stopping.is_set():
-            batch = self.bus.consume(self.cfg.tick_every)
-            group: list[Any] = []
-            while batch is not None and len(group) < GROUP:  # what waits is handled together
-                group.append(batch)
-                batch = self.bus.consume(0.0)
-            if batch is not None:
-                group.append(batch)
+            group = self._take(self.cfg.tick_every)
             if group:
                 self.handle_many(group)
             if self.reload.is_set():
@@ -225,8 +219,8 @@ class Service:
     def shutdown(self) -> None:
         """Stop listening, take what is on the bus, store it, correlate it, record the status."""
         self._close_collectors()
-        while (batch := self.bus.consume(0.0)) is not None:
-            self.handle(batch)
+        while group := self._take(0.0):
+            self.handle_many(group)
         self.tick()
         self.write_status()
         if self._metrics_server is not None:
@@ -239,8 +233,16 @@ class Service:
         self.collectors = []
 
     # -- the pipeline ------------------------------------------------------------------------
-    def handle(self, batch: Any) -> None:
-        self.handle_many([batch])
+    def _take(self, wait: float) -> list[Any]:
+        """The next batch (waiting up to `wait` s for it) and, without waiting, up to GROUP more behind it."""
+        group: list[Any] = []
+        batch = self.bus.consume(wait)
+        while batch is not None:
+            group.append(batch)
+            if len(group) > GROUP:
+                break
+            batch = self.bus.consume(0.0)
+        return group
 
     def handle_many(self, batches: list[Any]) -> None:
         """Parse every batch, then store and hand over their events in one go."""
