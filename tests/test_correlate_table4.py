@@ -47,7 +47,8 @@ def test_unit_failure_moves_its_active_groups_to_the_peer(tmp_path: Path) -> Non
     pair = s.pair()
     assert pair["groups"] == {"1": "secondary", "2": "secondary"}
     assert pair["units"]["primary"] == "failed"
-    assert {"failover", "unit_failed"} <= s.kinds(open_only=True) and "split_brain" not in s.kinds()
+    assert s.kinds(open_only=True) == {"unit_failed"} and "split_brain" not in s.kinds()
+    assert [a["ended_at"] for a in s.alerts() if a["kind"] == "failover"][-1] == iso(115 + 900)
 
 
 def test_interface_failure_on_active_group_fails_over_that_group_only(tmp_path: Path) -> None:

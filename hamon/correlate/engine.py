@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -82,12 +83,18 @@ class Observer(Protocol):
 
 
 def resume_pair(
-    store: Store, cfg: PairConfig, earliest: dt.datetime | None, *, finish: bool, observer: Observer | None = None
+    store: Store,
+    cfg: PairConfig,
+    earliest: dt.datetime | None,
+    *,
+    finish: bool,
+    observer: Observer | None = None,
+    wall: float | None = None,
 ) -> tuple[PairMachine, list[Output], int]:
     """Re-run a pair from its newest checkpoint before `earliest` over its stored events.
 
-    With `finish` the run ends the data (failovers still being assembled are emitted, as a replay
-    does); without, the machine is left as it stands, to go on live.
+    With `finish` the run ends the data as a replay does (`end_of_input` at the wall clock, `wall`
+    or now); without, the machine is left as it stands, to go on live.
     """
     state: PairState | None = None
     since: dt.datetime | None = None
@@ -102,9 +109,24 @@ def resume_pair(
     machine = PairMachine(cfg, state, traffic=traffic)
     outs, cks = run(machine, events, since.timestamp() if since else None, observer)
     if finish:
-        outs += machine.finish()
+        outs += end_of_input(machine, time.time() if wall is None else wall)
     store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
     return machine, outs, len(events)
+
+
+def end_of_input(machine: PairMachine, wall: float) -> list[Output]:
+    """The input is over: event time moves on to the wall clock when the input is in the past.
+
+    Grace periods and settle times that really elapsed since the last event fire (a split-brain at
+    the end of a capture is declared; an old capture's failover alerts settle); then failovers still
+    being assembled (input from a clock ahead of this one) are settled as they stand. Nothing of
+    this is checkpointed: a later replay of later lines re-runs from a checkpoint before them, so
+    replaying in pieces still gives what replaying whole gives.
+    """
+    outs: list[Output] = []
+    if machine.now is not None and wall > machine.now:
+        outs += machine.advance(wall)
+    return outs + machine.finish()
 
 
 def run(

@@ -48,6 +48,8 @@ LU_ERRORS = frozenset(
 )
 LU_OK = frozenset({"lu_recv_thread_up", "lu_xmit_thread_up", "bulk_sync_end"})
 LU_BURST, LU_WINDOW, STATE_QUIET = 3, 60.0, 300.0
+FAILED_STATUS = ("Failed", "No Link")
+PAIR_GRACE = 5.0  # seconds for the peer to report the same interface before a failure counts
 JOIN_GRACE = 60.0  # a rejoining unit that reports no version mismatch within this is taken as matching
 STATUS = {
     "interface_testing": "Testing",
@@ -151,6 +153,8 @@ def fire(m: PairMachine, out: list[Output], due: float, name: str, arg: str | in
             _state_link(m, out, "up", due, ())
     elif name == "version_clear":
         m.s.alerts.resolve_kind(out, due, "version_mismatch")
+    elif name == "threshold":
+        _threshold(m, out, str(arg), due)
 
 
 def role_changed(
@@ -159,6 +163,11 @@ def role_changed(
     """Alerts that follow a unit's role: unit_failed, and the end of a failover once the pair is whole again."""
     unit_failed(m, out, unit, t, ev, cause)
     group = scope or None
+    if role != "active" and m.s.role(scope, other(unit)) == "active" and m.s.alerts.is_open("failover", group, unit):
+        # It took over, then stood down again while its peer stayed active (a split-brain healed).
+        m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=unit)
+        m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=unit)
+        m.cancel("settle", f"{scope}|{unit}")
     if role == "standby" and m.s.alerts.is_open("failover", group, other(unit)):
         # The unit that lost the active role is back as standby: the pair can fail over again.
         m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=other(unit))
@@ -184,6 +193,16 @@ def cause_from_symptoms(m: PairMachine, symptoms: list[list[object]]) -> str:
     return str(Cause.PEER_UNREACHABLE)
 
 
+def failover_detail(fo: Failover) -> str:
+    """What a failover alert says."""
+    where = f" (failover group {fo.group})" if fo.group else ""
+    return (
+        f"{fo.new_active} took over from {fo.previous_active or 'no active unit'}{where}: {fo.cause}"
+        + (f" ({fo.cause_text})" if fo.cause_text else "")
+        + (f", detected in {fo.detection_s:.1f}s" if fo.detection_s is not None else "")
+    )
+
+
 def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
     """Alerts that every failover may raise: failover, slow_failover, flapping."""
     t = fo.at.timestamp()
@@ -194,40 +213,12 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
             alerts.resolve(out, t, "failover", fo.evidence, group=group, unit=u)
             alerts.resolve(out, t, "slow_failover", fo.evidence, group=group, unit=u)
             m.cancel("settle", f"{group or 0}|{u}")
-    where = f" (failover group {group})" if group else ""
     alerts.raise_(
-        out,
-        now,
-        "failover",
-        "warning",
-        f"{fo.new_active} took over from {fo.previous_active or 'no active unit'}{where}: {fo.cause}"
-        + (f" ({fo.cause_text})" if fo.cause_text else "")
-        + (f", detected in {fo.detection_s:.1f}s" if fo.detection_s is not None else ""),
-        fo.evidence,
-        group=group,
-        unit=fo.new_active,
-        started_at=t,
+        out, now, "failover", "warning", failover_detail(fo), fo.evidence, group=group, unit=fo.new_active, started_at=t
     )
     m.schedule(t + m.timing.settle, "settle", f"{group or 0}|{fo.new_active}")
-    whole = fo.previous_active is not None and m.s.role(group or 0, fo.previous_active) == "standby"
-    allowed = _allowed(m, fo.cause)
-    if fo.detection_s is not None and allowed is not None and fo.detection_s > allowed:
-        alerts.raise_(
-            out,
-            now,
-            "slow_failover",
-            "warning",
-            f"{fo.cause} detected in {fo.detection_s:.1f}s; the configured hold time allows {allowed:.1f}s"
-            f" (including {m.cfg.slow_failover_margin:g}s margin)",
-            fo.evidence,
-            group=group,
-            unit=fo.new_active,
-            started_at=t,
-        )
-    if whole:  # the old active stepped down to standby (a manual switch): the pair is whole already
-        alerts.resolve(out, now, "failover", fo.evidence, group=group, unit=fo.new_active, ended_at=t)
-        alerts.resolve(out, now, "slow_failover", fo.evidence, group=group, unit=fo.new_active, ended_at=t)
-        m.cancel("settle", f"{group or 0}|{fo.new_active}")
+    _slow(m, out, fo, now)
+    _whole(m, out, fo, now)
     m.s.failover_times = [x for x in m.s.failover_times if x > t - m.cfg.flap_window] + [t]
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
     if len(m.s.failover_times) >= m.cfg.flap_count:
@@ -243,6 +234,48 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
     if alerts.is_open("flapping"):
         m.cancel("flap_quiet")
         m.schedule(t + m.cfg.flap_window, "flap_quiet")
+
+
+def failover_refined(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+    """A later message of the same takeover: its alert says what is known now (same alert, updated)."""
+    t = fo.at.timestamp()
+    key = f"{fo.group or 0}|{fo.new_active}"
+    m.s.alerts.update(out, now, "failover", failover_detail(fo), fo.evidence, group=fo.group, unit=fo.new_active, started_at=t)
+    if m.s.alerts.is_open("failover", fo.group, fo.new_active):
+        m.cancel("settle", key)
+        m.schedule(t + m.timing.settle, "settle", key)
+    if m.s.failover_times and fo.key_at is not None and m.s.failover_times[-1] == fo.key_at.timestamp():
+        m.s.failover_times[-1] = t
+    m.s.last_failover_at = max(t, m.s.last_failover_at or t)
+    _slow(m, out, fo, now)
+    _whole(m, out, fo, now)
+
+
+def _slow(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+    allowed = _allowed(m, fo.cause)
+    if fo.detection_s is not None and allowed is not None and fo.detection_s > allowed:
+        m.s.alerts.raise_(
+            out,
+            now,
+            "slow_failover",
+            "warning",
+            f"{fo.cause} detected in {fo.detection_s:.1f}s; the configured hold time allows {allowed:.1f}s"
+            f" (including {m.cfg.slow_failover_margin:g}s margin)",
+            fo.evidence,
+            group=fo.group,
+            unit=fo.new_active,
+            started_at=fo.at.timestamp(),
+        )
+
+
+def _whole(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+    """The old active stepped down to standby (a handover): the pair is whole already."""
+    if fo.previous_active is None or m.s.role(fo.group or 0, fo.previous_active) != "standby":
+        return
+    t = fo.at.timestamp()
+    m.s.alerts.resolve(out, now, "failover", fo.evidence, group=fo.group, unit=fo.new_active, ended_at=t)
+    m.s.alerts.resolve(out, now, "slow_failover", fo.evidence, group=fo.group, unit=fo.new_active, ended_at=t)
+    m.cancel("settle", f"{fo.group or 0}|{fo.new_active}")
 
 
 def _allowed(m: PairMachine, cause: str) -> float | None:
@@ -316,11 +349,22 @@ def _synced(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
 def _interface(m: PairMachine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
     # In Active/Active an interface belongs to its failover group's contexts: keyed `name@gN`.
     key = f"{name}@g{e.group}" if e.group else name
+    was = m.s.interfaces.get(unit, {}).get(key)
     m.s.interfaces.setdefault(unit, {})[key] = status
-    if status == "Normal":  # a passed test ends that interface's symptom
+    since = m.s.failed_since.setdefault(unit, {})
+    if status in FAILED_STATUS:
+        since.setdefault(key, t)
+    else:
+        since.pop(key, None)
+    if status == "Normal":  # a passed test ends that unit's symptom on that interface (not its peer's)
         for scope in m._scopes(e):
-            m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if s[2] != name]
-    _threshold(m, out, e, t)
+            m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if not (s[2] == name and s[3] == unit)]
+    if status in FAILED_STATUS and was not in FAILED_STATUS:
+        # Judged once the peer had time to report the same interface: failed on both units, it
+        # does not count (chapter, Interface Monitoring), and no alert opens only to close.
+        m.schedule(t + max(m.cfg.interface_polltime, PAIR_GRACE), "threshold", e.event_id)
+    else:
+        _threshold(m, out, e.event_id, t)
 
 
 def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) -> dict[str, str]:
@@ -336,7 +380,7 @@ def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) 
     return out
 
 
-def _threshold(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
+def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float) -> None:
     """interface_threshold: failed monitored interfaces on a unit reach the interface policy.
 
     In Active/Active the policy holds per failover group (each group has its own interfaces and
@@ -354,34 +398,56 @@ def _threshold(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
             theirs = _in_scope(ifs.get(other(unit), {}), scope, set())
             # An interface failed on both units is Unknown on both and does not count (chapter).
             failed = sorted(
-                n
-                for n, st in mine.items()
-                if st in ("Failed", "No Link") and theirs.get(n) not in ("Failed", "No Link")
+                n for n, st in mine.items() if st in FAILED_STATUS and theirs.get(n) not in FAILED_STATUS
             )
             monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
             need = math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
             if failed and len(failed) >= max(need, 1):
+                since = _met_at(m.s.failed_since.get(unit, {}), failed, scope, max(need, 1))
                 m.s.alerts.raise_(
                     out,
                     t,
                     "interface_threshold",
                     "critical",
                     f"{len(failed)} failed monitored interface(s) on {unit}{where} ({', '.join(failed)}); policy {policy}",
-                    (e.event_id,),
+                    (event_id,),
                     group=group,
                     unit=unit,
+                    started_at=since,
                 )
-                if m.s.role(scope, unit) == "standby":
-                    # Table 3/4: on the standby (group) above threshold — marked failed, no failover.
-                    m._set_role(out, scope, unit, "failed", t, e, Cause.INTERFACE_FAILURE)
+                if m.s.role(scope, unit) == "standby" and m.claimed_since(scope, unit, since) is None:
+                    # Table 3/4: on the standby (group) above threshold — marked failed, no failover
+                    # (unless the unit said what it is since).
+                    m._set_role(out, scope, unit, "failed", since, None, Cause.INTERFACE_FAILURE, None, (event_id,))
             elif m.s.alerts.is_open("interface_threshold", group, unit):
-                m.s.alerts.resolve(out, t, "interface_threshold", (e.event_id,), group=group, unit=unit)
-                if m.s.role(scope, unit) == "failed":
+                m.s.alerts.resolve(out, t, "interface_threshold", (event_id,), group=group, unit=unit)
+                if m.s.role(scope, unit) == "failed" and m.claimed_since(scope, unit, 0.0) != "failed":
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).
                     m._set_role(
-                        out, scope, unit, "standby", t, e, Cause.INTERFACE_FAILURE, "interface threshold no longer met"
+                        out,
+                        scope,
+                        unit,
+                        "standby",
+                        t,
+                        None,
+                        Cause.INTERFACE_FAILURE,
+                        "interface threshold no longer met",
+                        (event_id,),
                     )
+
+
+def _met_at(since: dict[str, float], failed: list[str], scope: int, need: int) -> float:
+    """When a unit's failed interfaces first reached the policy (the need-th failure)."""
+    times = sorted(
+        t for key, t in since.items() if key.partition("@g")[0] in failed and (scope == 0 or _group_of(key) in (0, scope))
+    )
+    return times[min(need, len(times)) - 1]
+
+
+def _group_of(key: str) -> int:
+    _, _, group = key.partition("@g")
+    return int(group) if group else 0
 
 
 def _detail(e: Event) -> str:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import heapq
+import time
 from dataclasses import dataclass, field
 
-from hamon.correlate.engine import checkpoint, resume_pair, snapshot
+from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapshot
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.model import AlertOpen, Failover, Output
 from hamon.correlate.state import PairState
@@ -87,10 +88,10 @@ class LiveCorrelator:
         with self.store.engine.connect() as conn:
             pairs = [r[0] for r in conn.execute(select(events_table.c.pair).distinct())]
         for pair in sorted(pairs):
-            self._resume(pair, None)
+            self._count(self._resume(pair, None))
         return len(pairs)
 
-    def _resume(self, pair: str, before: float | None) -> None:
+    def _resume(self, pair: str, before: float | None) -> list[Output]:
         earliest = None if before is None else dt.datetime.fromtimestamp(before, UTC)
         self.rewinds.pop(pair, None)
         self.recent.pop(pair, None)
@@ -101,7 +102,7 @@ class LiveCorrelator:
             # Resumed from a checkpoint with no event after it: anything at its time or before is late.
             self.last_key[pair] = (machine.s.last_t, "\uffff")
         self.last_checkpoint[pair] = None
-        self._count(outs)
+        return outs
 
     def before(self, machine: PairMachine, e: Event) -> None:
         """About to apply `e`: renew the pair's in-memory copy when its span is over."""
@@ -157,7 +158,7 @@ class LiveCorrelator:
         for pair in sorted(self.dirty):
             self.counts.reruns += 1
             self.buffers.pop(pair, None)  # the re-run reads them from the store
-            self._resume(pair, self.dirty[pair])
+            produced += self._resume(pair, self.dirty[pair])
         self.dirty.clear()
         for pair in sorted(self.restated - set(self.buffers)):
             store_outputs.write_outputs(self.store, pair, [], [], snapshot(self.machines[pair]))
@@ -166,13 +167,17 @@ class LiveCorrelator:
         for pair in sorted(waiting | set(self.machines) if everything else waiting):
             machine = self.machines.get(pair)
             if machine is None:
-                self._resume(pair, None)
+                # A pair this service has not seen: its stored events (the waiting ones among them)
+                # are run (and stored) at once, and what they decided is told like any other output.
+                produced += self._resume(pair, None)
                 machine = self.machines[pair]
             outs: list[Output] = []
             cks: list[tuple[dt.datetime, dict[str, object]]] = []
             buf = self.buffers.get(pair, [])
             while buf and buf[0][0] <= watermark:
                 t, _, e = heapq.heappop(buf)
+                if (t, e.event_id) <= self.last_key.get(pair, (float("-inf"), "")):
+                    continue  # applied by the run from the store
                 ck = checkpoint(machine, t, self.last_checkpoint.get(pair))
                 if ck is not None:
                     cks.append(ck)
@@ -187,7 +192,7 @@ class LiveCorrelator:
             outs += timed
             if outs or cks:
                 store_outputs.write_outputs(self.store, pair, outs, cks, snapshot(machine))
-                produced += outs
+            produced += outs
         self._count(produced)
         self.counts.outputs = produced
         return produced
@@ -217,19 +222,17 @@ class LiveCorrelator:
         self.restated.add(pair)
         return True
 
-    def flush(self) -> list[Output]:
-        """End of the data, as a replay ends it: apply everything, then emit the pending failovers.
-
-        Timers due after the last event are not fired (a replay does not know that future either).
-        """
+    def flush(self, wall: float | None = None) -> list[Output]:
+        """End of the data, as a replay ends it: apply everything, then `end_of_input` at the wall clock."""
         times = [t for buf in self.buffers.values() for t, _, _ in buf]
         times += [t for t, _ in self.last_key.values() if t != float("-inf")]
         if not times and not self.dirty:
             return []
         outs = self.tick(max(times, default=0.0) + self.window)
         rest_all: list[Output] = []
+        wall = time.time() if wall is None else wall
         for pair, machine in sorted(self.machines.items()):
-            rest = machine.finish()
+            rest = end_of_input(machine, wall)
             if rest:
                 store_outputs.write_outputs(self.store, pair, rest, [], snapshot(machine))
                 rest_all += rest

@@ -1,19 +1,32 @@
 """The per-pair failover state machine: `apply(event)` and `advance(t)` return outputs; nothing else.
 
 Pure and deterministic: the same events in the same order give the same outputs, and the order
-is fixed by the engine (device time, then event id). Timers run on event time.
+is fixed by the engine (device time, then arrival). Timers run on event time.
 
-How roles move (failover chapter, Tables 3 and 4):
-- a unit's own `Switching to ACTIVE` makes it active; if its peer was active and the cause is a
-  failure of the peer (hellos not heard, interface check, module), the peer is marked failed,
-  otherwise (manual, the peer asked) the peer becomes standby;
-- the old active's `Switching to STANDBY/FAILED` implies the takeover when the new active's own
-  message is missing (only the active unit logs unless `logging standby` is set);
-- both units' messages about one takeover are merged within a window, whatever their order or
-  the units' clock skew: the takeover time is the new active's own message, the cause the most
-  specific either gave;
-- split-brain needs both units to assert themselves active — not merely one unit taking over from
-  a silent peer — and must outlast a grace period that covers clock skew and reordering.
+Evidence rules, strongest first (failover chapter: Failover Events, Tables 3 and 4; Unit Health
+Monitoring; Interface Monitoring). A unit's role comes from the strongest recent evidence about it:
+
+| evidence | conclusion |
+|---|---|
+| the unit's own words: `Switching to ACTIVE/STANDBY/FAILED`, `Switching to OK`, its sync messages (`Send to mate`/`(ACT)` = active; `Receiving from mate` = syncing; `(STB)` = standby), its own `show failover` "This host" | that role, at once; no peer's claim of the same moment or older overrides it |
+| a poll or trap about the unit (the peer's `show failover` "Other host" while the two are in contact) | that role |
+| the joining unit's `Switching to STANDBY - Detected an Active mate`, the receiving unit's `Receiving from mate`/`(STB)` | its peer is active (when nothing stronger said otherwise) |
+| the peer's takeover on a failure cause (`HELLO not heard from mate`, interface check, module) | the old active failed (Tables 3/4: "Mark active as failed") — unless it said otherwise itself, or it showed signs of life without standing down: then it is still active and both are (split-brain) |
+| the peer's takeover on a non-failure cause (manual, preempt, the other unit asked) | the old active is standby |
+| the old active's own stand-down (`Switching to STANDBY/FAILED`) while it was known active and its peer was not | its peer took over (an implied takeover: only the active unit logs unless `logging standby` is set) |
+| a unit's failure whose role was not known | a failure, never a failover: a failover needs a takeover claim |
+| `No response from other firewall` from the active unit | the standby failed (Table 3) |
+| a unit written off by its peer speaking as active later (it reports its peer gone) | it is active: both are |
+| signs of life: a tagged message from the unit at or after its peer's takeover (less one hold time) | it was not powered off |
+
+Split-brain: both units active by their own words, or one took over on a loss of contact while the
+other kept showing life without standing down. It is checked after a grace period (clock skew and
+reordering), opened at the moment both became active and closed when one stands down or reboots.
+
+A failover is output as soon as its takeover is known; messages of the same takeover arriving
+within the merge window refine its cause, detection time and (to the new active's own message) its
+time in place — the same failover id, the same alert, updated. The old active's fate on a failure
+cause is settled when the window closes, so that its own words and its signs of life count.
 """
 
 from __future__ import annotations
@@ -43,6 +56,16 @@ SYMPTOM_KINDS = frozenset(
 )
 TAKEOVER_KINDS = frozenset({"switch_active", "cloud_switch_active"})
 LEAVE_KINDS = frozenset({"switch_standby", "cloud_switch_backup", "switch_failed"})
+PEER_DOWN_KINDS = frozenset({"peer_no_response", "peer_power_failure", "peer_reports_failure"})
+# A unit's own sync messages say its role: the sender is active, the receiver joins as standby.
+SYNC_ROLES = {
+    "config_sync_send_start": ("active", "syncing"),
+    "config_sync_send_end": ("active", "standby"),
+    "config_sync_receive_start": ("syncing", "active"),
+    "config_sync_receive_end": ("standby", "active"),
+}
+# Messages a unit logs that are no sign of it holding on to the active role.
+NOT_LIFE = LEAVE_KINDS | {"switch_ok", "config_sync_receive_start", "config_sync_receive_end", "peer_reports_failed"}
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,8 @@ class PairMachine:
         if e.group is not None and self.s.mode is None:
             self._become_active_active()
         unit = self._unit_of(e)
-        if e.unit is not None and not e.source.startswith(("ssh:", "snmp-poll:")):  # polls have no address
+        polled = e.source.startswith(("ssh:", "snmp-poll:"))
+        if e.unit is not None and not polled:  # polls have no address
             self._learn_source(e)
         kind = e.kind
         if kind in TAKEOVER_KINDS and unit:
@@ -97,21 +121,29 @@ class PairMachine:
         elif kind == "switch_ok" and unit:
             for scope in self._scopes(e):
                 if self.s.role(scope, unit) == "failed":
+                    self._claim(scope, unit, "standby", t)
                     self._set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
-        elif kind in ("peer_no_response", "peer_power_failure", "peer_reports_failure") and unit:
+        elif kind in PEER_DOWN_KINDS and unit:
             self._peer_down(out, e, unit, t)
         elif kind == "peer_reports_failed" and unit:
             for scope in self._scopes(e):
+                self._claim(scope, unit, "failed", t)
                 self._set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
+            health.apply(self, out, e, unit, t)
         elif kind in ("vpn_ha_status", "webvpn_ha_status") and unit:
             self._witness(out, e, unit, t)
         elif kind == "polled_state" and unit:
             self._polled(out, e, unit, t)
         else:
+            if kind in SYNC_ROLES and unit and e.unit is not None:
+                self._sync_claim(out, e, unit, t)
             health.apply(self, out, e, unit, t)
         if kind in SYMPTOM_KINDS:
             for scope in self._scopes(e):
-                self.s.symptoms.setdefault(scope, []).append([t, e.event_id, e.interface])
+                self.s.symptoms.setdefault(scope, []).append([t, e.event_id, e.interface, unit])
+        if e.unit is not None and not polled and kind not in NOT_LIFE:
+            # A sign of life from the unit that logged it (the tag names it, whatever its address).
+            self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
         return out
 
     def advance(self, t: float) -> list[Output]:
@@ -125,10 +157,10 @@ class PairMachine:
         return out
 
     def finish(self) -> list[Output]:
-        """End of the data: emit the failovers still being assembled, as they stand."""
+        """End of the data: settle the failovers still being assembled, as they stand."""
         out: list[Output] = []
         for key in sorted(self.s.drafts, key=lambda k: (self.s.drafts[k].first_seen, k)):
-            self._emit_failover(out, key, self.s.drafts[key].first_seen + self.timing.merge_window)
+            self._settle(out, key, self.s.drafts[key].first_seen + self.timing.merge_window)
         return out
 
     def quiet(self) -> bool:
@@ -146,7 +178,7 @@ class PairMachine:
 
     def _fire(self, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
         if name == "failover" and isinstance(arg, str) and arg in self.s.drafts:
-            self._emit_failover(out, arg, due)
+            self._settle(out, arg, due)
         elif name == "split" and isinstance(arg, int):
             self._check_split(out, arg, due)
         else:
@@ -160,9 +192,19 @@ class PairMachine:
 
     def _become_active_active(self) -> None:
         self.s.mode = "active-active"
-        unit_roles = self.s.roles.pop(0, {})
-        for g in (1, 2):
-            self.s.roles.setdefault(g, dict(unit_roles))
+        for table in (self.s.roles, self.s.claims):
+            unit_roles = table.pop(0, {})
+            for g in (1, 2):
+                table.setdefault(g, dict(unit_roles))
+
+    def _claim(self, scope: int, unit: str, role: str, t: float) -> None:
+        """What a unit said about itself, and when: the strongest evidence there is."""
+        self.s.claims.setdefault(scope, {})[unit] = [t, role]
+
+    def claimed_since(self, scope: int, unit: str, since: float) -> str | None:
+        """The role a unit claimed for itself at or after `since`, if it did."""
+        claim = self.s.claims.get(scope, {}).get(unit)
+        return str(claim[1]) if claim is not None and claim[0] >= since else None
 
     def _set_role(
         self,
@@ -205,12 +247,29 @@ class PairMachine:
         if role in ("active", "standby") and e.source != e.device_id:
             self.s.sources[e.source] = role
 
+    def _sync_claim(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        """Configuration sync: the sender speaks as the active unit, the receiver joins as standby."""
+        mine, peers = SYNC_ROLES[e.kind]
+        peer = other(unit)
+        for scope in self._scopes(e):
+            self._claim(scope, unit, mine, t)
+            if mine != "syncing" or self.s.role(scope, unit) != "standby":
+                self._set_role(out, scope, unit, mine, t, e, Cause.CONFIG_SYNC)
+            peer_role = self.s.role(scope, peer)
+            if peers == "active" and peer_role != "active" and self.claimed_since(scope, peer, t) is None:
+                self._set_role(out, scope, peer, "active", t, e, Cause.CONFIG_SYNC)
+            elif peers == "syncing" and peer_role in ("standby", "unknown", "failed"):
+                self._set_role(out, scope, peer, "syncing", t, e, Cause.CONFIG_SYNC)
+            elif peers == "standby" and peer_role in ("syncing", "unknown", "failed"):
+                self._set_role(out, scope, peer, "standby", t, e, Cause.CONFIG_SYNC)
+
     # -- takeovers ----------------------------------------------------------------------------
     def _takeover(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         cause = e.cause or Cause.UNKNOWN
         for scope in self._scopes(e):
             peer = other(unit)
             peer_role = self.s.role(scope, peer)
+            self._claim(scope, unit, "active", t)
             if (
                 unit in self.s.written_off.get(scope, {})
                 and t > self.s.written_off[scope][unit] + self.timing.merge_window
@@ -228,17 +287,25 @@ class PairMachine:
                 continue
             self._set_role(out, scope, unit, "active", t, e, cause)
             previous = peer if peer_role in ("active", "unknown") or cause != Cause.STARTUP else None
-            self._add_to_draft(scope, unit, previous, t, e, takeover=True)
+            self._add_to_draft(out, scope, unit, previous, t, e, takeover=True)
 
     def _leave(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         role = "failed" if e.kind == "switch_failed" else "standby"
+        peer = other(unit)
         for scope in self._scopes(e):
-            was = self.s.role(scope, unit)
+            was, peer_role = self.s.role(scope, unit), self.s.role(scope, peer)
+            self._claim(scope, unit, role, t)
             self._set_role(out, scope, unit, role, t, e, e.cause or Cause.UNKNOWN)
-            stepped_down = was == "active" or (was == "unknown" and e.cause not in (None, Cause.STARTUP))
-            if stepped_down or self._draft(scope, other(unit), t) is not None:
-                # The active unit steps down: its peer takes over (maybe without a word of its own).
-                self._add_to_draft(scope, other(unit), unit, t, e, takeover=False)
+            if self._draft(scope, peer, t) is not None:
+                # Its side of a takeover already known.
+                self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
+            elif e.cause == Cause.STARTUP:
+                # "Detected an Active mate": the peer is active (and was: no failover).
+                if peer_role != "active" and self.claimed_since(scope, peer, t) is None:
+                    self._set_role(out, scope, peer, "active", t, e, Cause.STARTUP)
+            elif was == "active" and peer_role != "active":
+                # The known active unit steps down: its peer takes over, maybe without a word of its own.
+                self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
 
     def _peer_down(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         peer = other(unit)
@@ -250,22 +317,43 @@ class PairMachine:
             elif self.s.role(scope, peer) != "active" and self.s.role(scope, unit) == "active":
                 # Table 3: standby unit failed — no failover, the active marks the standby failed.
                 self._set_role(out, scope, peer, "failed", t, e, e.cause or Cause.PEER_UNREACHABLE)
+        if e.cause == Cause.CONFIG_SYNC:
+            # 103001 reason 5/6: the standby went down during a configuration sync that never ended.
+            self.s.alerts.raise_(
+                out,
+                t,
+                "config_sync_failed",
+                "critical",
+                f"{peer} went down during configuration sync (reason code {e.reason_code})",
+                (e.event_id,),
+            )
 
     def _draft(self, scope: int, new_active: str, t: float) -> Draft | None:
         d = self.s.drafts.get(f"{scope}|{new_active}")
         return d if d is not None and t <= d.first_seen + self.timing.merge_window else None
 
     def _add_to_draft(
-        self, scope: int, new_active: str, previous: str | None, t: float, e: Event, *, takeover: bool
+        self,
+        out: list[Output],
+        scope: int,
+        new_active: str,
+        previous: str | None,
+        t: float,
+        e: Event,
+        *,
+        takeover: bool,
     ) -> None:
         cause = e.cause or Cause.UNKNOWN
         rank = _cause_rank(cause, takeover)
         key = f"{scope}|{new_active}"
         d = self._draft(scope, new_active, t)
         if d is None:
+            if key in self.s.drafts:  # an older takeover of the same unit, not yet settled
+                self._settle(out, key, t)
             d = Draft(scope, new_active, previous, t, t, takeover, str(cause), e.cause_text, rank, [e.event_id])
             self.s.drafts[key] = d
             self.schedule(t + self.timing.merge_window, "failover", key)
+            self._emit_failover(out, d, t, first=True)
             return
         d.evidence = sorted(set(d.evidence) | {e.event_id})
         if d.previous_active is None:
@@ -274,11 +362,11 @@ class PairMachine:
             d.at, d.at_is_takeover = t, True
         if (rank, e.cause_text or "") > (d.cause_rank, d.cause_text or ""):
             d.cause, d.cause_text, d.cause_rank = str(cause), e.cause_text, rank
+        self._emit_failover(out, d, t, first=False)
 
-    def _emit_failover(self, out: list[Output], key: str, now: float) -> None:
-        d = self.s.drafts.pop(key)
-        self.cancel("failover", key)
-        scope, new, old = d.scope, d.new_active, d.previous_active
+    def _failover_of(self, d: Draft, now: float) -> Failover:
+        """The failover a draft stands for, as the evidence in so far tells it."""
+        scope = d.scope
         cause = d.cause
         symptoms = [s for s in self.s.symptoms.get(scope, []) if d.at - self.timing.symptom_horizon <= s[0] <= d.at]
         if cause == Cause.UNKNOWN and symptoms:
@@ -291,23 +379,61 @@ class PairMachine:
         if starts and cause in FAILURE_CAUSES:
             detection = max(0.0, d.at - min(starts))
         evidence = tuple(sorted(set(d.evidence) | {s[1] for s in symptoms}))
-        self._set_role(out, scope, new, "active", d.at, None, cause, d.cause_text, evidence)
-        old_role = self.s.role(scope, old) if old is not None else None
-        if old is not None and cause in FAILURE_CAUSES and old_role in ("active", "standby", "unknown"):
-            # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed,
-            # even when its own message said "Switching to STANDBY - Interface check".
-            self._set_role(out, scope, old, "failed", d.at, None, cause, d.cause_text, evidence)
-            self.s.written_off.setdefault(scope, {})[old] = d.at
-        elif old is not None and old_role == "active":
-            self._set_role(out, scope, old, "standby", d.at, None, cause, d.cause_text, evidence)
-        self.s.symptoms[scope] = []
-        if old is None and cause == Cause.STARTUP:
-            return  # a unit came up active with no peer: not a failover
-        fo = Failover(
-            self.s.pair, scope or None, at(d.at), new, old, str(cause), d.cause_text, detection, evidence, at(now)
+        return Failover(
+            self.s.pair,
+            scope or None,
+            at(d.at),
+            d.new_active,
+            d.previous_active,
+            str(cause),
+            d.cause_text,
+            detection,
+            evidence,
+            at(now),
+            at(d.first_seen),
         )
+
+    def _emit_failover(self, out: list[Output], d: Draft, now: float, *, first: bool) -> None:
+        """Output a failover as soon as its takeover is known; later messages refine it in place."""
+        fo = self._failover_of(d, now)
+        scope, new, old = d.scope, d.new_active, d.previous_active
+        self._set_role(out, scope, new, "active", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+        if old is not None and fo.cause not in FAILURE_CAUSES and self.s.role(scope, old) == "active":
+            # A handover (manual, preempt, the other unit asked): the old active stands down with it.
+            self._set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+        if old is None and fo.cause == Cause.STARTUP:
+            return  # a unit came up active with no peer: not a failover
         out.append(fo)
-        health.after_failover(self, out, fo, now)
+        if first:
+            health.after_failover(self, out, fo, now)
+        else:
+            health.failover_refined(self, out, fo, now)
+
+    def _settle(self, out: list[Output], key: str, now: float) -> None:
+        """The merge window is over: settle what became of the old active."""
+        d = self.s.drafts.pop(key)
+        self.cancel("failover", key)
+        scope, old = d.scope, d.previous_active
+        fo = self._failover_of(d, now)
+        self.s.symptoms[scope] = [s for s in self.s.symptoms.get(scope, []) if s[0] > d.at]
+        if old is None or self.claimed_since(scope, old, d.first_seen - self.timing.merge_window) is not None:
+            return  # it said what it became itself
+        old_role = self.s.role(scope, old)
+        if fo.cause in FAILURE_CAUSES and old_role in ("active", "standby", "unknown"):
+            if fo.cause == Cause.PEER_UNREACHABLE and old_role == "active" and self._alive(old, d.at):
+                # It kept showing life without standing down: it never stopped being active.
+                self._start_split(scope, d.at, fo.evidence)
+                return
+            # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed.
+            self._set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+            self.s.written_off.setdefault(scope, {})[old] = d.at
+        elif old_role == "active":
+            self._set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+
+    def _alive(self, unit: str, takeover: float) -> bool:
+        """The unit logged after its peer stopped hearing it (a powered-off unit logs nothing)."""
+        heard = self.s.heard.get(unit)
+        return heard is not None and heard >= takeover - max(self.cfg.unit_holdtime - 1.0, 0.0)
 
     def _fell_silent(self, takeover: float) -> float | None:
         """When the lost unit fell silent: the last second its pair was heard before the takeover.

@@ -76,10 +76,11 @@ class Failover:
     detection_s: float | None
     evidence: tuple[str, ...]
     emitted_at: dt.datetime
+    key_at: dt.datetime | None = None  # when the takeover was first known: the id stays as it is refined
 
     @property
     def failover_id(self) -> str:
-        return stable_id(self.pair, self.group, self.at.isoformat(), self.new_active)
+        return stable_id(self.pair, self.group, (self.key_at or self.at).isoformat(), self.new_active)
 
     def to_json(self) -> dict[str, Any]:
         """The documented `hamon failovers --json` shape."""
@@ -144,4 +145,15 @@ class AlertResolve:
     emitted_at: dt.datetime
 
 
-Output = Failover | Transition | AlertOpen | AlertResolve
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """An open alert's start, detail or evidence refined (a later message of the same incident)."""
+
+    alert_id: str
+    started_at: dt.datetime
+    detail: str
+    evidence: tuple[str, ...]
+    emitted_at: dt.datetime
+
+
+Output = Failover | Transition | AlertOpen | AlertUpdate | AlertResolve

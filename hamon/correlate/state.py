@@ -8,7 +8,7 @@ from typing import Any
 from hamon.correlate.alerts import AlertBook
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 2  # 2: Active/Active interfaces keyed per failover group
+STATE_VERSION = 3  # 2: Active/Active interfaces keyed per failover group; 3: claims, signs of life
 
 
 def other(unit: str) -> str:
@@ -58,10 +58,13 @@ class PairState:
     mode: str | None = None
     roles: dict[int, dict[str, str]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
     written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
+    claims: dict[int, dict[str, list[Any]]] = field(default_factory=dict)  # scope -> unit -> [t, role] it said
+    heard: dict[str, float] = field(default_factory=dict)  # unit -> last sign of life (a tagged message)
     failover_link: str = "unknown"
     state_link: str = "unknown"
     interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # unit -> interface[@gN] -> status
-    symptoms: dict[int, list[list[Any]]] = field(default_factory=dict)  # scope -> [[t, event_id, interface]]
+    failed_since: dict[str, dict[str, float]] = field(default_factory=dict)  # unit -> interface[@gN] -> t
+    symptoms: dict[int, list[list[Any]]] = field(default_factory=dict)  # scope -> [[t, event_id, interface, unit]]
     drafts: dict[str, Draft] = field(default_factory=dict)
     split_checks: dict[int, list[Any]] = field(default_factory=dict)  # scope -> [due, since, evidence]
     failover_times: list[float] = field(default_factory=list)
@@ -82,6 +85,9 @@ class PairState:
             "mode": self.mode,
             "roles": {str(k): v for k, v in self.roles.items()},
             "written_off": {str(k): v for k, v in self.written_off.items()},
+            "claims": {str(k): v for k, v in self.claims.items()},
+            "heard": self.heard,
+            "failed_since": self.failed_since,
             "failover_link": self.failover_link,
             "state_link": self.state_link,
             "interfaces": self.interfaces,
@@ -107,6 +113,9 @@ class PairState:
             mode=v["mode"],
             roles={int(k): x for k, x in v["roles"].items()},
             written_off={int(k): x for k, x in v["written_off"].items()},
+            claims={int(k): x for k, x in v["claims"].items()},
+            heard=v["heard"],
+            failed_since=v["failed_since"],
             failover_link=v["failover_link"],
             state_link=v["state_link"],
             interfaces=v["interfaces"],

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
-from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output, Transition
+from hamon.correlate.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition
 from hamon.model import iso
 from hamon.store.db import Store, in_range
 from hamon.store.schema import alerts, checkpoints, failovers, pair_state, transitions
@@ -69,17 +69,32 @@ def write_outputs(
     snapshot: PairSnapshot,
 ) -> None:
     """Store one correlation run of a pair in one transaction."""
-    fos = [_failover_row(o) for o in outputs if isinstance(o, Failover)]
+    # A failover refined in place comes again with the same id: the last word of a run is kept,
+    # and it replaces what an earlier run stored (one row per id in a statement).
+    latest = {o.failover_id: o for o in outputs if isinstance(o, Failover)}
+    fos = [_failover_row(o) for o in latest.values()]
     trs = [_transition_row(o) for o in outputs if isinstance(o, Transition)]
     opens = [_alert_row(o) for o in outputs if isinstance(o, AlertOpen)]
+    updates = [o for o in outputs if isinstance(o, AlertUpdate)]
     closes = [o for o in outputs if isinstance(o, AlertResolve)]
     with store._begin("storing correlator outputs") as conn:
         if fos:
-            conn.execute(store._insert(failovers).on_conflict_do_nothing(index_elements=["failover_id"]), fos)
+            ins = store._insert(failovers)
+            refined = ("at", "previous_active", "cause", "cause_text", "detection_s", "evidence")
+            conn.execute(
+                ins.on_conflict_do_update(index_elements=["failover_id"], set_={k: ins.excluded[k] for k in refined}),
+                fos,
+            )
         if trs:
             conn.execute(store._insert(transitions).on_conflict_do_nothing(index_elements=["transition_id"]), trs)
         if opens:
             conn.execute(store._insert(alerts).on_conflict_do_nothing(index_elements=["alert_id"]), opens)
+        for u in updates:  # few: a refined failover's alert
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == u.alert_id)
+                .values(started_at=u.started_at, detail=u.detail, evidence=json.dumps(list(u.evidence)))
+            )
         if closes:  # one statement, executed for every resolution
             conn.execute(
                 update(alerts)
