@@ -114,7 +114,7 @@ class StoreWriter:
             if self._error is not None:
                 continue  # drain after a failure; close() reports it
             try:
-                self.stored += self._store.add_events(item[0])
+                self.stored += self._store.add_events(self._store.stamp(item[0]))
                 self._store.add_quarantined(item[1])
             except BaseException as exc:  # handed to the caller in close()
                 self._error = exc

@@ -75,6 +75,7 @@ class Event:
     my_state: str | None
     peer_state: str | None
     text: str
+    seq: int = 0  # arrival order in the store: the tie-break between events of one device second
 
     def to_json(self) -> dict[str, Any]:
         """The documented event JSON shape."""

@@ -264,6 +264,7 @@ class Service:
             c.add("ordinary", res.ordinary)
             c.add("other", res.other)
         if events:
+            events = self.store.stamp(events)  # arrival order: the tie-break within a device second
             c.add("events_new", self.store.add_events(events))
         if quarantined:
             self.store.add_quarantined(quarantined)

@@ -82,6 +82,16 @@ class Scenario:
     def pair(self, name: str = "fw") -> dict[str, Any]:
         return next(p for p in self.run("pairs", "--json") if p["pair"] == name)
 
+    def transitions(self, pair: str = "fw") -> list[dict[str, Any]]:
+        from hamon.store import Store
+        from hamon.store.outputs import transition_list
+
+        store = Store(self.db)
+        try:
+            return transition_list(store, pair=pair)
+        finally:
+            store.close()
+
     def kinds(self, pair: str = "fw", *, open_only: bool = False) -> set[str]:
         return {a["kind"] for a in self.alerts(pair) if not open_only or a["ended_at"] is None}
 

@@ -237,7 +237,11 @@ FULL = STEADY + [
 
 def _everything(s: Scenario) -> tuple[object, ...]:
     # received_at is the capture file's time: it differs between files and is not the correlator's
-    events = [{k: v for k, v in e.items() if k != "received_at"} for e in s.run("events", "--json")]
+    # Events of one device second are listed in arrival order, which reordered input changes.
+    events = sorted(
+        ({k: v for k, v in e.items() if k != "received_at"} for e in s.run("events", "--json")),
+        key=lambda e: e["event_id"],
+    )
     return (s.failovers(), s.alerts(), s.pair(), events)
 
 

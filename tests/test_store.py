@@ -63,7 +63,7 @@ def test_replaying_the_same_input_twice_leaves_the_same_rows(store: Store) -> No
 def test_events_query_filters_by_pair_time_id_and_kind(store: Store) -> None:
     _replay(store, EXAMPLE)
     everything = store.events()
-    assert everything == sorted(everything, key=lambda e: (e.at, e.event_id))
+    assert everything == sorted(everything, key=lambda e: (e.at, e.seq, e.event_id))
     pairs = {e.pair for e in everything}
     assert pairs == {"fw-edge", "fw-dc"}
     edge = store.events(pair="fw-edge")

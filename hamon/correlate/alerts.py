@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hamon.correlate.model import AlertOpen, AlertResolve, AlertUpdate, Output
+from hamon.correlate.model import AlertOpen, AlertResolve, Output
 
 UTC = dt.UTC
 
@@ -83,27 +83,11 @@ class AlertBook:
         )
         out.append(opening)
 
-    def update(
-        self,
-        out: list[Output],
-        now: float,
-        kind: str,
-        detail: str,
-        evidence: tuple[str, ...],
-        *,
-        group: int | None = None,
-        unit: str | None = None,
-        started_at: float | None = None,
-    ) -> None:
-        """Refine an open alert in place (same id): its start, detail and evidence."""
-        alert = self.open.get(self.key(kind, group, unit))
-        if alert is None:
-            return
-        start = alert.started_at if started_at is None else started_at
-        if (start, detail) == (alert.started_at, alert.detail):
-            return
-        alert.started_at, alert.detail = start, detail
-        out.append(AlertUpdate(alert.alert_id, at(start), detail, tuple(sorted(set(evidence))), at(now)))
+    def refresh(self, alert_id: str, started_at: float, detail: str) -> None:
+        """Keep an open alert's start and detail as an AlertUpdate restated them."""
+        for alert in self.open.values():
+            if alert.alert_id == alert_id:
+                alert.started_at, alert.detail = started_at, detail
 
     def resolve(
         self,

@@ -2,7 +2,7 @@
 
 A run for a pair: take the newest checkpoint before the earliest event of the new input, take back
 every output decided after it, and run the machine over the pair's stored events from there in
-(device time, event id) order. The same events therefore always give the same outputs — replaying
+(device time, arrival order, event id) order. The same events therefore always give the same outputs — replaying
 a capture in two halves gives what replaying it whole gives, and a late event is simply included.
 
 Checkpoints are taken only where the machine is quiet (no failover being assembled, no split-brain

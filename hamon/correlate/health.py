@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from hamon.correlate.model import Failover, Output
+from hamon.correlate.alerts import at
+from hamon.correlate.model import AlertUpdate, Failover, Output, stable_id
 from hamon.correlate.state import UNITS, other
 from hamon.model import Cause, Event
 
@@ -236,11 +237,17 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
         m.schedule(t + m.cfg.flap_window, "flap_quiet")
 
 
-def failover_refined(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+def failover_refined(m: PairMachine, out: list[Output], fo: Failover, before: Failover, now: float) -> None:
     """A later message of the same takeover: its alert says what is known now (same alert, updated)."""
     t = fo.at.timestamp()
     key = f"{fo.group or 0}|{fo.new_active}"
-    m.s.alerts.update(out, now, "failover", failover_detail(fo), fo.evidence, group=fo.group, unit=fo.new_active, started_at=t)
+    if (failover_detail(fo), fo.at) != (failover_detail(before), before.at):
+        # The alert opened with the first word of this takeover; it may have ended already (a
+        # handover is whole at once), and is refined all the same.
+        first = fo.key_at or before.at
+        alert_id = stable_id(m.s.pair, "failover", fo.group, fo.new_active, first.isoformat())
+        out.append(AlertUpdate(alert_id, fo.at, failover_detail(fo), fo.evidence, at(now)))
+        m.s.alerts.refresh(alert_id, t, failover_detail(fo))
     if m.s.alerts.is_open("failover", fo.group, fo.new_active):
         m.cancel("settle", key)
         m.schedule(t + m.timing.settle, "settle", key)
@@ -359,12 +366,12 @@ def _interface(m: PairMachine, out: list[Output], e: Event, unit: str, name: str
     if status == "Normal":  # a passed test ends that unit's symptom on that interface (not its peer's)
         for scope in m._scopes(e):
             m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if not (s[2] == name and s[3] == unit)]
-    if status in FAILED_STATUS and was not in FAILED_STATUS:
-        # Judged once the peer had time to report the same interface: failed on both units, it
-        # does not count (chapter, Interface Monitoring), and no alert opens only to close.
+    if status != was:
+        # An alert opens only once the peer had time to report the same interface: failed on both
+        # units, it does not count (chapter, Interface Monitoring), and no alert opens only to
+        # close. What no longer holds is resolved at once.
+        _threshold(m, out, e.event_id, t, may_raise=False)
         m.schedule(t + max(m.cfg.interface_polltime, PAIR_GRACE), "threshold", e.event_id)
-    else:
-        _threshold(m, out, e.event_id, t)
 
 
 def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) -> dict[str, str]:
@@ -380,7 +387,7 @@ def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) 
     return out
 
 
-def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float) -> None:
+def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float, *, may_raise: bool = True) -> None:
     """interface_threshold: failed monitored interfaces on a unit reach the interface policy.
 
     In Active/Active the policy holds per failover group (each group has its own interfaces and
@@ -397,12 +404,12 @@ def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float) -> No
             mine = _in_scope(ifs.get(unit, {}), scope, special)
             theirs = _in_scope(ifs.get(other(unit), {}), scope, set())
             # An interface failed on both units is Unknown on both and does not count (chapter).
-            failed = sorted(
-                n for n, st in mine.items() if st in FAILED_STATUS and theirs.get(n) not in FAILED_STATUS
-            )
+            failed = sorted(n for n, st in mine.items() if st in FAILED_STATUS and theirs.get(n) not in FAILED_STATUS)
             monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
             need = math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
             if failed and len(failed) >= max(need, 1):
+                if not may_raise:
+                    continue
                 since = _met_at(m.s.failed_since.get(unit, {}), failed, scope, max(need, 1))
                 m.s.alerts.raise_(
                     out,
@@ -440,7 +447,9 @@ def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float) -> No
 def _met_at(since: dict[str, float], failed: list[str], scope: int, need: int) -> float:
     """When a unit's failed interfaces first reached the policy (the need-th failure)."""
     times = sorted(
-        t for key, t in since.items() if key.partition("@g")[0] in failed and (scope == 0 or _group_of(key) in (0, scope))
+        t
+        for key, t in since.items()
+        if key.partition("@g")[0] in failed and (scope == 0 or _group_of(key) in (0, scope))
     )
     return times[min(need, len(times)) - 1]
 

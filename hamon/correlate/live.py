@@ -1,7 +1,7 @@
 """Live correlation (`hamon serve`): events as they arrive, in any order within a reorder window.
 
 Per pair, arriving events wait in a buffer until event time has moved `window` seconds past them;
-then they go to the pair's machine in (device time, event id) order — the order a replay uses — and
+then they go to the pair's machine in (device time, arrival, event id) order — the order a replay uses — and
 `tick` fires the machine's timers on event time. The outputs are therefore the ones a replay of the
 same events gives. An event that arrives later than the window allows is put in its place:
 cheaply in memory when it belongs to the current second of its pair (the machine is rebuilt from a
@@ -31,6 +31,9 @@ from hamon.store.db import Store
 from hamon.store.schema import events as events_table
 
 UTC = dt.UTC
+Key = tuple[float, int, str]  # (device time, arrival order, event id): the order events are applied in
+FIRST: Key = (float("-inf"), 0, "")
+LAST_SEQ = 2**62
 REWIND_SPAN = 1.0  # seconds of event time a pair's in-memory copy covers before it is renewed
 
 
@@ -55,7 +58,7 @@ class Rewind:
     state: PairState
     now: float | None
     fired: float
-    key: tuple[float, str]  # the last event applied before the copy
+    key: Key  # the last event applied before the copy
     start: float  # time of the first event after the copy
     events: list[Event] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
@@ -69,8 +72,8 @@ class LiveCorrelator:
         self.inventory = inventory
         self.window = window
         self.machines: dict[str, PairMachine] = {}
-        self.buffers: dict[str, list[tuple[float, str, Event]]] = {}
-        self.last_key: dict[str, tuple[float, str]] = {}  # per pair: (time, event id) of the last applied
+        self.buffers: dict[str, list[tuple[float, int, str, Event]]] = {}
+        self.last_key: dict[str, Key] = {}  # per pair: the order key of the last applied
         self.last_checkpoint: dict[str, float | None] = {}
         self.dirty: dict[str, float] = {}  # pairs to re-run from before this time (late events)
         self.rewinds: dict[str, Rewind] = {}
@@ -100,7 +103,7 @@ class LiveCorrelator:
         self.machines[pair] = machine
         if earliest is not None and pair not in self.last_key and machine.s.last_t is not None:
             # Resumed from a checkpoint with no event after it: anything at its time or before is late.
-            self.last_key[pair] = (machine.s.last_t, "\uffff")
+            self.last_key[pair] = (machine.s.last_t, LAST_SEQ, "\uffff")
         self.last_checkpoint[pair] = None
         return outs
 
@@ -109,10 +112,10 @@ class LiveCorrelator:
         t = e.at.timestamp()
         rw = self.rewinds.get(e.pair)
         if rw is None or t >= rw.start + REWIND_SPAN:
-            key = self.last_key.get(e.pair, (float("-inf"), ""))
+            key = self.last_key.get(e.pair, FIRST)
             self.rewinds[e.pair] = Rewind(copy.deepcopy(machine.s), machine.now, machine.fired, key, t)
             buf = self.buffers.get(e.pair, [])
-            self.recent[e.pair] = {x[1] for x in buf}
+            self.recent[e.pair] = {x[2] for x in buf}
 
     def after(self, machine: PairMachine, e: Event, outs: list[Output]) -> None:
         """Applied `e`, giving `outs`."""
@@ -120,7 +123,7 @@ class LiveCorrelator:
         rw.events.append(e)
         rw.outputs += outs
         self.recent[e.pair].add(e.event_id)
-        self.last_key[e.pair] = (e.at.timestamp(), e.event_id)
+        self.last_key[e.pair] = _key(e)
 
     def submit(self, events: list[Event]) -> None:
         """Hand over stored events; they are applied once they are older than the window."""
@@ -132,9 +135,7 @@ class LiveCorrelator:
                 self.counts.duplicates += 1
                 continue
             machine = self.machines.get(e.pair)
-            if (t, e.event_id) <= self.last_key.get(e.pair, (float("-inf"), "")) or (
-                machine is not None and t < machine.fired
-            ):
+            if _key(e) <= self.last_key.get(e.pair, FIRST) or (machine is not None and t < machine.fired):
                 # Later than the window allows (after an event or a timer it should precede).
                 self.counts.late += 1
                 if self._rewind(e, t):
@@ -144,7 +145,7 @@ class LiveCorrelator:
                 # Re-run the pair from a checkpoint before it.
                 self.dirty[e.pair] = min(self.dirty.get(e.pair, t), t)
                 continue
-            heapq.heappush(self.buffers.setdefault(e.pair, []), (t, e.event_id, e))
+            heapq.heappush(self.buffers.setdefault(e.pair, []), (*_key(e), e))
             recent.add(e.event_id)
 
     def tick(self, now: float, *, everything: bool = True) -> list[Output]:
@@ -175,8 +176,8 @@ class LiveCorrelator:
             cks: list[tuple[dt.datetime, dict[str, object]]] = []
             buf = self.buffers.get(pair, [])
             while buf and buf[0][0] <= watermark:
-                t, _, e = heapq.heappop(buf)
-                if (t, e.event_id) <= self.last_key.get(pair, (float("-inf"), "")):
+                t, _, _, e = heapq.heappop(buf)
+                if _key(e) <= self.last_key.get(pair, FIRST):
                     continue  # applied by the run from the store
                 ck = checkpoint(machine, t, self.last_checkpoint.get(pair))
                 if ck is not None:
@@ -202,13 +203,13 @@ class LiveCorrelator:
         pair = e.pair
         rw, machine = self.rewinds.get(pair), self.machines.get(pair)
         last_ck = self.last_checkpoint.get(pair)
-        if rw is None or machine is None or (t, e.event_id) <= rw.key or t < rw.fired:
+        if rw is None or machine is None or _key(e) <= rw.key or t < rw.fired:
             return False
         if last_ck is not None and t <= last_ck:  # a stored checkpoint claims to hold everything before it
             return False
         rebuilt = PairMachine(machine.cfg, copy.deepcopy(rw.state), machine.timing, machine.traffic)
         rebuilt.now, rebuilt.fired = rw.now, rw.fired
-        events = sorted([*rw.events, e], key=lambda x: (x.at.timestamp(), x.event_id))
+        events = sorted([*rw.events, e], key=_key)
         outs: list[Output] = []
         for ev in events:
             outs += rebuilt.apply(ev)
@@ -218,14 +219,14 @@ class LiveCorrelator:
             return False
         self.machines[pair] = rebuilt
         rw.events = events
-        self.last_key[pair] = max(self.last_key[pair], (t, e.event_id))
+        self.last_key[pair] = max(self.last_key[pair], _key(e))
         self.restated.add(pair)
         return True
 
     def flush(self, wall: float | None = None) -> list[Output]:
         """End of the data, as a replay ends it: apply everything, then `end_of_input` at the wall clock."""
-        times = [t for buf in self.buffers.values() for t, _, _ in buf]
-        times += [t for t, _ in self.last_key.values() if t != float("-inf")]
+        times = [x[0] for buf in self.buffers.values() for x in buf]
+        times += [k[0] for k in self.last_key.values() if k[0] != float("-inf")]
         if not times and not self.dirty:
             return []
         outs = self.tick(max(times, default=0.0) + self.window)
@@ -242,3 +243,7 @@ class LiveCorrelator:
     def _count(self, outs: list[Output]) -> None:
         self.counts.failovers += sum(1 for o in outs if isinstance(o, Failover))
         self.counts.alerts_opened += sum(1 for o in outs if isinstance(o, AlertOpen))
+
+
+def _key(e: Event) -> Key:
+    return (e.at.timestamp(), e.seq, e.event_id)

@@ -192,10 +192,11 @@ class PairMachine:
 
     def _become_active_active(self) -> None:
         self.s.mode = "active-active"
-        for table in (self.s.roles, self.s.claims):
-            unit_roles = table.pop(0, {})
-            for g in (1, 2):
-                table.setdefault(g, dict(unit_roles))
+        unit_roles = self.s.roles.pop(0, {})
+        unit_claims = self.s.claims.pop(0, {})
+        for g in (1, 2):
+            self.s.roles.setdefault(g, dict(unit_roles))
+            self.s.claims.setdefault(g, dict(unit_claims))
 
     def _claim(self, scope: int, unit: str, role: str, t: float) -> None:
         """What a unit said about itself, and when: the strongest evidence there is."""
@@ -355,6 +356,7 @@ class PairMachine:
             self.schedule(t + self.timing.merge_window, "failover", key)
             self._emit_failover(out, d, t, first=True)
             return
+        before = self._failover_of(d, t)
         d.evidence = sorted(set(d.evidence) | {e.event_id})
         if d.previous_active is None:
             d.previous_active = previous
@@ -362,7 +364,7 @@ class PairMachine:
             d.at, d.at_is_takeover = t, True
         if (rank, e.cause_text or "") > (d.cause_rank, d.cause_text or ""):
             d.cause, d.cause_text, d.cause_rank = str(cause), e.cause_text, rank
-        self._emit_failover(out, d, t, first=False)
+        self._emit_failover(out, d, t, first=False, before=before)
 
     def _failover_of(self, d: Draft, now: float) -> Failover:
         """The failover a draft stands for, as the evidence in so far tells it."""
@@ -393,7 +395,9 @@ class PairMachine:
             at(d.first_seen),
         )
 
-    def _emit_failover(self, out: list[Output], d: Draft, now: float, *, first: bool) -> None:
+    def _emit_failover(
+        self, out: list[Output], d: Draft, now: float, *, first: bool, before: Failover | None = None
+    ) -> None:
         """Output a failover as soon as its takeover is known; later messages refine it in place."""
         fo = self._failover_of(d, now)
         scope, new, old = d.scope, d.new_active, d.previous_active
@@ -404,10 +408,10 @@ class PairMachine:
         if old is None and fo.cause == Cause.STARTUP:
             return  # a unit came up active with no peer: not a failover
         out.append(fo)
-        if first:
+        if first or before is None:
             health.after_failover(self, out, fo, now)
         else:
-            health.failover_refined(self, out, fo, now)
+            health.failover_refined(self, out, fo, before, now)
 
     def _settle(self, out: list[Output], key: str, now: float) -> None:
         """The merge window is over: settle what became of the old active."""

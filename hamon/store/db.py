@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from hamon.errors import StoreError
 from hamon.model import Activity, Cause, Event, Quarantined, Unit
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, quarantine, source_activity
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -47,6 +48,7 @@ class Store:
             ) from exc
         self.url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()
+        self._seq: int | None = None  # the last arrival order handed out (read from the store once)
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported store {self.url}: hamon stores to SQLite or PostgreSQL")
         try:
@@ -161,6 +163,7 @@ class Store:
                 e.my_state,
                 e.peer_state,
                 e.text,
+                e.seq,
             )
             for e in batch
         ]
@@ -267,7 +270,7 @@ class Store:
         limit: int | None = None,
         after: dt.datetime | None = None,
     ) -> list[Event]:
-        """Events in (time, event_id) order, filtered; `since` is inclusive, `after` and `until` exclusive."""
+        """Events in (time, arrival) order, filtered; `since` is inclusive, `after` and `until` exclusive."""
         q = in_range(select(events), events, pair, since, until)
         if after is not None:
             q = q.where(events.c.at > after)
@@ -275,11 +278,20 @@ class Store:
             q = q.where(events.c.msg_id == msg_id)
         if kind is not None:
             q = q.where(events.c.kind == kind)
-        q = q.order_by(events.c.at, events.c.event_id)
+        q = q.order_by(events.c.at, events.c.seq, events.c.event_id)
         if limit is not None:
             q = q.limit(limit)
         with self._begin("reading events") as conn:
             return [_event(r._mapping) for r in conn.execute(q)]
+
+    def stamp(self, batch: Sequence[Event]) -> list[Event]:
+        """The events with their arrival order (`seq`), continuing the store's own."""
+        if self._seq is None:
+            with self._begin("reading the arrival order") as conn:
+                self._seq = int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+        first = self._seq + 1
+        self._seq += len(batch)
+        return [replace(e, seq=first + i) for i, e in enumerate(batch)]
 
     def quarantined(self, *, limit: int | None = None, since: dt.datetime | None = None) -> list[Quarantined]:
         """Quarantined lines, oldest first."""
@@ -408,6 +420,7 @@ def _event_row(e: Event) -> dict[str, Any]:
         "my_state": e.my_state,
         "peer_state": e.peer_state,
         "text": e.text,
+        "seq": e.seq,
     }
 
 
@@ -436,4 +449,5 @@ def _event(r: Any) -> Event:
         my_state=r["my_state"],
         peer_state=r["peer_state"],
         text=r["text"],
+        seq=r["seq"],
     )

@@ -78,6 +78,7 @@ events = Table(
     Column("my_state", String(64)),
     Column("peer_state", String(64)),
     Column("text", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default="0"),
     Index("ix_events_pair_at", "pair", "at"),
     Index("ix_events_at", "at"),
     Index("ix_events_msg_id_at", "msg_id", "at"),
