@@ -181,6 +181,8 @@ class PairMachine:
             self._settle(out, arg, due)
         elif name == "split" and isinstance(arg, int):
             self._check_split(out, arg, due)
+        elif name == "peer_down" and isinstance(arg, str):
+            self._peer_failed(out, arg)
         else:
             health.fire(self, out, due, name, arg)
 
@@ -315,9 +317,17 @@ class PairMachine:
                 # Written off as failed, it reports its peer gone: it is alive and thinks itself active.
                 self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
                 self._start_split(scope, t, (e.event_id,))
-            elif self.s.role(scope, peer) != "active" and self.s.role(scope, unit) == "active":
-                # Table 3: standby unit failed — no failover, the active marks the standby failed.
-                self._set_role(out, scope, peer, "failed", t, e, e.cause or Cause.PEER_UNREACHABLE)
+            elif self.s.role(scope, unit) != "active":
+                continue
+            elif self._alive(peer, t):
+                # Not heard, yet it logs: out of reach, not failed; speaking as active, both are.
+                if self.s.role(scope, peer) == "active":
+                    self._start_split(scope, t, (e.event_id,))
+            elif self.s.role(scope, peer) != "active":
+                # Table 3: standby unit failed — no failover, the active marks the standby failed,
+                # once the merge window showed it silent (judged in `_peer_failed`).
+                cause = e.cause or Cause.PEER_UNREACHABLE
+                self.schedule(t + self.timing.merge_window, "peer_down", f"{scope}|{peer}|{t!r}|{cause}|{e.event_id}")
         if e.cause == Cause.CONFIG_SYNC:
             # 103001 reason 5/6: the standby went down during a configuration sync that never ended.
             self.s.alerts.raise_(
@@ -328,6 +338,16 @@ class PairMachine:
                 f"{peer} went down during configuration sync (reason code {e.reason_code})",
                 (e.event_id,),
             )
+
+    def _peer_failed(self, out: list[Output], arg: str) -> None:
+        """The active unit reported its peer gone: failed, unless the peer spoke since or took over."""
+        scope_s, peer, t_s, cause, event_id = arg.split("|")
+        scope, t = int(scope_s), float(t_s)
+        if self.s.role(scope, other(peer)) != "active" or self.s.role(scope, peer) in ("active", "failed"):
+            return
+        if self._alive(peer, t) or self.claimed_since(scope, peer, t - self.timing.merge_window) is not None:
+            return
+        self._set_role(out, scope, peer, "failed", t, None, cause, None, (event_id,))
 
     def _draft(self, scope: int, new_active: str, t: float) -> Draft | None:
         d = self.s.drafts.get(f"{scope}|{new_active}")
@@ -424,9 +444,11 @@ class PairMachine:
             return  # it said what it became itself
         old_role = self.s.role(scope, old)
         if fo.cause in FAILURE_CAUSES and old_role in ("active", "standby", "unknown"):
-            if fo.cause == Cause.PEER_UNREACHABLE and old_role == "active" and self._alive(old, d.at):
-                # It kept showing life without standing down: it never stopped being active.
-                self._start_split(scope, d.at, fo.evidence)
+            if fo.cause == Cause.PEER_UNREACHABLE and self._alive(old, d.at):
+                # It kept showing life without standing down: not failed, and if it was active it
+                # never stopped being active.
+                if old_role == "active":
+                    self._start_split(scope, d.at, fo.evidence)
                 return
             # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed.
             self._set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
