@@ -105,3 +105,16 @@ def test_one_relay_address_forwarding_two_firewalls_keeps_both_messages() -> Non
     events = BatchParser(PairResolver().resolve).parse(batch).events
     assert [e.pair for e in events] == ["fw-a", "fw-b"]
     assert len({e.event_id for e in events}) == 2
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["c-scanner", "python-scanner"])
+def test_class_tagged_messages_are_ordinary_or_failover_messages_not_malformed(pure_python: bool) -> None:
+    data = (
+        b"<164>Nov 25 2026 10:00:15 fw-edge : %ASA-auth-4-113004: AAA user authentication Successful\n"
+        b"<161>Nov 25 2026 10:00:16 fw-edge : %ASA-ha-1-104001: (Secondary) Switching to ACTIVE - HELLO not heard"
+        b" from mate.\n"
+    )
+    result, parser = parse_bytes(data, pure_python=pure_python)
+    assert result.quarantined == []
+    assert (result.ordinary, [e.kind for e in result.events]) == (1, ["switch_active"])
+    assert sum(a.lines for a in parser.drain_activity()) == 2

@@ -10,8 +10,11 @@ from hamon.model import Cause, Unit
 from hamon.parse.catalog import CATALOG
 from hamon.parse.causes import normalize
 
-# `%ASA-1-104001: `, also `%FTD-` and `%PIX-`; a missing colon is tolerated.
-TAG_RE = re.compile(r"%(?:ASA|FTD|PIX)-([0-7])-(\d{6}):?[ \t]?")
+# `%ASA-1-104001: `, also `%FTD-` and `%PIX-`, and the class-tagged form of `logging class`/
+# `logging device-id ... ` setups (`%ASA-ha-1-104001: `, `%ASA-auth-4-113004: `); a missing colon
+# is tolerated. (The C scanner's fast path knows only the classless form: class-tagged batches are
+# walked line by line, with the same result.)
+TAG_RE = re.compile(r"%(?:ASA|FTD|PIX)-(?:[a-z][a-z0-9]{0,15}-)?([0-7])-(\d{6}):?[ \t]?")
 LOOSE_TAG_RE = re.compile(r"%(?:ASA|FTD|PIX)-", re.IGNORECASE)
 # `(Primary)`, `(Secondary_group_2)`, `(VPN-Secondary)`, `(WebVPN-Primary)`, `(Primary and Standby)`
 UNIT_RE = re.compile(
