@@ -112,8 +112,6 @@ class Service:
         self.reload = threading.Event()
         self._resolver = PairResolver(self.inventory)
         self.parser = BatchParser(self._resolver.resolve)
-        self.latest = 0.0  # the newest event time seen
-        self.latest_wall = 0.0  # the wall clock when it was seen
         from hamon.correlate.live import LiveCorrelator
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
@@ -273,25 +271,20 @@ class Service:
     def _submit(self, events: list[Event]) -> None:
         if events:
             self.live.submit(events)
-            newest = max(e.at.timestamp() for e in events)
-            if newest > self.latest:
-                self.latest, self.latest_wall = newest, time.time()
 
     def tick(self, everything: bool = True) -> None:
-        if self.latest:
-            # Between events, event time moves on with the wall clock from the last one seen, so
-            # timers (merge windows, grace periods) fire on a quiet pair too, whatever the devices'
-            # clocks say.
-            now = self.latest + max(0.0, time.time() - self.latest_wall)
-            outs = self.live.tick(now, everything=everything)
-            if outs and self.pipeline is not None:
-                from hamon.correlate.model import AlertOpen, AlertResolve
-                from hamon.notify.pipeline import notices_for
+        # Between events, each pair's event time moves on with the wall clock from its own newest
+        # event, so timers (merge windows, grace periods) fire on a quiet pair too, whatever the
+        # devices' clocks say, and no pair's clock moves another's.
+        outs = self.live.tick(everything=everything)
+        if outs and self.pipeline is not None:
+            from hamon.correlate.model import AlertOpen, AlertResolve
+            from hamon.notify.pipeline import notices_for
 
-                ids = sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)})
-                report = self.pipeline.process(notices_for(self.store, ids))
-                self.counters.add("notifications_sent", report.sent)
-                self.counters.add("notifications_failed", report.failed)
+            ids = sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)})
+            report = self.pipeline.process(notices_for(self.store, ids))
+            self.counters.add("notifications_sent", report.sent)
+            self.counters.add("notifications_failed", report.failed)
 
     def _pollers(self, inventory: Inventory | None) -> list[Any]:
         """The SSH and SNMP pollers of the units the inventory lists (not started)."""

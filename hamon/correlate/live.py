@@ -79,6 +79,7 @@ class LiveCorrelator:
         self.rewinds: dict[str, Rewind] = {}
         self.restated: set[str] = set()  # pairs whose stored snapshot is behind after a rewind
         self.recent: dict[str, set[str]] = {}  # per pair: ids buffered or applied since its copy
+        self.clocks: dict[str, tuple[float, float]] = {}  # per pair: newest event time, wall time it came
         self.counts = LiveCounts()
 
     def config(self, pair: str) -> PairConfig:
@@ -90,8 +91,13 @@ class LiveCorrelator:
 
         with self.store.engine.connect() as conn:
             pairs = [r[0] for r in conn.execute(select(events_table.c.pair).distinct())]
+        wall = time.time()
         for pair in sorted(pairs):
             self._count(self._resume(pair, None))
+            machine = self.machines[pair]
+            if machine.now is not None:
+                # Its clock goes on from where its stored events left it, with the wall clock.
+                self.clocks[pair] = (machine.now, wall)
         return len(pairs)
 
     def _resume(self, pair: str, before: float | None) -> list[Output]:
@@ -127,9 +133,13 @@ class LiveCorrelator:
 
     def submit(self, events: list[Event]) -> None:
         """Hand over stored events; they are applied once they are older than the window."""
+        arrived = time.time()
         for e in events:
             t = e.at.timestamp()
             self.counts.events += 1
+            seen = self.clocks.get(e.pair)
+            if seen is None or t > seen[0]:
+                self.clocks[e.pair] = (t, arrived)
             recent = self.recent.setdefault(e.pair, set())
             if e.event_id in recent:  # a relay's duplicate: already buffered or applied
                 self.counts.duplicates += 1
@@ -148,13 +158,24 @@ class LiveCorrelator:
             heapq.heappush(self.buffers.setdefault(e.pair, []), (*_key(e), e))
             recent.add(e.event_id)
 
-    def tick(self, now: float, *, everything: bool = True) -> list[Output]:
-        """Move event time to `now`: apply what is older than the window, fire timers, store outputs.
+    def pair_now(self, pair: str, wall: float) -> float | None:
+        """A pair's event time at wall-clock `wall`: its newest event plus the wall time since it came.
 
-        With `everything` false only the pairs with waiting events move (the cheap tick a service
-        runs after each arrival); the others' timers wait for the next full tick.
+        Each pair keeps its own clock, so units whose clocks differ from each other's (or one
+        sender's absurd stamp) move no other pair's timers.
         """
-        watermark = now - self.window
+        seen = self.clocks.get(pair)
+        return None if seen is None else seen[0] + max(0.0, wall - seen[1])
+
+    def tick(self, now: float | None = None, *, everything: bool = True, wall: float | None = None) -> list[Output]:
+        """Move event time on: apply what is older than the window, fire timers, store outputs.
+
+        With `now` every pair moves to that event time; without, each pair to its own clock at the
+        wall-clock time `wall` (default: the time now). With `everything` false only the pairs with
+        waiting events move (the cheap tick a service runs after each arrival); the others' timers
+        wait for the next full tick.
+        """
+        wall = time.time() if wall is None else wall
         produced: list[Output] = []
         for pair in sorted(self.dirty):
             self.counts.reruns += 1
@@ -172,6 +193,10 @@ class LiveCorrelator:
                 # are run (and stored) at once, and what they decided is told like any other output.
                 produced += self._resume(pair, None)
                 machine = self.machines[pair]
+            pair_now = now if now is not None else self.pair_now(pair, wall)
+            if pair_now is None:
+                continue  # nothing arrived for it in this run yet: its clock has not started
+            watermark = pair_now - self.window
             outs: list[Output] = []
             cks: list[tuple[dt.datetime, dict[str, object]]] = []
             buf = self.buffers.get(pair, [])

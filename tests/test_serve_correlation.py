@@ -1,0 +1,99 @@
+"""`hamon serve` correlating as it receives: a new pair's first alert is notified, each pair keeps its
+own clock, a complete failover is stored at once (real UDP on 127.0.0.1, a real HTTP receiver)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from helpers import wait_for
+from test_notify import Receiver
+from test_serve import Running
+
+from hamon.store import outputs
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _send(port: int, *lines: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for line in lines:
+            s.sendto(line.encode(), ("127.0.0.1", port))
+
+
+def _line(host: str, at: dt.datetime, text: str) -> str:
+    return f"<161>{at:%b %d %Y %H:%M:%S} {host} : {text}"
+
+
+def test_the_first_alert_of_a_pair_the_service_never_saw_is_notified(sqlite_url: str, receiver: Receiver) -> None:
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"], notify=[f"json://127.0.0.1:{receiver.port}/hook"])
+    try:
+        now = dt.datetime.now(dt.UTC)
+        _send(r.port("udp"), _line("fw-new", now, "%ASA-1-105032: LAN Failover interface is down"))
+        wait_for(lambda: receiver.posts, timeout=10)
+        (title,) = [body["title"] for _, body in receiver.posts]
+        assert title.startswith("[CRITICAL] fw-new: failover link down")
+    finally:
+        r.stop()
+
+
+def test_each_pair_keeps_its_own_clock(sqlite_url: str) -> None:
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"])
+    try:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        port = r.port("udp")
+        for i in range(10):  # two pairs, one stamping 120 s behind the other, interleaved
+            for host, skew in (("fw-a", 0), ("fw-b", -120)):
+                at = now + dt.timedelta(seconds=i + skew)
+                _send(port, _line(host, at, f"%ASA-1-105009: (Primary) Testing on interface in{i} Failed"))
+            time.sleep(0.05)
+        wait_for(lambda: len(r.store.events()) == 20, timeout=10)
+        wait_for(lambda: r.service.live.counts.events == 20, timeout=10)
+        assert r.service.live.counts.reruns == 0 and r.service.live.counts.late == 0
+    finally:
+        r.stop()
+
+
+def test_a_complete_failover_is_stored_at_once_not_after_the_merge_window(sqlite_url: str) -> None:
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"])
+    try:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        port = r.port("udp")
+        _send(
+            port,
+            _line(
+                "fw-m",
+                now - dt.timedelta(seconds=5),
+                "%ASA-1-104001: (Primary) Switching to ACTIVE - Set by the config command.",
+            ),
+            _line(
+                "fw-m",
+                now - dt.timedelta(seconds=4),
+                "%ASA-1-104002: (Secondary) Switching to STANDBY - Other unit wants me Standby.",
+            ),
+        )
+        wait_for(lambda: len(r.store.events()) == 2, timeout=10)
+        sent = time.monotonic()
+        _send(
+            port,
+            _line("fw-m", now, "%ASA-1-104001: (Secondary) Switching to ACTIVE - Set by the config command."),
+            _line("fw-m", now, "%ASA-1-104002: (Primary) Switching to STANDBY - Other unit wants me Standby."),
+        )
+        fo = wait_for(
+            lambda: [f for f in outputs.failover_list(r.store, pair="fw-m") if f["new_active"] == "secondary"],
+            timeout=5,
+        )
+        assert time.monotonic() - sent < 2.0  # the merge window is 10 s: nothing waited for it
+        assert (fo[0]["cause"], fo[0]["previous_active"]) == ("manual", "primary")
+        (pair,) = outputs.pair_list(r.store, "fw-m")
+        assert pair["units"] == {"primary": "standby", "secondary": "active"}
+    finally:
+        r.stop()
