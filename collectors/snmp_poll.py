@@ -1,7 +1,8 @@
 """CISCO-FIREWALL-MIB cfwHardwareStatusTable polls (pysnmp 7), on a thread with its own event loop.
 
 The table (1.3.6.1.4.1.9.9.147.1.2.1.1.1; columns .2 information, .3 status value, .4 detail) has a
-row for the failover LAN interface (.4: up 2 / down 3) and one per unit (.6 primary, .7 secondary:
+row for the failover LAN interface (.4: up 2 / down 3; 3 with `not Configured` when failover is off,
+which is no link to watch rather than a failed one) and one per unit (.6 primary, .7 secondary:
 active 9 / standby 10, 3 with `Failover Off`); the unit that answers names itself `(this device)`.
 It is another witness of each unit's role and of the failover link: a change since the unit's
 previous poll becomes events for the correlator (kind `polled_state`, and the failover link as
@@ -67,6 +68,8 @@ def read_table(cells: dict[tuple[int, int], Any]) -> HardwareStatus:
             this_unit = unit
         roles[unit] = "failover off" if "failover off" in detail.lower() else STATUS.get(value, str(value))
     link = STATUS.get(rows[4][1]) if 4 in rows else None
+    if 4 in rows and "not configured" in rows[4][2].lower():
+        link = None  # failover is off: the row's `down` (3) says there is no failover link, not a failed one
     return HardwareStatus(this_unit, roles, link, rows)
 
 

@@ -91,6 +91,7 @@ class Target:
     pair: str
     host: str
     port: int = 22
+    tz: str | None = None  # the pair's clock zone, for the device's stamps
     previous: FailoverStatus | None = None
     previous_key: tuple[object, ...] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
@@ -140,9 +141,9 @@ class SshPoller(PollerThread):
         label = summary["host"]
         try:
             outputs = await asyncio.wait_for(self._session(t), self.timeout)
-            status = parse_show_failover(outputs["show failover"])
-            history = parse_history(outputs["show failover history"])
-            state = parse_state(outputs["show failover state"])
+            status = parse_show_failover(outputs["show failover"], t.tz)
+            history = parse_history(outputs["show failover history"], t.tz)
+            state = parse_state(outputs["show failover state"], t.tz)
         except (PollError, CliParseError) as exc:
             self.failed(t, summary, str(exc))
             return
@@ -153,6 +154,9 @@ class SshPoller(PollerThread):
             self.failed(t, summary, f"{type(exc).__name__}: {exc}")
             return
         self.counters.receive(self.transport, label)
+        # Read in part (ntc-templates refused the layout, a stamp's zone unknown): counted, and
+        # shown in the poll's summary (`hamon status`, `hamon pairs --json`).
+        self.counters.add("poll_warnings", len(status.warnings))
         events = []
         if status.unit is not None:
             rows = history_events(history, status.unit, t.pair, at)
@@ -163,8 +167,8 @@ class SshPoller(PollerThread):
         if key != t.previous_key:
             events += status_events(status, t.previous, t.pair, at)
         t.previous, t.previous_key = status, key
-        if events:
-            self.bus.publish(PolledEvents(tuple(events), label), block=True)
+        polled = (t.pair, status.unit, {**status.to_json(), "polled_at": iso(at)}) if status.unit else None
+        self.bus.publish(PolledEvents(tuple(events), label, polled=polled), block=True)
         t.summary = summary  # whole: the status never shows a poll half done
         summary.update(
             ok=True,
@@ -260,4 +264,7 @@ class _Shell:
 
 def targets_from(inventory: Any) -> list[Target]:
     """The units under each pair's `poll:` in the inventory."""
-    return [Target(pair, host, port) for pair, host, port in unit_addresses(inventory, "poll", 22)]
+    return [
+        Target(pair, host, port, tz=inventory.pair(pair).tz)
+        for pair, host, port in unit_addresses(inventory, "poll", 22)
+    ]

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hamon.errors import HamonError
 from hamon.inventory import Inventory
-from hamon.model import Event, Quarantined, RawBatch
+from hamon.model import Event, Quarantined, RawBatch, iso
 from hamon.parse.batch import BatchParser
 from hamon.resolve import PairResolver
 
@@ -201,4 +202,59 @@ def replay(
 
             summary.notifications = notify.process(notices_for(store, sorted(result.alert_ids))).to_json()
     summary.elapsed_s = time.perf_counter() - t0
+    return summary
+
+
+def replay_cli(
+    paths: list[str],
+    store: Store,
+    pair: str,
+    *,
+    unit: str | None = None,
+    inventory: Inventory | None = None,
+    correlate: bool = True,
+) -> dict[str, Any]:
+    """Store saved `show failover` outputs as polled evidence for `pair`, then correlate it.
+
+    History rows keep the device's own times; a `show failover` stands for the moment the file was
+    written (its modification time), as a poll stands for the moment it ran.
+    """
+    from pathlib import Path
+
+    from hamon.poll.offline import events as cli_events
+    from hamon.poll.offline import read
+    from hamon.poll.parse import CliParseError, FailoverStatus
+
+    tz = inventory.pair(pair).tz if inventory else None
+    found: list[Event] = []
+    commands: list[str] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+            at = dt.datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
+        except OSError as exc:
+            raise HamonError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            outputs = read(text, tz)
+            found += cli_events(outputs, pair, unit, at)
+        except CliParseError as exc:
+            raise HamonError(f"{path}: {exc}") from exc
+        commands += [o.command for o in outputs]
+        for o in outputs:
+            if isinstance(o.result, FailoverStatus) and o.result.unit:
+                store.record_poll(pair, o.result.unit, at, f"file:{path}", {**o.result.to_json(), "polled_at": iso(at)})
+    stamped = store.stamp(found)
+    stored = store.add_events(stamped)
+    summary: dict[str, Any] = {
+        "pair": pair,
+        "inputs": list(paths),
+        "commands": commands,
+        "events": len(found),
+        "stored": stored,
+    }
+    if correlate and found:
+        from hamon.correlate.engine import correlate as run_correlator
+
+        result = run_correlator(store, {pair: min(e.at for e in found)}, inventory)
+        summary |= {"failovers": result.failovers, "alerts_opened": result.alerts_opened}
     return summary

@@ -16,6 +16,7 @@ pairs:
     slow_failover_margin: 5       # seconds a takeover may exceed its hold time before slow_failover
     flap_count: 3                 # failovers within flap_window that are flapping
     flap_window: 600
+    tz: Europe/Berlin             # the units' clock zone (IANA): device times without an offset
 ```
 Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
 naming the file, the pair and the key.
@@ -52,6 +53,7 @@ PAIR_KEYS = frozenset(
         "slow_failover_margin",
         "flap_count",
         "flap_window",
+        "tz",
     }
 )
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
@@ -96,6 +98,7 @@ class PairConfig:
     flap_window: float = 600.0
     poll: tuple[str, ...] = ()  # the units' management addresses (HOST or HOST:PORT) for SSH polls
     snmp_poll: tuple[str, ...] = ()  # the units' addresses for cfwHardwareStatusTable polls
+    tz: str | None = None  # the units' clock zone (IANA name), for device times without an offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +235,8 @@ def _pair(raw: Any, where: str, index: int) -> PairConfig:
                     unit_address(spec)
                 except ValueError as exc:
                     raise InventoryError(f"{where}: {label}: key {key!r}: {exc}") from exc
+    if "tz" in raw:
+        values["tz"] = _zone_name(raw["tz"], f"{where}: {label}: key 'tz'")
     cfg = PairConfig(name=name, match=entries, mode=mode, **values)
     if cfg.unit_holdtime < 3 * cfg.unit_polltime:
         raise InventoryError(
@@ -285,3 +290,18 @@ def _policy(value: Any, label: str) -> InterfacePolicy:
         if v.isdigit() and 1 <= int(v) <= 250:
             return InterfacePolicy(int(v), False)
     raise InventoryError(f"{label} must be a number of interfaces (1-250) or a percentage (1%-100%), not {value!r}")
+
+
+def _zone_name(value: Any, where: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not value.strip():
+        raise InventoryError(f"{where} must be a time zone name such as Europe/Berlin")
+    name = value.strip()
+    if name.upper() in ("UTC", "GMT", "Z"):
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InventoryError(f"{where}: unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from exc
+    return name

@@ -165,6 +165,8 @@ class PolledEvents:
     events: tuple[Event, ...]
     source: str  # the polled unit's address
     transport: str = "ssh"
+    # The poll as read (`show failover`), kept as the unit's last poll: (pair, unit, document).
+    polled: tuple[str, str, dict[str, Any]] | None = None
 
 
 Batch = RawBatch | PolledEvents

@@ -251,6 +251,9 @@ class Service:
             if isinstance(batch, PolledEvents):
                 c.add("polled_events", len(batch.events))
                 events += batch.events
+                if batch.polled is not None:
+                    pair, unit, document = batch.polled
+                    self.store.record_poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document)
                 continue
             res = self.parser.parse(batch)
             events += res.events

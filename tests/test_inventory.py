@@ -42,6 +42,13 @@ def test_good_inventory_loads_with_defaults(tmp_path: Path) -> None:
     assert inv.pair("unlisted").unit_holdtime == 15.0
 
 
+def test_a_pair_names_its_clock_zone(tmp_path: Path) -> None:
+    inv = load_inventory(
+        _write(tmp_path, "pairs:\n  - {name: edge, match: [a], tz: America/Chicago}\n  - {name: dc, match: [b]}\n")
+    )
+    assert (inv.pair("edge").tz, inv.pair("dc").tz) == ("America/Chicago", None)
+
+
 def test_resolver_matches_names_addresses_and_networks(tmp_path: Path) -> None:
     r = PairResolver(load_inventory(_write(tmp_path, GOOD)))
     assert r.resolve("FW-EDGE", "10.9.9.9") == "edge"
@@ -88,6 +95,10 @@ def test_resolver_matches_names_addresses_and_networks(tmp_path: Path) -> None:
         ),
         ("pair:\n  - {name: a, match: [x]}\n", "unknown key 'pair'"),
         ("pairs: [\n", "not valid YAML"),
+        (
+            "pairs:\n  - name: edge\n    match: [a]\n    tz: Mars/Olympus\n",
+            "pair 'edge': key 'tz': unknown time zone 'Mars/Olympus'",
+        ),
     ],
 )
 def test_mistakes_name_file_pair_and_key(tmp_path: Path, text: str, message: str) -> None:

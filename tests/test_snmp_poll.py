@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ def test_table_rows_name_the_roles_the_link_and_the_answering_unit() -> None:
     )
     off = read_table({(2, 6): "Primary unit (this device)", (3, 6): 3, (4, 6): "Failover Off"})
     assert off.roles == {"primary": "failover off"}
+
+
+def test_failover_off_is_no_failover_link_down() -> None:
+    # A unit with failover off answers the LAN row with 3 (down) and `not Configured`.
+    cells = {(2, 4): "Failover LAN Interface", (3, 4): 3, (4, 4): "not Configured"}
+    cells |= {(2, 6): "Primary unit (this device)", (3, 6): 3, (4, 6): "Failover Off"}
+    cells |= {(2, 7): "Secondary unit", (3, 7): 3, (4, 7): "Failover Off"}
+    hw = read_table(cells)
+    assert hw.failover_link is None and hw.roles == {"primary": "failover off", "secondary": "failover off"}
+    events = snmp_hardware_events(hw.this_unit, hw.roles, hw.failover_link, None, "fw", dt.datetime.now(dt.UTC))
+    assert [e.msg_id for e in events] == [0]  # the units' state; no 105032 failover link down
 
 
 def test_snmp_standby_does_not_end_a_known_sync() -> None:

@@ -38,7 +38,18 @@ def test_listing_shapes_are_exactly_the_contract(db: str) -> None:
     pairs = json.loads(run(db, "pairs", "--json"))
     assert [p["pair"] for p in pairs] == ["fw-dc", "fw-edge"]
     assert all(
-        list(p) == ["pair", "mode", "units", "groups", "failover_link", "state_link", "open_alerts", "last_failover_at"]
+        list(p)
+        == [
+            "pair",
+            "mode",
+            "units",
+            "groups",
+            "failover_link",
+            "state_link",
+            "open_alerts",
+            "last_failover_at",
+            "polled",
+        ]
         for p in pairs
     )
     with_evidence = json.loads(run(db, "alerts", "--evidence", "--json"))

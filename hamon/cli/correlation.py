@@ -14,7 +14,17 @@ from hamon.correlate.model import ALERT_KINDS
 
 FAILOVER_KEYS = ("pair", "group", "at", "new_active", "previous_active", "cause", "cause_text", "detection_s")
 ALERT_KEYS = ("pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail")
-PAIR_KEYS = ("pair", "mode", "units", "groups", "failover_link", "state_link", "open_alerts", "last_failover_at")
+PAIR_KEYS = (
+    "pair",
+    "mode",
+    "units",
+    "groups",
+    "failover_link",
+    "state_link",
+    "open_alerts",
+    "last_failover_at",
+    "polled",
+)
 
 
 def _shape(rows: list[dict[str, Any]], keys: tuple[str, ...], evidence: bool) -> list[dict[str, Any]]:

@@ -20,7 +20,21 @@ def _files_collector() -> Any:
 
 
 @click.command("replay")
-@click.argument("files", nargs=-1, required=True, metavar="FILE... | -")
+@click.argument("files", nargs=-1, metavar="FILE... | -")
+@click.option(
+    "--cli",
+    "cli_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="Saved `show failover` / `… history` / `… state` output to store as polled evidence (needs --pair).",
+)
+@click.option("--pair", metavar="NAME", help="The pair the --cli outputs come from.")
+@click.option(
+    "--unit",
+    type=click.Choice(["primary", "secondary"]),
+    help="The unit a --cli history was taken on (when no `show failover` in the files names it).",
+)
 @click.option("--tz", default="UTC", show_default=True, help="Time zone of timestamps that carry none.")
 @click.option("--year", type=click.IntRange(1990, 2100), help="Year of year-less timestamps (default: inferred).")
 @click.option("--source", metavar="NAME", help="Sender name for lines that carry no host (default: the file name).")
@@ -40,6 +54,9 @@ def _files_collector() -> Any:
 def replay_cmd(
     obj: Context,
     files: tuple[str, ...],
+    cli_files: tuple[str, ...],
+    pair: str | None,
+    unit: str | None,
     tz: str,
     year: int | None,
     source: str | None,
@@ -51,8 +68,28 @@ def replay_cmd(
     """Parse syslog captures (plain or .gz; '-' for stdin), store every failover event, correlate.
 
     Lines that are not about failover are counted per sender; bad lines are quarantined with
-    the reason. Replaying the same input again changes nothing.
+    the reason. Replaying the same input again changes nothing. With --cli, saved `show failover`
+    outputs become polled evidence for --pair (as `hamon parse-cli` reads them).
     """
+    if cli_files:
+        if not pair:
+            raise click.UsageError("--cli needs --pair NAME (the pair the outputs come from)")
+        from hamon.ingest import replay_cli
+
+        result = replay_cli(
+            list(cli_files), obj.store(), pair, unit=unit, inventory=obj.inventory(), correlate=correlate
+        )
+        if as_json:
+            emit_json(result)
+        else:
+            console().print(
+                f"{len(cli_files)} file(s) for {pair}: {', '.join(result['commands'])}; "
+                f"{result['events']} polled events ({result['stored']} new)"
+            )
+        if not files:
+            return
+    elif not files:
+        raise click.UsageError("give FILE... (or '-' for stdin), or --cli FILE with --pair")
     tzinfo = zone(tz)
     sources: list[Source] = _files_collector().open_inputs(list(files), source)
     store = obj.store()

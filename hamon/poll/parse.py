@@ -19,7 +19,8 @@ from typing import Any
 
 import textfsm
 
-from hamon.parse.timestamps import zone
+from hamon.model import iso
+from hamon.poll.zones import ZoneError, device_zone
 
 TEMPLATES = Path(__file__).with_name("templates")
 MONTHS = {
@@ -60,6 +61,10 @@ class FailoverStatus:
     monitored_interfaces: int | None
     hosts: tuple[HostState, ...] = ()
     interfaces: dict[str, str] = field(default_factory=dict)  # this host's "ctx/name" -> status
+    # unit -> "ctx/name" -> {"status": ..., "monitoring": ...} for both hosts (why the peer failed)
+    host_interfaces: dict[str, dict[str, dict[str, str | None]]] = field(default_factory=dict)
+    last_failover_at: dict[str, dt.datetime] = field(default_factory=dict)  # "unit" or "group N"
+    warnings: tuple[str, ...] = ()  # what could not be read (counted on the poll, shown to the user)
 
     @property
     def mode(self) -> str:
@@ -83,6 +88,9 @@ class FailoverStatus:
             "monitored_interfaces": self.monitored_interfaces,
             "hosts": [{"unit": h.unit, "this": h.this, "group": h.group, "state": h.state} for h in self.hosts],
             "interfaces": self.interfaces,
+            "host_interfaces": self.host_interfaces,
+            "last_failover_at": {k: iso(v) for k, v in sorted(self.last_failover_at.items())},
+            "warnings": list(self.warnings),
         }
 
 
@@ -96,6 +104,16 @@ class HistoryRow:
     from_state: str
     to_state: str
     reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": iso(self.at),
+            "peer": self.peer,
+            "group": self.group,
+            "from": self.from_state,
+            "to": self.to_state,
+            "reason": self.reason,
+        }
 
 
 @cache
@@ -119,45 +137,71 @@ def _seconds(value: str | None, unit: str | None) -> float | None:
     return int(value) / 1000 if unit in ("milliseconds", "msec") else float(int(value))
 
 
-def device_time(stamp: str, default_zone: str = "UTC") -> dt.datetime:
-    """`03:11:52 UTC Nov 24 2026` as UTC; a zone abbreviation hamon does not know uses `default_zone`."""
+def device_time(stamp: str, tz: str | None = None) -> dt.datetime:
+    """`03:11:52 UTC Nov 24 2026` as UTC. The zone abbreviation is read as the device meant it
+    (`hamon.poll.zones`); one that cannot be read without guessing is a CliParseError."""
     m = re.fullmatch(r"(\d+):(\d+):(\d+)\s+(\S+)\s+(\w{3})\s+(\d+)\s+(\d{4})", stamp.strip())
     if not m or m.group(5) not in MONTHS:
         raise CliParseError(f"not a device time: {stamp!r}")
     hh, mm, ss, tzname, mon, day, year = m.groups()
     try:
-        tz = zone(tzname)
-    except Exception:
-        tz = zone(default_zone)
-    local = dt.datetime(int(year), MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=tz)
-    return local.astimezone(dt.UTC)
+        local = dt.datetime(int(year), MONTHS[mon], int(day), int(hh), int(mm), int(ss))
+        return local.replace(tzinfo=device_zone(tzname, local, tz)).astimezone(dt.UTC)
+    except ZoneError as exc:
+        raise CliParseError(f"{stamp!r}: {exc}") from exc
+    except ValueError as exc:
+        raise CliParseError(f"not a device time: {stamp!r} ({exc})") from exc
 
 
-def parse_show_failover(text: str) -> FailoverStatus:
+LAST_FAILOVER_RE = re.compile(
+    r"^\s*(?:Group\s+(?P<group>\d+)\s+)?last\s+failover\s+at:\s+(?P<stamp>\d+:\d+:\d+\s+\S+\s+\w{3}\s+\d+\s+\d{4})",
+    re.M | re.I,
+)
+
+
+def parse_show_failover(text: str, tz: str | None = None) -> FailoverStatus:
     """`show failover` of one unit; raises CliParseError on output that is not it."""
     if not re.search(r"^\s*Failover\s+(On|Off)\b", text, re.M):
         raise CliParseError("not `show failover` output (no `Failover On|Off` line)")
     enabled = bool(re.search(r"^\s*Failover\s+On\b", text, re.M))
+    warnings: list[str] = []
     ntc: dict[str, Any] = {}
     try:
         from ntc_templates.parse import parse_output
 
         found = parse_output(platform="cisco_asa", command="show failover", data=text)
         ntc = found[0] if found else {}
-    except Exception:  # ntc's template refuses Active/Active's indented group layout
-        ntc = {}
-    own = [r for r in _rows("cisco_asa_show_failover_hamon", text)]
+    except Exception as exc:  # ntc's template stops on layouts it does not know (Active/Active's indent)
+        warnings.append(f"ntc-templates cisco_asa_show_failover: {str(exc).splitlines()[0][:200]}")
+    own = _rows("cisco_asa_show_failover_hamon", text)
     first = own[0] if own else {}
     hosts = tuple(
         HostState(r["HOST_UNIT"].lower(), r["HOST"] == "This", int(r["GROUP"]) if r["GROUP"] else None, r["STATE"])
         for r in own
         if r["STATE"] and r["HOST_UNIT"]
     )
+    host_interfaces: dict[str, dict[str, dict[str, str | None]]] = {}
     interfaces: dict[str, str] = {}
-    for ctx, name, status in zip(
-        ntc.get("interfaces_context", []), ntc.get("interfaces", []), ntc.get("interfaces_status", []), strict=False
-    ):
-        interfaces[name if ctx in ("None", "", None) else f"{ctx}/{name}"] = status
+    for r in _rows("cisco_asa_show_failover_interfaces", text):
+        if not r["NAME"] or not r["HOST_UNIT"]:
+            continue
+        name = f"{r['CONTEXT']}/{r['NAME']}" if r["CONTEXT"] else r["NAME"]
+        status = r["STATUS"].strip()
+        host_interfaces.setdefault(r["HOST_UNIT"].lower(), {})[name] = {
+            "status": status,
+            "monitoring": r["MONITORING"] or None,
+        }
+        if r["HOST"] == "This":
+            interfaces[name] = status
+    if re.search(r"^\s*(?:\S+\s+)?Interface\s+\S+\s+\(", text, re.M) and not host_interfaces:
+        warnings.append("interface lines present but none read")
+    last: dict[str, dt.datetime] = {}
+    for m in LAST_FAILOVER_RE.finditer(text):
+        key = f"group {m.group('group')}" if m.group("group") else "unit"
+        try:
+            last[key] = device_time(m.group("stamp"), tz)
+        except CliParseError as exc:
+            warnings.append(f"last failover time: {exc}")
     unit = (first.get("UNIT") or ntc.get("role") or "").lower() or None
     return FailoverStatus(
         enabled=enabled,
@@ -175,6 +219,9 @@ def parse_show_failover(text: str) -> FailoverStatus:
         monitored_interfaces=int(first["MONITORED"]) if first.get("MONITORED") else None,
         hosts=hosts,
         interfaces=interfaces,
+        host_interfaces=host_interfaces,
+        last_failover_at=last,
+        warnings=tuple(warnings),
     )
 
 
@@ -183,16 +230,23 @@ def _version(text: str, whose: str) -> str | None:
     return m.group(1) if m else None
 
 
-def parse_history(text: str, default_zone: str = "UTC") -> list[HistoryRow]:
-    """`show failover history`, oldest first as the device prints it."""
+STAMP_LINE_RE = re.compile(r"^\s*\d+:\d+:\d+\s+\S+\s+\w{3}\s+\d+\s+\d{4}\s*$", re.M)
+
+
+def parse_history(text: str, tz: str | None = None) -> list[HistoryRow]:
+    """`show failover history`, oldest first as the device prints it.
+
+    Every stamp the output holds must give a row: a stamp whose row the template cannot read is
+    an error (a layout hamon does not know yet), never a silently shorter history.
+    """
     rows = []
     for r in _rows("cisco_asa_show_failover_history", text):
-        if not r["TIME"]:
+        if not (r["TIME"] and r["FROM"] and r["TO"]):
             continue
         stamp = f"{r['TIME']} {r['ZONE']} {r['MONTH']} {r['DAY']} {r['YEAR']}"
         rows.append(
             HistoryRow(
-                at=device_time(stamp, default_zone),
+                at=device_time(stamp, tz),
                 peer=r["SECTION"] == "PEER",
                 group=int(r["GROUP"]) if r["GROUP"] else None,
                 from_state=r["FROM"],
@@ -200,10 +254,15 @@ def parse_history(text: str, default_zone: str = "UTC") -> list[HistoryRow]:
                 reason=r["REASON"],
             )
         )
+    stamps = len(STAMP_LINE_RE.findall(text))
+    if stamps != len(rows):
+        raise CliParseError(
+            f"show failover history: {stamps} stamped rows, {len(rows)} read (a layout hamon does not know)"
+        )
     return rows
 
 
-def parse_state(text: str, default_zone: str = "UTC") -> list[dict[str, Any]]:
+def parse_state(text: str, tz: str | None = None) -> list[dict[str, Any]]:
     """`show failover state`: per host (and group) the state and the last failure with its time."""
     out = []
     for r in _rows("cisco_asa_show_failover_state", text):
@@ -217,7 +276,28 @@ def parse_state(text: str, default_zone: str = "UTC") -> list[dict[str, Any]]:
                 "group": int(r["GROUP"]) if r["GROUP"] else None,
                 "state": r["STATE"],
                 "last_failure": reason,
-                "last_failure_at": device_time(r["STAMP"], default_zone) if r["STAMP"] else None,
+                "last_failure_at": device_time(r["STAMP"], tz) if r["STAMP"] else None,
             }
         )
+    if re.search(r"^\s*(This|Other)\s+host\s+-", text, re.M) and not out:
+        raise CliParseError("show failover state: hosts listed but no state read (a layout hamon does not know)")
+    return out
+
+
+def parse_interfaces(text: str) -> list[dict[str, Any]]:
+    """`show failover interface`: the failover and state links and their addresses."""
+    out = [
+        {
+            "name": r["NAME"],
+            "physical": r["PHYSICAL"],
+            "system_ip": r["SYSTEM_IP"] or None,
+            "system_mask": r["SYSTEM_MASK"] or None,
+            "my_ip": r["MY_IP"] or None,
+            "other_ip": r["OTHER_IP"] or None,
+        }
+        for r in _rows("cisco_asa_show_failover_interface", text)
+        if r["NAME"]
+    ]
+    if not out:
+        raise CliParseError("show failover interface: no interface read")
     return out

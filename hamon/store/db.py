@@ -16,9 +16,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from hamon.errors import StoreError
 from hamon.model import Activity, Cause, Event, Quarantined, Unit
-from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, quarantine, source_activity
+from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, polls, quarantine, source_activity
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -170,6 +170,20 @@ class Store:
         with self._begin("storing events") as conn:
             cur = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
             return int(cur.rowcount)
+
+    def record_poll(self, pair: str, unit: str, polled_at: dt.datetime, source: str, document: dict[str, Any]) -> None:
+        """Keep the last poll of a unit (what `hamon pairs --json` shows of it)."""
+        import json
+
+        row = {"pair": pair, "unit": unit, "polled_at": polled_at, "source": source, "document": json.dumps(document)}
+        ins = self._insert(polls)
+        with self._begin("storing a poll") as conn:
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["pair", "unit"], set_={k: ins.excluded[k] for k in row if k not in ("pair", "unit")}
+                ),
+                [row],
+            )
 
     def add_quarantined(self, batch: Sequence[Quarantined]) -> int:
         """Store quarantined lines; the same line from the same sender is kept once."""

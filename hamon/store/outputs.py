@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from hamon.correlate.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition
 from hamon.model import iso
 from hamon.store.db import Store, in_range
-from hamon.store.schema import alerts, checkpoints, failovers, pair_state, transitions
+from hamon.store.schema import alerts, checkpoints, failovers, pair_state, polls, transitions
 
 KEEP_CHECKPOINTS = 50  # per pair; older ones are pruned
 
@@ -262,6 +262,9 @@ def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
     q = q.order_by(pair_state.c.pair)
     with store._begin("reading pairs") as conn:
         rows = list(conn.execute(q))
+        polled: dict[str, dict[str, Any]] = {}
+        for p in conn.execute(select(polls).order_by(polls.c.pair, polls.c.unit)):
+            polled.setdefault(p.pair, {})[p.unit] = _polled(p)
     return [
         {
             "pair": r.pair,
@@ -272,9 +275,19 @@ def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
             "state_link": r.state_link,
             "open_alerts": int(r.open_alerts),
             "last_failover_at": None if r.last_failover_at is None else iso(r.last_failover_at),
+            "polled": polled.get(r.pair, {}),
         }
         for r in rows
     ]
+
+
+POLL_FIELDS = ("failover_link", "state_link", "hosts", "host_interfaces", "last_failover_at", "warnings")
+
+
+def _polled(row: Any) -> dict[str, Any]:
+    """What `hamon pairs --json` shows of a unit's last poll."""
+    doc = json.loads(row.document)
+    return {"polled_at": iso(row.polled_at), "source": row.source, **{k: doc.get(k) for k in POLL_FIELDS}}
 
 
 def _failover_row(f: Failover) -> dict[str, Any]:

@@ -236,6 +236,18 @@ silences = Table(
 # -- services (revision 0004) -------------------------------------------------------------------
 
 # A running `hamon serve` writes its counters here every few seconds; `hamon status` reads them.
+# The last `show failover` (or cfwHardwareStatusTable) read from each polled unit, as `hamon pairs --json`
+# shows it: both hosts' interfaces with their monitoring state, last failover times, what was not read.
+polls = Table(
+    "polls",
+    metadata,
+    Column("pair", String(255), primary_key=True),
+    Column("unit", String(16), primary_key=True),
+    Column("polled_at", UTCDateTime(), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("document", Text, nullable=False),
+)
+
 service_status = Table(
     "service_status",
     metadata,
