@@ -1,14 +1,19 @@
 """`hamon serve` benchmarks, each with a separate sender process on loopback.
 
-    python benchmarks/serve.py [--rate 100000] [--seconds 10] [--latency-samples 200]
+    python benchmarks/serve.py [--rate 100000] [--seconds 10] [--latency-samples 200] [--split-samples 20]
 
 1. Sustained UDP ingest: a sender process sends `--rate` datagrams a second for `--seconds` (1 % of
    them failover lines of 200 pairs, the rest connection build/teardown) to `hamon serve` pinned to
    one core (the sender to another); hamon's counters must show every datagram received, none dropped, and the
    kernel's UDP receive-buffer error counter must not move.
-2. Alert latency: with that traffic still flowing, a second sender sends `LAN Failover interface is
-   down` for a fresh pair at a known moment, and the time until the failover_link_down alert is in
-   the store is measured (the store is polled every millisecond); p50/p99/max over the samples.
+2. Alert latency: with background traffic at a tenth of the rate still flowing, a second sender
+   sends, for a fresh pair each time, and the time until the output is in the store is measured
+   (the store is polled every millisecond); p50/p99/max over the samples:
+   - `LAN Failover interface is down` → the failover_link_down alert;
+   - a complete manual failover (the new active's `Switching to ACTIVE` and the old active's
+     `Switching to STANDBY`) → the failover and its alert, from the completing datagram;
+   - both units `Switching to ACTIVE - No Active unit found` → the split_brain alert, which is due
+     after the 10 s grace: its latency is reported beyond the grace (samples run side by side).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+GRACE = 10.0  # the correlator's split-brain grace (hamon.correlate.machine.Timing.split_grace)
 
 
 def udp_rcvbuf_errors() -> int:
@@ -89,6 +96,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=100_000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--latency-samples", type=int, default=200)
+    ap.add_argument("--split-samples", type=int, default=20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "serve.db"
@@ -145,38 +153,79 @@ def main() -> None:
 
             # Alert latency, with background traffic at a tenth of the rate.
             background = subprocess.Popen(
-                [sys.executable, "-c", SENDER, str(port), str(args.rate // 10), str(args.latency_samples * 0.06 + 5)],
+                [sys.executable, "-c", SENDER, str(port), str(args.rate // 10), str(args.latency_samples * 0.12 + 45)],
                 stdout=subprocess.DEVNULL,
                 preexec_fn=lambda: pin(1),
             )
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             con = sqlite3.connect(str(db), timeout=5)
-            latencies = []
+
+            def line(pair: str, text: str) -> bytes:
+                return f"<161>{time.strftime('%b %d %Y %H:%M:%S', time.gmtime())} {pair} : {text}".encode()
+
+            def wait_for(sql: str, pair: str, since: float, limit: float = 5.0) -> float:
+                while time.perf_counter() - since < limit:
+                    if con.execute(sql, (pair,)).fetchone():
+                        return time.perf_counter() - since
+                    time.sleep(0.001)
+                return float("inf")
+
+            link, failover = [], []
             for n in range(args.latency_samples):
                 pair = f"lat{n:05d}"
-                stamp = time.strftime("%b %d %Y %H:%M:%S", time.gmtime())
-                msg = f"<161>{stamp} {pair} : %ASA-1-105032: LAN Failover interface is down".encode()
                 t_send = time.perf_counter()
-                sock.sendto(msg, ("127.0.0.1", port))
-                while True:
-                    hit = con.execute(
-                        "SELECT 1 FROM alerts WHERE pair = ? AND kind = 'failover_link_down'", (pair,)
-                    ).fetchone()
-                    if hit:
-                        latencies.append(time.perf_counter() - t_send)
-                        break
-                    if time.perf_counter() - t_send > 5:
-                        latencies.append(float("inf"))
-                        break
-                    time.sleep(0.001)
+                sock.sendto(line(pair, "%ASA-1-105032: LAN Failover interface is down"), ("127.0.0.1", port))
+                link.append(
+                    wait_for("SELECT 1 FROM alerts WHERE pair = ? AND kind = 'failover_link_down'", pair, t_send)
+                )
+                pair = f"fo{n:05d}"
+                sock.sendto(
+                    line(pair, "%ASA-1-104001: (Secondary) Switching to ACTIVE - Set by the config command."),
+                    ("127.0.0.1", port),
+                )
+                t_send = time.perf_counter()
+                sock.sendto(
+                    line(pair, "%ASA-1-104002: (Primary) Switching to STANDBY - Other unit wants me Standby."),
+                    ("127.0.0.1", port),
+                )
+                failover.append(
+                    wait_for(
+                        "SELECT 1 FROM failovers f JOIN alerts a ON a.pair = f.pair AND a.kind = 'failover' "
+                        "WHERE f.pair = ? AND f.new_active = 'secondary'",
+                        pair,
+                        t_send,
+                    )
+                )
                 time.sleep(0.05)
+            split_sent: dict[str, float] = {}
+            for n in range(args.split_samples):
+                pair = f"sb{n:05d}"
+                sock.sendto(
+                    line(pair, "%ASA-1-104001: (Primary) Switching to ACTIVE - No Active unit found"),
+                    ("127.0.0.1", port),
+                )
+                sock.sendto(
+                    line(pair, "%ASA-1-104001: (Secondary) Switching to ACTIVE - No Active unit found"),
+                    ("127.0.0.1", port),
+                )
+                split_sent[pair] = time.perf_counter()
+                time.sleep(0.05)
+            split = [
+                wait_for("SELECT 1 FROM alerts WHERE pair = ? AND kind = 'split_brain'", p, t, 30.0) - GRACE
+                for p, t in split_sent.items()
+            ]
             background.wait(timeout=120)
-            ms = sorted(x * 1000 for x in latencies)
-            p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-            print(
-                f"alert latency (datagram → stored alert), {len(ms)} samples under background load: "
-                f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
-            )
+            for name, values in (
+                ("failover_link_down alert", link),
+                ("complete failover + its alert", failover),
+                ("split_brain alert beyond the 10 s grace", split),
+            ):
+                ms = sorted(x * 1000 for x in values)
+                p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+                print(
+                    f"latency of the {name} (datagram → stored), {len(ms)} samples under {args.rate // 10:,}/s "
+                    f"background: p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
+                )
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -100,3 +100,13 @@ def test_replay_cli_stores_polled_evidence_shown_by_pairs(tmp_path: Path) -> Non
     assert polled["last_failover_at"] == {"unit": "2026-09-23T15:01:05Z"}
     missing = CliRunner().invoke(main, [*db, "replay", "--cli", str(history)])
     assert missing.exit_code == 2 and "--cli needs --pair" in missing.output
+
+
+def test_an_active_active_poll_gives_each_group_its_active_unit(tmp_path: Path) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'hamon.db'}"]
+    aa = Path(__file__).parent / "fixtures" / "cli" / "show_failover_aa_primary.txt"
+    assert CliRunner().invoke(main, [*db, "replay", "--cli", str(aa), "--pair", "fw-dc"]).exit_code == 0
+    (pair,) = json.loads(CliRunner().invoke(main, [*db, "pairs", "--json"]).stdout)
+    assert (pair["mode"], pair["groups"]) == ("active-active", {"1": "primary", "2": "secondary"})
+    assert pair["units"] == {"primary": "active", "secondary": "active"}  # each active for one group
+    assert json.loads(CliRunner().invoke(main, [*db, "alerts", "--json"]).stdout) == []  # no split-brain
