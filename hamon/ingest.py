@@ -156,7 +156,7 @@ def replay(
     t0 = time.perf_counter()
     for src in sources:
         started = dt.datetime.now(UTC)
-        parser = BatchParser(resolver.resolve, tz=tz, year=year)
+        parser = BatchParser(resolver.resolve, tz=tz, year=year, zones=inventory.zones() if inventory else None)
         counts = {"lines": 0, "events": 0, "quarantined": 0}
         writer = StoreWriter(store)
         try:

@@ -24,6 +24,7 @@ naming the file, the pair and the key.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -107,6 +108,12 @@ class Inventory:
 
     pairs: tuple[PairConfig, ...] = ()
     path: str | None = None
+
+    def zones(self) -> dict[str, dt.tzinfo]:
+        """The pairs whose units' clocks run in a named zone (`tz:`), for zone-less device stamps."""
+        from zoneinfo import ZoneInfo
+
+        return {p.name: dt.UTC if p.tz == "UTC" else ZoneInfo(p.tz) for p in self.pairs if p.tz}
 
     def pair(self, name: str) -> PairConfig:
         """The configuration of a pair; an unlisted pair gets the device defaults."""

@@ -111,7 +111,7 @@ class Service:
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._resolver = PairResolver(self.inventory)
-        self.parser = BatchParser(self._resolver.resolve)
+        self.parser = BatchParser(self._resolver.resolve, zones=self.inventory.zones() if self.inventory else None)
         from hamon.correlate.live import LiveCorrelator
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
@@ -326,7 +326,7 @@ class Service:
             return
         self.inventory = inv
         self._resolver = PairResolver(inv)
-        self.parser = BatchParser(self._resolver.resolve)
+        self.parser = BatchParser(self._resolver.resolve, zones=inv.zones())
         self.live.inventory = inv
         # Polls follow the inventory: the old pollers stop, the new inventory's start.
         previous = (self.poller, self.snmp_poller)

@@ -26,7 +26,8 @@ def parse_bytes(
     pure_python: bool = False,
     source: str = "fixture",
 ) -> tuple[ParseResult, BatchParser]:
-    parser = BatchParser(PairResolver(inventory).resolve, tz=tz, year=year, pure_python=pure_python)
+    zones = inventory.zones() if inventory else None
+    parser = BatchParser(PairResolver(inventory).resolve, tz=tz, year=year, pure_python=pure_python, zones=zones)
     result = parser.parse(RawBatch(data, reference, source, "file", "files", "fixture.log"))
     return result, parser
 

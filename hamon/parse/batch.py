@@ -75,15 +75,22 @@ class BatchParser:
     """Stateful only in its caches and the activity it has counted; one per input stream."""
 
     def __init__(
-        self, resolve: Resolve, tz: dt.tzinfo = UTC, year: int | None = None, *, pure_python: bool = False
+        self,
+        resolve: Resolve,
+        tz: dt.tzinfo = UTC,
+        year: int | None = None,
+        *,
+        pure_python: bool = False,
+        zones: dict[str, dt.tzinfo] | None = None,
     ) -> None:
         self._resolve = resolve
         self._tz = tz
+        self._zones = zones or {}  # pair -> the zone of its units' zone-less stamps (inventory `tz:`)
         self._year = year
         self._origins: dict[bytes, Origin] = {}
         self._origins_ref: tuple[dt.datetime, str, bool] | None = None
         self._shapes: dict[str, tuple[int, int | None, int | None, str, str | None, str]] = {}
-        self._stamps: dict[str, dt.datetime | None] = {}
+        self._stamps: dict[tuple[str, dt.tzinfo], dt.datetime | None] = {}
         self._line_base = 0  # lines of this stream before the current batch
         self._scan = _c_scan if _c_scan is not None and not pure_python else scan_py
         self.activity: dict[tuple[str, dt.datetime], Activity] = {}
@@ -242,13 +249,18 @@ class BatchParser:
         shape = self._shapes.get(template)
         if shape is not None and len(stamps) == shape[0]:
             _, at_i, rec_i, source, device_id, pair = shape
-            at_h = self._stamp(stamps[at_i], ctx) if at_i is not None else None
+            pctx = self._pair_context(pair, ctx)
+            at_h = self._stamp(stamps[at_i], pctx) if at_i is not None else None
             rec_h = self._stamp(stamps[rec_i], ctx) if rec_i is not None else None
         else:
             header = parse_header(text, ctx)
             source, device_id = self._sender(header, batch), header.device_id
             pair = self._resolve(device_id, source)
+            pctx = self._pair_context(pair, ctx)
             at_h, rec_h = header.at, header.received_at
+            if pctx is not ctx and header.at_index is not None:
+                # The device's own stamp, read in its pair's zone (a relay's stamp keeps the default).
+                at_h = parse_header(text, pctx).at
             if len(self._shapes) < HEADER_CACHE_MAX:
                 self._shapes[_template(text, list(header.spans))] = (
                     len(header.spans),
@@ -268,13 +280,17 @@ class BatchParser:
         self._origins[key] = origin
         return origin
 
+    def _pair_context(self, pair: str, ctx: TimeContext) -> TimeContext:
+        tz = self._zones.get(pair)
+        return ctx if tz is None or tz == ctx.tz else TimeContext(ctx.reference, tz, ctx.year)
+
     def _stamp(self, m: re.Match[str], ctx: TimeContext) -> dt.datetime | None:
-        text = m.group()
-        if text in self._stamps:
-            return self._stamps[text]
+        key = (m.group(), ctx.tz)
+        if key in self._stamps:
+            return self._stamps[key]
         t = from_match(m, ctx)
         if len(self._stamps) < HEADER_CACHE_MAX:
-            self._stamps[text] = t
+            self._stamps[key] = t
         return t
 
     @staticmethod
