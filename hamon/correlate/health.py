@@ -169,7 +169,11 @@ def role_changed(
         m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=unit)
         m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=unit)
         m.cancel("settle", f"{scope}|{unit}")
-    if role == "standby" and m.s.alerts.is_open("failover", group, other(unit)):
+    if (
+        role == "standby"
+        and m.s.alerts.is_open("failover", group, other(unit))
+        and not m.assembling(scope, other(unit))
+    ):
         # The unit that lost the active role is back as standby: the pair can fail over again.
         m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=other(unit))
         m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=other(unit))
@@ -219,7 +223,6 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
     )
     m.schedule(t + m.timing.settle, "settle", f"{group or 0}|{fo.new_active}")
     _slow(m, out, fo, now)
-    _whole(m, out, fo, now)
     m.s.failover_times = [x for x in m.s.failover_times if x > t - m.cfg.flap_window] + [t]
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
     if len(m.s.failover_times) >= m.cfg.flap_count:
@@ -255,7 +258,6 @@ def failover_refined(m: PairMachine, out: list[Output], fo: Failover, before: Fa
         m.s.failover_times[-1] = t
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
     _slow(m, out, fo, now)
-    _whole(m, out, fo, now)
 
 
 def _slow(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
@@ -275,13 +277,15 @@ def _slow(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
         )
 
 
-def _whole(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
-    """The old active stepped down to standby (a handover): the pair is whole already."""
+def failover_settled(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+    """The merge window is over: a handover whose old active is standby already left the pair whole.
+
+    Its alert ends now, not at the takeover, so that no alert opens and closes in one instant.
+    """
     if fo.previous_active is None or m.s.role(fo.group or 0, fo.previous_active) != "standby":
         return
-    t = fo.at.timestamp()
-    m.s.alerts.resolve(out, now, "failover", fo.evidence, group=fo.group, unit=fo.new_active, ended_at=t)
-    m.s.alerts.resolve(out, now, "slow_failover", fo.evidence, group=fo.group, unit=fo.new_active, ended_at=t)
+    m.s.alerts.resolve(out, now, "failover", fo.evidence, group=fo.group, unit=fo.new_active)
+    m.s.alerts.resolve(out, now, "slow_failover", fo.evidence, group=fo.group, unit=fo.new_active)
     m.cancel("settle", f"{fo.group or 0}|{fo.new_active}")
 
 

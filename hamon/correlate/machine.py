@@ -437,9 +437,18 @@ class PairMachine:
         """The merge window is over: settle what became of the old active."""
         d = self.s.drafts.pop(key)
         self.cancel("failover", key)
-        scope, old = d.scope, d.previous_active
+        scope = d.scope
         fo = self._failover_of(d, now)
         self.s.symptoms[scope] = [s for s in self.s.symptoms.get(scope, []) if s[0] > d.at]
+        self._judge_old_active(out, d, fo)
+        health.failover_settled(self, out, fo, now)
+
+    def assembling(self, scope: int, new_active: str) -> bool:
+        """A takeover by `new_active` is still within its merge window."""
+        return f"{scope}|{new_active}" in self.s.drafts
+
+    def _judge_old_active(self, out: list[Output], d: Draft, fo: Failover) -> None:
+        scope, old = d.scope, d.previous_active
         if old is None or self.claimed_since(scope, old, d.first_seen - self.timing.merge_window) is not None:
             return  # it said what it became itself
         old_role = self.s.role(scope, old)
