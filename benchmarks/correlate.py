@@ -193,7 +193,7 @@ def machine_throughput(db: str) -> tuple[int, float]:
     """Events per second through the pure state machine (events already parsed and in memory)."""
     from hamon.correlate.engine import run
     from hamon.correlate.machine import PairMachine
-    from hamon.inventory import PairConfig
+    from hamon.resolve.inventory import PairConfig
     from hamon.store import Store
 
     store = Store(db)

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hamon.inventory import Inventory
 from hamon.model import ParseResult, RawBatch
 from hamon.parse.batch import BatchParser
-from hamon.resolve import PairResolver
+from hamon.resolve.inventory import Inventory
+from hamon.resolve.pairs import PairResolver
 
 REFERENCE = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -47,7 +47,7 @@ class ServiceThread:
     """A `hamon serve` Service on its own thread, with an inventory file."""
 
     def __init__(self, db: str, inventory: Path | None, **cfg: Any) -> None:
-        from hamon.serve import ServeConfig, Service
+        from hamon.service.serve import ServeConfig, Service
         from hamon.store import Store
 
         config = ServeConfig(**{"syslog_udp": ["127.0.0.1:0"], "status_every": 0.3, **cfg})

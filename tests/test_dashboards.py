@@ -20,9 +20,9 @@ from scenario import capture
 from sqlalchemy import create_engine, text
 from test_correlate_alerts import FULL
 
-from hamon import dashboards
 from hamon.cli import main
-from hamon.dashboard_preview import expand_macros
+from hamon.views import dashboards
+from hamon.views.dashboard_preview import expand_macros
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "dashboards" / "schema" / "dashboard.schema.json").read_text())
@@ -216,8 +216,8 @@ def test_preview_draws_every_dashboard_from_its_queries(filled: str, tmp_path: P
     # What the preview draws is what the panels' queries return.
     from sqlalchemy import func, select
 
-    from hamon.dashboard_preview import run_panels
     from hamon.store.schema import pair_state
+    from hamon.views.dashboard_preview import run_panels
 
     engine = create_engine(filled)
     data = run_panels(engine, dashboards.fleet(), dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), "")

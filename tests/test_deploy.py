@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from hamon.cli import main
 from hamon.cli.serve import load_config, serve_cmd
-from hamon.inventory import parse_inventory
-from hamon.serve import ServeConfig
+from hamon.resolve.inventory import parse_inventory
+from hamon.service.serve import ServeConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

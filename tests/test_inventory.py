@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hamon.errors import InventoryError
-from hamon.inventory import InterfacePolicy, load_inventory
-from hamon.resolve import PairResolver
+from hamon.resolve.inventory import InterfacePolicy, load_inventory
+from hamon.resolve.pairs import PairResolver
 
 GOOD = """
 pairs:

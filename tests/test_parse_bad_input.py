@@ -99,7 +99,7 @@ def test_one_relay_address_forwarding_two_firewalls_keeps_both_messages() -> Non
     data = f"<161>Nov 25 2026 10:00:00 fw-a : {same}\n<161>Nov 25 2026 10:00:00 fw-b : {same}\n".encode()
     from hamon.model import RawBatch
     from hamon.parse.batch import BatchParser
-    from hamon.resolve import PairResolver
+    from hamon.resolve.pairs import PairResolver
 
     batch = RawBatch(data, REFERENCE, "192.0.2.99", "udp", "syslog-udp")  # live: one sender address
     events = BatchParser(PairResolver().resolve).parse(batch).events

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from helpers import parse_bytes
 
-from hamon.inventory import parse_inventory
 from hamon.model import iso
 from hamon.parse.timestamps import zone
+from hamon.resolve.inventory import parse_inventory
 
 CASES = sorted((Path(__file__).parent / "fixtures" / "framing").glob("*.raw"))
 

@@ -23,7 +23,7 @@ from hamon.collectors.syslog_tcp import StreamFramer
 from helpers import wait_for
 
 from hamon.cli import main
-from hamon.serve import ServeConfig, Service
+from hamon.service.serve import ServeConfig, Service
 from hamon.store import Store
 
 LINK_DOWN = "%ASA-1-105032: LAN Failover interface is down"

@@ -13,9 +13,9 @@ from helpers import ServiceThread, cli, parse_bytes, wait_for
 from snmp_agent_sim import COMMUNITY, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, SnmpAgentSimulator, primary_active
 
 from hamon.correlate.machine import PairMachine
-from hamon.inventory import PairConfig
 from hamon.poll.events import snmp_hardware_events
-from hamon.serve import ServeConfig, Service
+from hamon.resolve.inventory import PairConfig
+from hamon.service.serve import ServeConfig, Service
 from hamon.store import Store
 
 

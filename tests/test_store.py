@@ -11,7 +11,7 @@ from hamon.collectors.files import open_inputs
 from sqlalchemy import select
 
 from hamon.errors import StoreError
-from hamon.ingest import replay
+from hamon.service.replay import replay
 from hamon.store import Store
 from hamon.store.db import HEAD_REVISION
 from hamon.store.schema import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hamon.inventory import Inventory, load_inventory
+from hamon.resolve.inventory import Inventory, load_inventory
 
 if TYPE_CHECKING:
     from hamon.store import Store

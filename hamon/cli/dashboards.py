@@ -23,7 +23,7 @@ def dashboards_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def export_cmd(directory: str, as_json: bool) -> None:
     """Write every dashboard as DIRECTORY/<uid>.json (for Grafana's file provisioning)."""
-    from hamon import dashboards
+    from hamon.views import dashboards
 
     paths = [str(p) for p in dashboards.export(directory)]
     if as_json:
@@ -45,7 +45,7 @@ def export_cmd(directory: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the pushed uids as JSON.")
 def push_cmd(url: str, token_env: str, folder: str, as_json: bool) -> None:
     """Create or update every dashboard in a running Grafana through its API."""
-    from hamon import dashboards
+    from hamon.views import dashboards
 
     token = os.environ.get(token_env)
     if not token:
@@ -80,8 +80,8 @@ def preview_cmd(
     """
     from sqlalchemy import func, select
 
-    from hamon.dashboard_preview import preview
     from hamon.store.schema import events, failovers
+    from hamon.views.dashboard_preview import preview
 
     store = obj.store()
     with store.engine.connect() as conn:

@@ -10,8 +10,8 @@ import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
+from hamon.cli.timerange import parse_time
 from hamon.model import iso
-from hamon.timerange import parse_time
 
 
 class TimeParam(click.ParamType[dt.datetime]):

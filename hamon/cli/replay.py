@@ -10,8 +10,8 @@ import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
-from hamon.ingest import Source, Summary, replay
 from hamon.parse.timestamps import zone
+from hamon.service.replay import Source, Summary, replay
 
 
 def _files_collector() -> Any:
@@ -74,7 +74,7 @@ def replay_cmd(
     if cli_files:
         if not pair:
             raise click.UsageError("--cli needs --pair NAME (the pair the outputs come from)")
-        from hamon.ingest import replay_cli
+        from hamon.service.replay import replay_cli
 
         result = replay_cli(
             list(cli_files), obj.store(), pair, unit=unit, inventory=obj.inventory(), correlate=correlate

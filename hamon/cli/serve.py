@@ -10,7 +10,7 @@ import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
-from hamon.settings import load_mapping
+from hamon.service.settings import load_mapping
 
 CONFIG_KEYS = {
     "syslog_udp",
@@ -109,7 +109,7 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
 
     Ports below 1024 (514, 6514) need root or CAP_NET_BIND_SERVICE; the defaults (5514) do not.
     """
-    from hamon.serve import ServeConfig, Service
+    from hamon.service.serve import ServeConfig, Service
 
     settings: dict[str, Any] = {}
     if config_file:

@@ -49,14 +49,14 @@ def timeline_cmd(
     png_file: str | None,
 ) -> None:
     """The incident timeline of PAIR: transitions, failovers, alerts and the events behind them."""
-    from hamon import incidents as inc_mod
+    from hamon.views import incidents as inc_mod
 
     store = obj.store()
     incidents, transitions = inc_mod.build(store, pair, since, until)
     if not incidents and not store.events(pair=pair, limit=1):
         raise ConfigError(f"no events for pair {pair!r} (see: hamon pairs)")
     if html_file or png_file:
-        from hamon import draw
+        from hamon.views import draw
 
         times = [e.at for i in incidents for e in i.entries]
         start = since or (min(times) if times else dt.datetime.now(dt.UTC))
@@ -114,7 +114,7 @@ def report_cmd(
 ) -> None:
     """Fleet statistics: failovers per week, causes, detection times against hold times, time in each
     state, mean time between failovers, longest split-brain."""
-    from hamon import report
+    from hamon.views import report
 
     data = report.build(obj.store(), pair=pair, since=since, until=until, inventory=obj.inventory())
     if csv_file:

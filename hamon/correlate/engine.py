@@ -22,8 +22,8 @@ from hamon.correlate.machine import PairMachine
 from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output
 from hamon.correlate.state import UNITS, PairState
 from hamon.correlate.traffic import Traffic
-from hamon.inventory import Inventory, PairConfig
 from hamon.model import Event
+from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
 from hamon.store.db import Store
 

@@ -24,8 +24,8 @@ from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapsh
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.model import AlertOpen, Failover, Output
 from hamon.correlate.state import PairState
-from hamon.inventory import Inventory, PairConfig
 from hamon.model import Event
+from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
 from hamon.store.db import Store
 from hamon.store.schema import events as events_table

@@ -39,8 +39,8 @@ from hamon.correlate.alerts import at
 from hamon.correlate.model import Failover, Output, Transition
 from hamon.correlate.state import UNITS, Draft, PairState, other
 from hamon.correlate.traffic import Traffic
-from hamon.inventory import PairConfig
 from hamon.model import Cause, Event
+from hamon.resolve.inventory import PairConfig
 
 FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_FAILURE)
 SYMPTOM_KINDS = frozenset(

@@ -1,1 +1,1 @@
-"""CLI polls of the units: `show failover` output parsed with TextFSM, and made into events."""
+"""Poll (a source): `show failover` over SSH and cfwHardwareStatusTable read into events; saved CLI output read offline."""

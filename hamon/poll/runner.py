@@ -23,7 +23,7 @@ class PollerThread:
     transport = "poll"
     default_port = 0  # a target on its protocol's port is named by its host alone
     targets: list[Any]
-    counters: Any  # hamon.counters.Counters
+    counters: Any  # hamon.service.counters.Counters
 
     def __init__(self, interval: float, timeout: float) -> None:
         self.interval = interval
@@ -104,7 +104,7 @@ class PollerThread:
 
 def unit_addresses(inventory: Any, key: str, default_port: int) -> list[tuple[str, str, int]]:
     """(pair, host, port) of every unit under each pair's `key` (`poll` or `snmp_poll`) in the inventory."""
-    from hamon.inventory import unit_address
+    from hamon.resolve.inventory import unit_address
 
     out = []
     for pair in inventory.pairs if inventory else ():

@@ -7,7 +7,7 @@ import html
 import io
 from typing import Any
 
-from hamon.incidents import Incident
+from hamon.views.incidents import Incident
 
 COLOURS = {
     "active": "#2e9e44",

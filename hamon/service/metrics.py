@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hamon.serve import Service
+    from hamon.service.serve import Service
 
 
 def serve_metrics(host: str, port: int, service: Service) -> Any:

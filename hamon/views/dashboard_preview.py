@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hamon.dashboards import STATE_COLOURS
 from hamon.errors import ConfigError
+from hamon.views.dashboards import STATE_COLOURS
 
 UTC = dt.UTC
 COLOURS = {"green": "#56a64b", "blue": "#3274d9", "yellow": "#e0b400", "red": "#e02f44", "purple": "#a352cc"}
@@ -231,7 +231,7 @@ _DRAW = {
 
 def preview(engine: Any, directory: str | Path, start: dt.datetime, end: dt.datetime, pair: str) -> list[Path]:
     """Every dashboard drawn as `<uid>.png` in `directory`."""
-    from hamon import dashboards
+    from hamon.views import dashboards
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from hamon.inventory import Inventory, PairConfig
 from hamon.model import iso
+from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs
 from hamon.store.db import Store
 from hamon.store.schema import pair_state

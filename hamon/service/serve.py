@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hamon.bus import MemoryBus
-from hamon.counters import Counters
 from hamon.errors import ConfigError
-from hamon.inventory import Inventory, load_inventory
 from hamon.model import Event, PolledEvents
 from hamon.parse.batch import BatchParser
-from hamon.resolve import PairResolver
+from hamon.resolve.inventory import Inventory, load_inventory
+from hamon.resolve.pairs import PairResolver
+from hamon.service.counters import Counters
 from hamon.store import Store
 
 UTC = dt.UTC
@@ -169,7 +169,7 @@ class Service:
         if not self.collectors:
             raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
-            from hamon.metrics import serve_metrics
+            from hamon.service.metrics import serve_metrics
 
             self._metrics_server = serve_metrics(*address(self.cfg.metrics), self)
         self.live.catch_up()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from hamon.inventory import Inventory
+from hamon.resolve.inventory import Inventory
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hamon.errors import HamonError
-from hamon.inventory import Inventory
 from hamon.model import Event, Quarantined, RawBatch, iso
 from hamon.parse.batch import BatchParser
-from hamon.resolve import PairResolver
+from hamon.resolve.inventory import Inventory
+from hamon.resolve.pairs import PairResolver
 
 if TYPE_CHECKING:
     from hamon.notify.pipeline import Pipeline

@@ -1,0 +1,1 @@
+"""The service loops that run the flow: replay (files → parse → resolve → store → correlate) and serve (collectors → bus → parse → store → correlate → notify), with their counters, metrics and settings."""

@@ -1,0 +1,1 @@
+"""Views (read side): incident timelines, pictures, reports and the Grafana dashboards."""
