@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +88,9 @@ def auth_data(settings: dict[str, str]) -> Any:
     if settings.get("community"):
         return CommunityData(settings["community"], mpModel=1)
     if settings.get("user"):
-        auths, privs = importlib.import_module("hamon.collectors.snmp_trap")._protocols()
+        from hamon.collectors.snmp_trap import protocols
+
+        auths, privs = protocols()
         auth, priv = (settings.get("auth") or "").upper(), (settings.get("priv") or "").upper()
         if (auth and auth not in auths) or (priv and priv not in privs):
             raise ConfigError(f"snmp_poll: unknown protocol {auth if auth not in auths else priv!r}")
@@ -145,7 +146,7 @@ class SnmpPoller(PollerThread):
                 engine, self.auth, target, ContextData(), ObjectType(ObjectIdentity(TABLE)), lexicographicMode=False
             ):
                 if err or status:
-                    raise RuntimeError(str(err or status.prettyPrint()))  # type: ignore[union-attr]
+                    raise RuntimeError(str(err or status.prettyPrint()))
                 for oid, value in binds:
                     name = tuple(oid)
                     if name[: len(prefix)] == prefix and len(name) == len(prefix) + 2:

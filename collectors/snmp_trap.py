@@ -56,7 +56,7 @@ class V3User:
         return 3 if self.priv else 2 if self.auth else 1
 
 
-def _protocols() -> tuple[dict[str, Any], dict[str, Any]]:
+def protocols() -> tuple[dict[str, Any], dict[str, Any]]:
     from pysnmp.entity import config
 
     auth = {
@@ -142,7 +142,7 @@ class SnmpTrapReceiver:
             config.add_transport(eng, carrier.DOMAIN_NAME, transport)
             for i, community in enumerate(communities):
                 config.add_v1_system(eng, f"hamon-area-{i}", community)
-            auth_protos, priv_protos = _protocols()
+            auth_protos, priv_protos = protocols()
             for u in users:
                 try:
                     auth = auth_protos[u.auth.upper()] if u.auth else config.USM_AUTH_NONE

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hamon.collectors.snmp_poll import read_table
 from helpers import ServiceThread, cli, parse_bytes, wait_for
 from snmp_agent_sim import COMMUNITY, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, SnmpAgentSimulator, primary_active
 
+from hamon.collectors.snmp_poll import read_table
 from hamon.correlate.machine import PairMachine
 from hamon.poll.events import snmp_hardware_events
 from hamon.resolve.inventory import PairConfig

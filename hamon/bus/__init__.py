@@ -28,6 +28,23 @@ class Bus(Protocol):
         ...
 
 
+class Collector(Protocol):
+    """A source on the bus: a listener (syslog UDP/TCP/TLS, SNMP traps) or a poller (SSH, SNMP).
+
+    Listeners have an `address` (what they are bound to); pollers have none.
+    """
+
+    transport: str
+
+    def start(self) -> None:
+        """Begin receiving (or polling) on a thread of its own."""
+        ...
+
+    def stop(self) -> None:
+        """Stop at once; what was received is on the bus already."""
+        ...
+
+
 class MemoryBus:
     """A bounded queue: UDP collectors drop (and count) when it is full, TCP collectors wait."""
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any
 
 import click
 
@@ -12,11 +10,6 @@ from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
 from hamon.parse.timestamps import zone
 from hamon.service.replay import Source, Summary, replay
-
-
-def _files_collector() -> Any:
-    # Collectors live in the hamon.collectors namespace and are loaded by name.
-    return importlib.import_module("hamon.collectors.files")
 
 
 @click.command("replay")
@@ -91,7 +84,9 @@ def replay_cmd(
     elif not files:
         raise click.UsageError("give FILE... (or '-' for stdin), or --cli FILE with --pair")
     tzinfo = zone(tz)
-    sources: list[Source] = _files_collector().open_inputs(list(files), source)
+    from hamon.collectors.files import open_inputs
+
+    sources: list[Source] = [*open_inputs(list(files), source)]
     store = obj.store()
     inventory = obj.inventory()
     pipeline = None

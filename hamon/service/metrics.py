@@ -43,6 +43,6 @@ def serve_metrics(host: str, port: int, service: Service) -> Any:
             )
 
     registry = CollectorRegistry()
-    registry.register(ServiceCollector())  # type: ignore[arg-type]
+    registry.register(ServiceCollector())
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return server

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from hamon.bus import MemoryBus
+from hamon.bus import Collector, MemoryBus
 from hamon.errors import ConfigError
 from hamon.model import Event, PolledEvents
 from hamon.parse.batch import BatchParser
@@ -43,7 +42,8 @@ def address(value: str) -> tuple[str, int]:
 def snmp_user(spec: dict[str, str]) -> Any:
     """An SNMPv3 user from `{name, engine_id, auth?, priv?, auth_key?, priv_key?}`; keys missing there
     come from HAMON_SNMP_AUTH_KEY_<NAME> and HAMON_SNMP_PRIV_KEY_<NAME> (never logged or stored)."""
-    snmp = importlib.import_module("hamon.collectors.snmp_trap")
+    from hamon.collectors import snmp_trap as snmp
+
     unknown = set(spec) - {"name", "engine_id", "auth", "priv", "auth_key", "priv_key"}
     if unknown or "name" not in spec or "engine_id" not in spec:
         raise ConfigError(f"SNMPv3 user needs name and engine_id (and auth, priv); not {sorted(unknown)}")
@@ -107,7 +107,7 @@ class Service:
         self.started_at = dt.datetime.now(UTC)
         self.name = "serve"
         self.ingest_id = f"serve:{self.started_at.isoformat()}:{os.getpid()}"
-        self.collectors: list[Any] = []
+        self.collectors: list[Collector] = []
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._resolver = PairResolver(self.inventory)
@@ -127,8 +127,9 @@ class Service:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Open the listeners (errors here are configuration errors), catch up the correlator."""
-        udp = importlib.import_module("hamon.collectors.syslog_udp")
-        tcp = importlib.import_module("hamon.collectors.syslog_tcp")
+        from hamon.collectors import syslog_tcp as tcp
+        from hamon.collectors import syslog_udp as udp
+
         try:
             for a in self.cfg.syslog_udp:
                 self.collectors.append(udp.UdpSyslog(*address(a), self.bus, self.counters))
@@ -141,7 +142,8 @@ class Service:
                 for a in self.cfg.syslog_tls:
                     self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters, tls=ctx))
             if self.cfg.snmp_trap:
-                snmp = importlib.import_module("hamon.collectors.snmp_trap")
+                from hamon.collectors import snmp_trap as snmp
+
                 users = [snmp_user(u) for u in self.cfg.snmp_users]
                 for a in self.cfg.snmp_trap:
                     receiver = snmp.SnmpTrapReceiver(
@@ -294,13 +296,14 @@ class Service:
         self.poller = self.snmp_poller = None
         if inventory is None:
             return []
-        ssh = importlib.import_module("hamon.collectors.ssh_poll")
+        from hamon.collectors import snmp_poll
+        from hamon.collectors import ssh_poll as ssh
+
         targets = ssh.targets_from(inventory)
         if targets:
             credentials = ssh.load_credentials(self.cfg.ssh_secrets)
             self.poller = ssh.SshPoller(targets, credentials, self.cfg.poll_interval, self.bus, self.counters)
             self.poller.timeout = 4 * self.cfg.poll_timeout
-        snmp_poll = importlib.import_module("hamon.collectors.snmp_poll")
         snmp_targets = snmp_poll.snmp_targets_from(inventory)
         if snmp_targets:
             settings = {**snmp_poll_env(), **self.cfg.snmp_poll}
