@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from hamon.cli import main
-from hamon.correlate.model import ALERT_KINDS
+from hamon.model import ALERT_KINDS
 from hamon.parse.catalog import CATALOG
 
 README = (Path(__file__).parent.parent / "README.md").read_text()

@@ -10,7 +10,7 @@ import click
 from hamon.cli.context import Context
 from hamon.cli.events import time_range
 from hamon.cli.render import console, emit_json, table
-from hamon.correlate.model import ALERT_KINDS
+from hamon.model import ALERT_KINDS
 
 FAILOVER_KEYS = ("pair", "group", "at", "new_active", "previous_active", "cause", "cause_text", "detection_s")
 ALERT_KEYS = ("pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail")

@@ -9,9 +9,8 @@ import click
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
 from hamon.cli.timerange import RELATIVE_RE, UNITS
-from hamon.correlate.model import ALERT_KINDS
 from hamon.errors import ConfigError
-from hamon.model import iso
+from hamon.model import ALERT_KINDS, iso
 
 
 def _duration(value: str) -> dt.timedelta:

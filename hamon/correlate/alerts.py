@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hamon.correlate.model import AlertOpen, AlertResolve, Output
+from hamon.model import AlertOpen, AlertResolve, Output
 
 UTC = dt.UTC
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hamon.correlate.machine import PairMachine
-from hamon.correlate.model import AlertOpen, AlertResolve, Failover, Output
 from hamon.correlate.state import UNITS, PairState
 from hamon.correlate.traffic import Traffic
-from hamon.model import Event
+from hamon.model import AlertOpen, AlertResolve, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
 from hamon.store.db import Store
@@ -62,16 +61,6 @@ def correlate(
         summary.alerts_opened += opened
         summary.per_pair[pair] = {"failovers": fos, "alerts": opened}
     return summary
-
-
-def correlate_pair(store: Store, cfg: PairConfig, earliest: dt.datetime | None) -> tuple[int, int, int]:
-    """One pair; returns (failovers, alerts opened, events run) of the re-run part."""
-    _, outs, n = resume_pair(store, cfg, earliest, finish=True)
-    return (
-        sum(1 for o in outs if isinstance(o, Failover)),
-        sum(1 for o in outs if isinstance(o, AlertOpen)),
-        n,
-    )
 
 
 class Observer(Protocol):

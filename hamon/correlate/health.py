@@ -4,15 +4,10 @@ that follow from failovers (failover, flapping, slow_failover). Functions over a
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from hamon.correlate.alerts import at
-from hamon.correlate.model import AlertUpdate, Failover, Output, stable_id
-from hamon.correlate.state import UNITS, other
-from hamon.model import Cause, Event
-
-if TYPE_CHECKING:
-    from hamon.correlate.machine import PairMachine
+from hamon.correlate.state import UNITS, Machine, other
+from hamon.model import AlertUpdate, Cause, Event, Failover, Output, stable_id
 
 FAILOVER_LINK_UP = frozenset({"failover_link_up", "failover_interface_ok", "peer_failover_link_up"})
 FAILOVER_LINK_DOWN = frozenset({"failover_link_down", "failover_interface_failed", "peer_failover_link_down"})
@@ -72,7 +67,7 @@ LINK_EVENTS = {
 }
 
 
-def apply(m: PairMachine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def apply(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
     """Everything that is not a role change."""
     k = e.kind
     ev = (e.event_id,)
@@ -87,15 +82,15 @@ def apply(m: PairMachine, out: list[Output], e: Event, unit: str | None, t: floa
         _failover_link(m, out, "down", t, ev)
     elif k in DISABLING:
         for u in [unit] if unit else list(UNITS):
-            for scope in m._scopes(e):
+            for scope in m.scopes(e):
                 if m.s.role(scope, u) == "unknown":
-                    m._set_role(out, scope, u, "disabled", t, e, Cause.UNKNOWN)
+                    m.set_role(out, scope, u, "disabled", t, e, Cause.UNKNOWN)
         alerts.raise_(out, t, "failover_disabled", "critical", DISABLING[k] + _detail(e), ev)
     elif k == "failover_enabled":
         alerts.resolve_kind(out, t, "failover_disabled", ev)
-        for scope in m._scopes(e):
+        for scope in m.scopes(e):
             if unit and m.s.role(scope, unit) == "disabled":
-                m._set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
+                m.set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
         m.schedule(t + JOIN_GRACE, "version_clear")
     elif k in ("version_incompatible", "version_mismatch"):
         severity = "critical" if k == "version_incompatible" else "warning"
@@ -115,9 +110,9 @@ def apply(m: PairMachine, out: list[Output], e: Event, unit: str | None, t: floa
         alerts.raise_(out, t, "config_sync_failed", "critical", f"peer reports: {e.cause_text}", ev, unit=None)
     elif k in SYNC_START:
         receiver = unit if k == "config_sync_receive_start" else (other(unit) if unit else None)
-        for scope in m._scopes(e):
+        for scope in m.scopes(e):
             if receiver and m.s.role(scope, receiver) in ("standby", "unknown"):
-                m._set_role(out, scope, receiver, "syncing", t, e, Cause.CONFIG_SYNC)
+                m.set_role(out, scope, receiver, "syncing", t, e, Cause.CONFIG_SYNC)
     elif k in SYNC_OK:
         alerts.resolve_kind(out, t, "config_sync_failed", ev)
         _synced(m, out, e, t)
@@ -138,7 +133,7 @@ def apply(m: PairMachine, out: list[Output], e: Event, unit: str | None, t: floa
         _interface(m, out, e, other(unit), e.interface, "Failed" if k == "peer_interface_failed" else "Normal", t)
 
 
-def fire(m: PairMachine, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
+def fire(m: Machine, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
     """Timers of this module."""
     if name == "settle" and isinstance(arg, str):
         group = int(arg.split("|")[0]) or None
@@ -159,7 +154,7 @@ def fire(m: PairMachine, out: list[Output], due: float, name: str, arg: str | in
 
 
 def role_changed(
-    m: PairMachine, out: list[Output], scope: int, unit: str, role: str, t: float, ev: tuple[str, ...], cause: str
+    m: Machine, out: list[Output], scope: int, unit: str, role: str, t: float, ev: tuple[str, ...], cause: str
 ) -> None:
     """Alerts that follow a unit's role: unit_failed, and the end of a failover once the pair is whole again."""
     unit_failed(m, out, unit, t, ev, cause)
@@ -180,7 +175,7 @@ def role_changed(
         m.cancel("settle", f"{scope}|{other(unit)}")
 
 
-def unit_failed(m: PairMachine, out: list[Output], unit: str, t: float, ev: tuple[str, ...], cause: str) -> None:
+def unit_failed(m: Machine, out: list[Output], unit: str, t: float, ev: tuple[str, ...], cause: str) -> None:
     """unit_failed is open while any role of the unit is failed."""
     failed = [s for s, roles in m.s.roles.items() if roles.get(unit) == "failed"]
     if failed:
@@ -190,7 +185,7 @@ def unit_failed(m: PairMachine, out: list[Output], unit: str, t: float, ev: tupl
         m.s.alerts.resolve(out, t, "unit_failed", ev, unit=unit)
 
 
-def cause_from_symptoms(m: PairMachine, symptoms: list[list[object]]) -> str:
+def cause_from_symptoms(m: Machine, symptoms: list[list[object]]) -> str:
     """When the messages named no cause: interface tests point at interfaces, lost hellos at the peer."""
     interfaces = {s[2] for s in symptoms if s[2]}
     if interfaces and not interfaces <= {m.cfg.failover_interface}:
@@ -208,7 +203,7 @@ def failover_detail(fo: Failover) -> str:
     )
 
 
-def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+def after_failover(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
     """Alerts that every failover may raise: failover, slow_failover, flapping."""
     t = fo.at.timestamp()
     group = fo.group
@@ -240,7 +235,7 @@ def after_failover(m: PairMachine, out: list[Output], fo: Failover, now: float) 
         m.schedule(t + m.cfg.flap_window, "flap_quiet")
 
 
-def failover_refined(m: PairMachine, out: list[Output], fo: Failover, before: Failover, now: float) -> None:
+def failover_refined(m: Machine, out: list[Output], fo: Failover, before: Failover, now: float) -> None:
     """A later message of the same takeover: its alert says what is known now (same alert, updated)."""
     t = fo.at.timestamp()
     key = f"{fo.group or 0}|{fo.new_active}"
@@ -260,7 +255,7 @@ def failover_refined(m: PairMachine, out: list[Output], fo: Failover, before: Fa
     _slow(m, out, fo, now)
 
 
-def _slow(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+def _slow(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
     allowed = _allowed(m, fo.cause)
     if fo.detection_s is not None and allowed is not None and fo.detection_s > allowed:
         m.s.alerts.raise_(
@@ -277,7 +272,7 @@ def _slow(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
         )
 
 
-def failover_settled(m: PairMachine, out: list[Output], fo: Failover, now: float) -> None:
+def failover_settled(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
     """The merge window is over: a handover whose old active is standby already left the pair whole.
 
     Its alert ends now, not at the takeover, so that no alert opens and closes in one instant.
@@ -289,7 +284,7 @@ def failover_settled(m: PairMachine, out: list[Output], fo: Failover, now: float
     m.cancel("settle", f"{fo.group or 0}|{fo.new_active}")
 
 
-def _allowed(m: PairMachine, cause: str) -> float | None:
+def _allowed(m: Machine, cause: str) -> float | None:
     # Table 2: unit loss within the unit hold time; interface trouble within the interface hold
     # time; a failing module within 2 s. Manual, startup and sync failovers are not timed.
     base = {
@@ -300,7 +295,7 @@ def _allowed(m: PairMachine, cause: str) -> float | None:
     return None if base is None else base + m.cfg.slow_failover_margin
 
 
-def _failover_link(m: PairMachine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
+def _failover_link(m: Machine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
     m.s.failover_link = status
     if status == "down":
         m.s.alerts.raise_(
@@ -315,7 +310,7 @@ def _failover_link(m: PairMachine, out: list[Output], status: str, t: float, ev:
         m.s.alerts.resolve_kind(out, t, "failover_link_down", ev)
 
 
-def _state_link(m: PairMachine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
+def _state_link(m: Machine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
     m.s.state_link = status
     if status == "down":
         m.s.alerts.raise_(
@@ -332,7 +327,7 @@ def _state_link(m: PairMachine, out: list[Output], status: str, t: float, ev: tu
         m.s.alerts.resolve_kind(out, t, "state_link_down", ev)
 
 
-def _named_link(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
+def _named_link(m: Machine, out: list[Output], e: Event, t: float) -> None:
     status = LINK_EVENTS[e.kind]
     if e.interface == m.cfg.state_interface:
         _state_link(m, out, status, t, (e.event_id,))
@@ -340,7 +335,7 @@ def _named_link(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
         _failover_link(m, out, status, t, (e.event_id,))
 
 
-def _lu_error(m: PairMachine, out: list[Output], t: float, ev: tuple[str, ...]) -> None:
+def _lu_error(m: Machine, out: list[Output], t: float, ev: tuple[str, ...]) -> None:
     # No message says "state link down"; a burst of logical-update errors shows it.
     m.s.lu_errors = [x for x in m.s.lu_errors if x > t - LU_WINDOW] + [t]
     if len(m.s.lu_errors) >= LU_BURST:
@@ -350,14 +345,14 @@ def _lu_error(m: PairMachine, out: list[Output], t: float, ev: tuple[str, ...]) 
         m.schedule(t + STATE_QUIET, "state_quiet")
 
 
-def _synced(m: PairMachine, out: list[Output], e: Event, t: float) -> None:
-    for scope in m._scopes(e):
+def _synced(m: Machine, out: list[Output], e: Event, t: float) -> None:
+    for scope in m.scopes(e):
         for u in UNITS:
             if m.s.role(scope, u) == "syncing":
-                m._set_role(out, scope, u, "standby", t, e, Cause.CONFIG_SYNC)
+                m.set_role(out, scope, u, "standby", t, e, Cause.CONFIG_SYNC)
 
 
-def _interface(m: PairMachine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
+def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
     # In Active/Active an interface belongs to its failover group's contexts: keyed `name@gN`.
     key = f"{name}@g{e.group}" if e.group else name
     was = m.s.interfaces.get(unit, {}).get(key)
@@ -368,7 +363,7 @@ def _interface(m: PairMachine, out: list[Output], e: Event, unit: str, name: str
     else:
         since.pop(key, None)
     if status == "Normal":  # a passed test ends that unit's symptom on that interface (not its peer's)
-        for scope in m._scopes(e):
+        for scope in m.scopes(e):
             m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if not (s[2] == name and s[3] == unit)]
     if status != was:
         # An alert opens only once the peer had time to report the same interface: failed on both
@@ -391,7 +386,7 @@ def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) 
     return out
 
 
-def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float, *, may_raise: bool = True) -> None:
+def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_raise: bool = True) -> None:
     """interface_threshold: failed monitored interfaces on a unit reach the interface policy.
 
     In Active/Active the policy holds per failover group (each group has its own interfaces and
@@ -429,13 +424,13 @@ def _threshold(m: PairMachine, out: list[Output], event_id: str, t: float, *, ma
                 if m.s.role(scope, unit) == "standby" and m.claimed_since(scope, unit, since) is None:
                     # Table 3/4: on the standby (group) above threshold — marked failed, no failover
                     # (unless the unit said what it is since).
-                    m._set_role(out, scope, unit, "failed", since, None, Cause.INTERFACE_FAILURE, None, (event_id,))
+                    m.set_role(out, scope, unit, "failed", since, None, Cause.INTERFACE_FAILURE, None, (event_id,))
             elif m.s.alerts.is_open("interface_threshold", group, unit):
                 m.s.alerts.resolve(out, t, "interface_threshold", (event_id,), group=group, unit=unit)
                 if m.s.role(scope, unit) == "failed" and m.claimed_since(scope, unit, 0.0) != "failed":
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).
-                    m._set_role(
+                    m.set_role(
                         out,
                         scope,
                         unit,

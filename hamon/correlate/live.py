@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapshot
 from hamon.correlate.machine import PairMachine
-from hamon.correlate.model import AlertOpen, Failover, Output
 from hamon.correlate.state import PairState
-from hamon.model import Event
+from hamon.model import AlertOpen, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
 from hamon.store.db import Store
@@ -48,7 +47,6 @@ class LiveCounts:
     reruns: int = 0
     failovers: int = 0
     alerts_opened: int = 0
-    outputs: list[Output] = field(default_factory=list)  # the latest tick's, for notifiers
 
 
 @dataclass
@@ -220,7 +218,6 @@ class LiveCorrelator:
                 store_outputs.write_outputs(self.store, pair, outs, cks, snapshot(machine))
             produced += outs
         self._count(produced)
-        self.counts.outputs = produced
         return produced
 
     def _rewind(self, e: Event, t: float) -> bool:

@@ -32,14 +32,12 @@ cause is settled when the window closes, so that its own words and its signs of 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 
 from hamon.correlate import health
 from hamon.correlate.alerts import at
-from hamon.correlate.model import Failover, Output, Transition
-from hamon.correlate.state import UNITS, Draft, PairState, other
+from hamon.correlate.state import DEFAULT_TIMING, UNITS, Draft, PairState, Timing, other
 from hamon.correlate.traffic import Traffic
-from hamon.model import Cause, Event
+from hamon.model import Cause, Event, Failover, Output, Transition
 from hamon.resolve.inventory import PairConfig
 
 FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_FAILURE)
@@ -68,18 +66,6 @@ SYNC_ROLES = {
 NOT_LIFE = LEAVE_KINDS | {"switch_ok", "config_sync_receive_start", "config_sync_receive_end", "peer_reports_failed"}
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Windows of the correlator itself (not of the device)."""
-
-    merge_window: float = 10.0  # both units' messages about one takeover
-    split_grace: float = 10.0  # both active this long before it is split-brain
-    settle: float = 900.0  # a failover alert resolves after this long without another failover
-    symptom_horizon: float = 300.0  # symptoms older than this before a takeover do not count
-    busy_window: float = 30.0  # a sender whose silence counts was heard in ...
-    busy_seconds: int = 10  # ... at least this many of the seconds before it fell silent
-
-
 class PairMachine:
     """One pair's state machine."""
 
@@ -87,7 +73,7 @@ class PairMachine:
         self,
         config: PairConfig,
         state: PairState | None = None,
-        timing: Timing = Timing(),
+        timing: Timing = DEFAULT_TIMING,
         traffic: Traffic | None = None,
     ) -> None:
         self.cfg = config
@@ -119,16 +105,16 @@ class PairMachine:
         elif kind in LEAVE_KINDS and unit:
             self._leave(out, e, unit, t)
         elif kind == "switch_ok" and unit:
-            for scope in self._scopes(e):
+            for scope in self.scopes(e):
                 if self.s.role(scope, unit) == "failed":
                     self._claim(scope, unit, "standby", t)
-                    self._set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
+                    self.set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
         elif kind in PEER_DOWN_KINDS and unit:
             self._peer_down(out, e, unit, t)
         elif kind == "peer_reports_failed" and unit:
-            for scope in self._scopes(e):
+            for scope in self.scopes(e):
                 self._claim(scope, unit, "failed", t)
-                self._set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
+                self.set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
             health.apply(self, out, e, unit, t)
         elif kind in ("vpn_ha_status", "webvpn_ha_status") and unit:
             self._witness(out, e, unit, t)
@@ -139,7 +125,7 @@ class PairMachine:
                 self._sync_claim(out, e, unit, t)
             health.apply(self, out, e, unit, t)
         if kind in SYMPTOM_KINDS:
-            for scope in self._scopes(e):
+            for scope in self.scopes(e):
                 self.s.symptoms.setdefault(scope, []).append([t, e.event_id, e.interface, unit])
         if e.unit is not None and not polled and kind not in NOT_LIFE:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
@@ -187,7 +173,7 @@ class PairMachine:
             health.fire(self, out, due, name, arg)
 
     # -- roles --------------------------------------------------------------------------------
-    def _scopes(self, e: Event) -> list[int]:
+    def scopes(self, e: Event) -> list[int]:
         if e.group is not None:
             return [e.group]
         return [1, 2] if self.s.mode == "active-active" else [0]
@@ -209,7 +195,7 @@ class PairMachine:
         claim = self.s.claims.get(scope, {}).get(unit)
         return str(claim[1]) if claim is not None and claim[0] >= since else None
 
-    def _set_role(
+    def set_role(
         self,
         out: list[Output],
         scope: int,
@@ -241,12 +227,12 @@ class PairMachine:
         role = self.s.sources.get(e.source)
         if role is None:
             return None
-        holders = [u for u in UNITS if self.s.role(self._scopes(e)[0], u) == role]
+        holders = [u for u in UNITS if self.s.role(self.scopes(e)[0], u) == role]
         return holders[0] if len(holders) == 1 else None
 
     def _learn_source(self, e: Event) -> None:
         # The active unit sends from the active address, the standby from the standby address.
-        role = self.s.role(self._scopes(e)[0], e.unit.value if e.unit else "")
+        role = self.s.role(self.scopes(e)[0], e.unit.value if e.unit else "")
         if role in ("active", "standby") and e.source != e.device_id:
             self.s.sources[e.source] = role
 
@@ -254,22 +240,22 @@ class PairMachine:
         """Configuration sync: the sender speaks as the active unit, the receiver joins as standby."""
         mine, peers = SYNC_ROLES[e.kind]
         peer = other(unit)
-        for scope in self._scopes(e):
+        for scope in self.scopes(e):
             self._claim(scope, unit, mine, t)
             if mine != "syncing" or self.s.role(scope, unit) != "standby":
-                self._set_role(out, scope, unit, mine, t, e, Cause.CONFIG_SYNC)
+                self.set_role(out, scope, unit, mine, t, e, Cause.CONFIG_SYNC)
             peer_role = self.s.role(scope, peer)
             if peers == "active" and peer_role != "active" and self.claimed_since(scope, peer, t) is None:
-                self._set_role(out, scope, peer, "active", t, e, Cause.CONFIG_SYNC)
+                self.set_role(out, scope, peer, "active", t, e, Cause.CONFIG_SYNC)
             elif peers == "syncing" and peer_role in ("standby", "unknown", "failed"):
-                self._set_role(out, scope, peer, "syncing", t, e, Cause.CONFIG_SYNC)
+                self.set_role(out, scope, peer, "syncing", t, e, Cause.CONFIG_SYNC)
             elif peers == "standby" and peer_role in ("syncing", "unknown", "failed"):
-                self._set_role(out, scope, peer, "standby", t, e, Cause.CONFIG_SYNC)
+                self.set_role(out, scope, peer, "standby", t, e, Cause.CONFIG_SYNC)
 
     # -- takeovers ----------------------------------------------------------------------------
     def _takeover(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         cause = e.cause or Cause.UNKNOWN
-        for scope in self._scopes(e):
+        for scope in self.scopes(e):
             peer = other(unit)
             peer_role = self.s.role(scope, peer)
             self._claim(scope, unit, "active", t)
@@ -278,44 +264,44 @@ class PairMachine:
                 and t > self.s.written_off[scope][unit] + self.timing.merge_window
             ):
                 # Written off by its peer's takeover, it speaks as active again: both are active.
-                self._set_role(out, scope, unit, "active", t, e, cause)
+                self.set_role(out, scope, unit, "active", t, e, cause)
                 self._start_split(scope, t, (e.event_id,))
                 continue
             draft = self._draft(scope, unit, t)
             if cause == Cause.STARTUP and draft is None:
                 # It found no active peer. If the peer says it is active, both are.
-                self._set_role(out, scope, unit, "active", t, e, cause)
+                self.set_role(out, scope, unit, "active", t, e, cause)
                 if peer_role == "active":
                     self._start_split(scope, t, (e.event_id,))
                 continue
-            self._set_role(out, scope, unit, "active", t, e, cause)
+            self.set_role(out, scope, unit, "active", t, e, cause)
             previous = peer if peer_role in ("active", "unknown") or cause != Cause.STARTUP else None
             self._add_to_draft(out, scope, unit, previous, t, e, takeover=True)
 
     def _leave(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         role = "failed" if e.kind == "switch_failed" else "standby"
         peer = other(unit)
-        for scope in self._scopes(e):
+        for scope in self.scopes(e):
             was, peer_role = self.s.role(scope, unit), self.s.role(scope, peer)
             self._claim(scope, unit, role, t)
-            self._set_role(out, scope, unit, role, t, e, e.cause or Cause.UNKNOWN)
+            self.set_role(out, scope, unit, role, t, e, e.cause or Cause.UNKNOWN)
             if self._draft(scope, peer, t) is not None:
                 # Its side of a takeover already known.
                 self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
             elif e.cause == Cause.STARTUP:
                 # "Detected an Active mate": the peer is active (and was: no failover).
                 if peer_role != "active" and self.claimed_since(scope, peer, t) is None:
-                    self._set_role(out, scope, peer, "active", t, e, Cause.STARTUP)
+                    self.set_role(out, scope, peer, "active", t, e, Cause.STARTUP)
             elif was == "active" and peer_role != "active":
                 # The known active unit steps down: its peer takes over, maybe without a word of its own.
                 self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
 
     def _peer_down(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         peer = other(unit)
-        for scope in self._scopes(e):
+        for scope in self.scopes(e):
             if unit in self.s.written_off.get(scope, {}):
                 # Written off as failed, it reports its peer gone: it is alive and thinks itself active.
-                self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
                 self._start_split(scope, t, (e.event_id,))
             elif self.s.role(scope, unit) != "active":
                 continue
@@ -347,7 +333,7 @@ class PairMachine:
             return
         if self._alive(peer, t) or self.claimed_since(scope, peer, t - self.timing.merge_window) is not None:
             return
-        self._set_role(out, scope, peer, "failed", t, None, cause, None, (event_id,))
+        self.set_role(out, scope, peer, "failed", t, None, cause, None, (event_id,))
 
     def _draft(self, scope: int, new_active: str, t: float) -> Draft | None:
         d = self.s.drafts.get(f"{scope}|{new_active}")
@@ -421,10 +407,10 @@ class PairMachine:
         """Output a failover as soon as its takeover is known; later messages refine it in place."""
         fo = self._failover_of(d, now)
         scope, new, old = d.scope, d.new_active, d.previous_active
-        self._set_role(out, scope, new, "active", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+        self.set_role(out, scope, new, "active", d.at, None, fo.cause, fo.cause_text, fo.evidence)
         if old is not None and fo.cause not in FAILURE_CAUSES and self.s.role(scope, old) == "active":
             # A handover (manual, preempt, the other unit asked): the old active stands down with it.
-            self._set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+            self.set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
         if old is None and fo.cause == Cause.STARTUP:
             return  # a unit came up active with no peer: not a failover
         out.append(fo)
@@ -460,10 +446,10 @@ class PairMachine:
                     self._start_split(scope, d.at, fo.evidence)
                 return
             # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed.
-            self._set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+            self.set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
             self.s.written_off.setdefault(scope, {})[old] = d.at
         elif old_role == "active":
-            self._set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+            self.set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
 
     def _alive(self, unit: str, takeover: float) -> bool:
         """The unit logged after its peer stopped hearing it (a powered-off unit logs nothing)."""
@@ -494,12 +480,12 @@ class PairMachine:
         scopes = [e.group or 1] if self.s.mode == "active-active" else [0]
         for scope in scopes:
             if mine == "active" and peers == "active":
-                self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
-                self._set_role(out, scope, other(unit), "active", t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, other(unit), "active", t, e, Cause.UNKNOWN)
                 self._start_split(scope, t, (e.event_id,))
             elif mine == "active" and peers.startswith("standby"):
-                self._set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
-                self._set_role(out, scope, other(unit), "standby", t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, other(unit), "standby", t, e, Cause.UNKNOWN)
 
     def _polled(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """A `show failover` of one unit: its own state, and its peer's when the two are in contact.
@@ -514,15 +500,15 @@ class PairMachine:
             peers = None
         # cfwHardwareStatusTable's "Standby" may be a unit still syncing: it does not end a known sync.
         ambiguous = {u for u, st in ((unit, e.my_state), (other(unit), e.peer_state)) if st == "Standby"}
-        for scope in self._scopes(e):
+        for scope in self.scopes(e):
             if mine is None:
                 continue
             if mine != self.s.role(scope, unit) and not (unit in ambiguous and self.s.role(scope, unit) == "syncing"):
-                self._set_role(out, scope, unit, mine, t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, unit, mine, t, e, Cause.UNKNOWN)
             if peers in ("active", "standby", "failed") and not (peers == mine == "active"):
                 peer_syncing = other(unit) in ambiguous and self.s.role(scope, other(unit)) == "syncing"
                 if peers != self.s.role(scope, other(unit)) and not peer_syncing:
-                    self._set_role(out, scope, other(unit), peers, t, e, Cause.UNKNOWN)
+                    self.set_role(out, scope, other(unit), peers, t, e, Cause.UNKNOWN)
             elif mine == "active" and self.s.role(scope, other(unit)) == "active":
                 self._start_split(scope, t, (e.event_id,))
 

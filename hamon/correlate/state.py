@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hamon.correlate.alerts import AlertBook
+from hamon.model import Event, Output
+from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
 STATE_VERSION = 3  # 2: Active/Active interfaces keyed per failover group; 3: claims, signs of life
@@ -130,3 +132,49 @@ class PairState:
             last_t=v["last_t"],
             alerts=AlertBook.from_json(v["pair"], v["alerts"]),
         )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Windows of the correlator itself (not of the device)."""
+
+    merge_window: float = 10.0  # both units' messages about one takeover
+    split_grace: float = 10.0  # both active this long before it is split-brain
+    settle: float = 900.0  # a failover alert resolves after this long without another failover
+    symptom_horizon: float = 300.0  # symptoms older than this before a takeover do not count
+    busy_window: float = 30.0  # a sender whose silence counts was heard in ...
+    busy_seconds: int = 10  # ... at least this many of the seconds before it fell silent
+
+
+DEFAULT_TIMING = Timing()
+
+
+class Machine(Protocol):
+    """What the health rules (`health.py`) use of a pair's machine (`machine.PairMachine`)."""
+
+    s: PairState
+    cfg: PairConfig
+    timing: Timing
+
+    def schedule(self, due: float, name: str, arg: str | int | None = None) -> None: ...
+
+    def cancel(self, name: str, arg: str | int | None = None) -> None: ...
+
+    def scopes(self, e: Event) -> list[int]: ...
+
+    def claimed_since(self, scope: int, unit: str, since: float) -> str | None: ...
+
+    def assembling(self, scope: int, new_active: str) -> bool: ...
+
+    def set_role(
+        self,
+        out: list[Output],
+        scope: int,
+        unit: str,
+        role: str,
+        t: float,
+        e: Event | None,
+        cause: str,
+        cause_text: str | None = None,
+        evidence: tuple[str, ...] = (),
+    ) -> None: ...

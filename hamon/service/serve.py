@@ -283,7 +283,7 @@ class Service:
         # devices' clocks say, and no pair's clock moves another's.
         outs = self.live.tick(everything=everything)
         if outs and self.pipeline is not None:
-            from hamon.correlate.model import AlertOpen, AlertResolve
+            from hamon.model import AlertOpen, AlertResolve
             from hamon.notify.pipeline import notices_for
 
             ids = sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)})

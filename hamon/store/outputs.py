@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
-from hamon.correlate.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition
-from hamon.model import iso
+from hamon.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition, iso
 from hamon.store.db import Store, in_range
 from hamon.store.schema import alerts, checkpoints, failovers, pair_state, polls, transitions
 
