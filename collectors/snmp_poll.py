@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hamon.bus import Bus
+from hamon.bus.counters import Counters
 from hamon.errors import ConfigError
 from hamon.model import PolledEvents
 from hamon.poll.events import snmp_hardware_events
 from hamon.poll.runner import PollerThread, unit_addresses
-from hamon.service.counters import Counters
 
 TABLE = "1.3.6.1.4.1.9.9.147.1.2.1.1.1"
 STATUS = {1: "other", 2: "up", 3: "down", 4: "error", 5: "overTemp", 6: "busy", 7: "noMedia", 8: "backup", 9: "active", 10: "standby"}  # fmt: skip

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hamon.bus import Bus
+from hamon.bus.counters import Counters
 from hamon.errors import ConfigError
 from hamon.model import PolledEvents, RawBatch
 from hamon.parse import mibs
 from hamon.poll.events import ha_state_event
-from hamon.service.counters import Counters
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 CLOG_MESSAGE_GENERATED = "1.3.6.1.4.1.9.9.41.2.0.1"

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hamon.bus import Bus
+from hamon.bus.counters import Counters
 from hamon.errors import ConfigError
 from hamon.model import PolledEvents, iso
 from hamon.poll.events import history_events, status_events, status_key
 from hamon.poll.parse import CliParseError, FailoverStatus, parse_history, parse_show_failover, parse_state
 from hamon.poll.runner import PollerThread, unit_addresses
-from hamon.service.counters import Counters
-from hamon.service.settings import load_mapping
+from hamon.resolve.settings import load_mapping
 
 PROMPT = re.compile(rb"(?:^|[\r\n])[\w\-./@]+(?:\([\w\-]+\))?[#>] ?$")
 COMMANDS = ("show failover", "show failover history", "show failover state")

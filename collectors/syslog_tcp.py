@@ -14,8 +14,8 @@ import ssl
 import threading
 
 from hamon.bus import Bus
+from hamon.bus.counters import Counters
 from hamon.model import RawBatch
-from hamon.service.counters import Counters
 
 MAX_MESSAGE = 64 * 1024
 MAX_CONNECTIONS = 1024

@@ -15,8 +15,8 @@ import threading
 import time
 
 from hamon.bus import Bus
+from hamon.bus.counters import Counters
 from hamon.model import RawBatch
-from hamon.service.counters import Counters
 
 RCVBUF = 64 << 20
 MAX_DRAIN = 20_000  # datagrams per wake-up, so a flood cannot starve the stop check

@@ -63,11 +63,11 @@ def test_provisioning_points_at_the_dashboards_datasource() -> None:
     assert prov["type"] == "file" and prov["options"]["path"]
 
 
-def expand(sql: str, pair: str) -> str:
-    """Grafana's PostgreSQL macros and the pair variable, as Grafana expands them."""
-    sql = expand_macros(sql, dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), pair)
-    assert "$" not in sql, sql
-    return sql
+def expand(sql: str, pair: str) -> tuple[str, dict[str, Any]]:
+    """Grafana's PostgreSQL macros and the pair variable, as Grafana expands them (values bound)."""
+    sql, params = expand_macros(sql, dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), pair)
+    assert "$" not in sql and (not pair or f"'{pair}'" not in sql), sql
+    return sql, params
 
 
 def _panels() -> list[tuple[str, dict[str, Any]]]:
@@ -108,7 +108,8 @@ def test_every_panel_query_runs_and_returns_what_its_panel_needs(filled: str, ui
     for pair in ("fw-edge", "fw-dc", "fw") if uid == "hamon-pair" else ("",):
         for target in panel["targets"]:
             with engine.connect() as conn:
-                result = conn.execute(text(expand(target["rawSql"], pair)))
+                sql, params = expand(target["rawSql"], pair)
+                result = conn.execute(text(sql), params)
                 cols, rows = list(result.keys()), result.fetchall()
             kind = panel["type"]
             if kind in ("timeseries", "state-timeline") or target["format"] == "time_series":
@@ -214,17 +215,29 @@ def test_preview_draws_every_dashboard_from_its_queries(filled: str, tmp_path: P
         header = p.read_bytes()[:24]
         assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") == 1440
     # What the preview draws is what the panels' queries return.
-    from sqlalchemy import func, select
-
-    from hamon.store.schema import pair_state
+    from hamon.store import Store
+    from hamon.store.outputs import pair_list
     from hamon.views.dashboard_preview import run_panels
 
-    engine = create_engine(filled)
-    data = run_panels(engine, dashboards.fleet(), dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), "")
-    with engine.connect() as conn:
-        pairs = conn.execute(select(func.count()).select_from(pair_state)).scalar_one()
-    engine.dispose()
+    store = Store(filled)
+    data = run_panels(store, dashboards.fleet(), dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), "")
+    pairs = len(pair_list(store))
+    store.close()
     assert next(d for d in data if d.panel["title"] == "Pairs").rows[0][0] == pairs > 0
+
+
+def test_a_hostile_pair_name_is_a_bound_value_not_sql(filled: str) -> None:
+    from hamon.store import Store
+    from hamon.views.dashboard_preview import run_panels
+
+    store = Store(filled)
+    hostile = "x'; DROP TABLE events; --"
+    data = run_panels(
+        store, dashboards.pair_detail(), dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), hostile
+    )
+    assert all(not d.rows or d.panel["type"] == "stat" for d in data)  # nothing of a pair by that name
+    assert store.pairs()  # the events table is still there
+    store.close()
 
 
 def test_preview_needs_postgresql(sqlite_url: str, tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from asa_sim import AsaSimulator, fixture
-from hamon.collectors.ssh_poll import Credentials, load_credentials
 from helpers import ServiceThread, cli, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hamon.collectors.ssh_poll import Credentials, load_credentials
 from hamon.errors import ConfigError
 from hamon.poll.events import history_events, status_events
 from hamon.poll.parse import CliParseError, parse_history, parse_show_failover, parse_state

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hamon.collectors.syslog_tcp import StreamFramer
 from helpers import wait_for
 
 from hamon.cli import main
+from hamon.collectors.syslog_tcp import StreamFramer
 from hamon.service.serve import ServeConfig, Service
 from hamon.store import Store
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hamon.collectors.files import open_inputs
 from sqlalchemy import select
 
+from hamon.collectors.files import open_inputs
 from hamon.errors import StoreError
 from hamon.service.replay import replay
 from hamon.store import Store

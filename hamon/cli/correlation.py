@@ -168,15 +168,9 @@ def correlate_cmd(obj: Context, pairs: tuple[str, ...], as_json: bool) -> None:
     what new input touched.
     """
     from hamon.correlate.engine import correlate
-    from hamon.store.schema import events
 
     store = obj.store()
-    names = list(pairs)
-    if not names:
-        from sqlalchemy import select
-
-        with store.engine.connect() as conn:
-            names = [r[0] for r in conn.execute(select(events.c.pair).distinct().order_by(events.c.pair))]
+    names = list(pairs) or store.pairs()
     result = correlate(store, dict.fromkeys(names), obj.inventory())
     summary = {
         "pairs": result.pairs,

@@ -78,21 +78,18 @@ def preview_cmd(
     Needs the PostgreSQL store (the panels' SQL is PostgreSQL's). The time range defaults to the
     store's data: from its first to its last event.
     """
-    from sqlalchemy import func, select
-
-    from hamon.store.schema import events, failovers
+    from hamon.store.outputs import latest_failover_pair
     from hamon.views.dashboard_preview import preview
 
     store = obj.store()
-    with store.engine.connect() as conn:
-        first, last = conn.execute(select(func.min(events.c.at), func.max(events.c.at))).one()
-        if pair is None:
-            pair = conn.execute(select(failovers.c.pair).order_by(failovers.c.at.desc()).limit(1)).scalar()
-    if first is None:
+    first, last = store.event_span()
+    if pair is None:
+        pair = latest_failover_pair(store)
+    if first is None or last is None:
         raise ConfigError("the store has no events to draw")
     start = since or first.replace(tzinfo=first.tzinfo or dt.UTC)
     end = until or (last.replace(tzinfo=last.tzinfo or dt.UTC) + dt.timedelta(minutes=1))
-    paths = [str(p) for p in preview(store.engine, directory, start, end, pair or "")]
+    paths = [str(p) for p in preview(store, directory, start, end, pair or "")]
     if as_json:
         emit_json(paths)
     else:

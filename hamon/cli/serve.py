@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
-from hamon.service.settings import load_mapping
+from hamon.resolve.settings import load_mapping
 
 CONFIG_KEYS = {
     "syslog_udp",
@@ -143,35 +142,23 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
 def status_cmd(obj: Context, as_json: bool) -> None:
     """The running service's counters (received, parsed, quarantined, dropped per transport and
     sender) and the pairs with open alerts."""
-    from sqlalchemy import func, select
-
     from hamon.model import iso
-    from hamon.store.schema import alerts, service_status
+    from hamon.store.status import open_alerts_by_pair, read_status
 
     store = obj.store()
-    with store.engine.connect() as conn:
-        rows = list(conn.execute(select(service_status)))
-        open_by_pair = [
-            {"pair": r.pair, "open_alerts": int(r.n)}
-            for r in conn.execute(
-                select(alerts.c.pair, func.count().label("n"))
-                .where(alerts.c.ended_at.is_(None))
-                .group_by(alerts.c.pair)
-                .order_by(alerts.c.pair)
-            )
-        ]
+    open_by_pair = [{"pair": p, "open_alerts": n} for p, n in open_alerts_by_pair(store)]
     now = dt.datetime.now(dt.UTC)
-    services = [
+    services: list[dict[str, Any]] = [
         {
             "name": r.name,
             "pid": r.pid,
             "started_at": iso(r.started_at),
             "updated_at": iso(r.updated_at),
             "running": (now - r.updated_at).total_seconds() < 15,
-            "listeners": json.loads(r.listeners),
-            "counters": json.loads(r.counters),
+            "listeners": r.listeners,
+            "counters": r.counters,
         }
-        for r in rows
+        for r in read_status(store)
     ]
     if as_json:
         emit_json({"services": services, "pairs_with_open_alerts": open_by_pair})

@@ -34,19 +34,15 @@ def silence_group() -> None:
 @click.pass_obj
 def add_cmd(obj: Context, pair: str | None, kind: str | None, duration: str, comment: str, as_json: bool) -> None:
     """Add a silence: mute notifications of a pair, a kind or both until it expires."""
-    from hamon.store.schema import silences
+    from hamon.store.notify import add_silence
 
     if pair is None and kind is None:
         raise ConfigError("a silence needs --pair or --kind (or both); to stop all notifications, drop --notify")
     now = dt.datetime.now(dt.UTC)
     until = now + _duration(duration)
-    store = obj.store()
-    with store.engine.begin() as conn:
-        key = conn.execute(
-            silences.insert().values(pair=pair, kind=kind, created_at=now, expires_at=until, comment=comment)
-        ).inserted_primary_key
-    sid = key[0] if key else None
-    row = {"id": sid, "pair": pair, "kind": kind, "created_at": iso(now), "expires_at": iso(until), "comment": comment}
+    silence = add_silence(obj.store(), pair, kind, now, until, comment)
+    sid = silence.silence_id
+    row = silence.to_json()
     if as_json:
         emit_json(row)
     else:
@@ -59,26 +55,10 @@ def add_cmd(obj: Context, pair: str | None, kind: str | None, duration: str, com
 @click.pass_obj
 def list_cmd(obj: Context, show_all: bool, as_json: bool) -> None:
     """List silences (active ones unless --all)."""
-    from sqlalchemy import select
-
-    from hamon.store.schema import silences
+    from hamon.store.notify import silence_list
 
     now = dt.datetime.now(dt.UTC)
-    q = select(silences).order_by(silences.c.silence_id)
-    if not show_all:
-        q = q.where(silences.c.expires_at > now)
-    with obj.store().engine.connect() as conn:
-        rows = [
-            {
-                "id": r.silence_id,
-                "pair": r.pair,
-                "kind": r.kind,
-                "created_at": iso(r.created_at),
-                "expires_at": iso(r.expires_at),
-                "comment": r.comment,
-            }
-            for r in conn.execute(q)
-        ]
+    rows = [x.to_json() for x in silence_list(obj.store(), active_at=None if show_all else now)]
     if as_json:
         emit_json(rows)
         return
@@ -96,12 +76,9 @@ def list_cmd(obj: Context, show_all: bool, as_json: bool) -> None:
 @click.pass_obj
 def remove_cmd(obj: Context, silence_id: int) -> None:
     """Remove a silence by its id (see hamon silence list --all)."""
-    from sqlalchemy import delete
+    from hamon.store.notify import remove_silence
 
-    from hamon.store.schema import silences
-
-    with obj.store().engine.begin() as conn:
-        n = conn.execute(delete(silences).where(silences.c.silence_id == silence_id)).rowcount
+    n = remove_silence(obj.store(), silence_id)
     if not n:
         raise ConfigError(f"no silence {silence_id} (see: hamon silence list --all)")
     console().print(f"removed silence {silence_id}")

@@ -4,6 +4,7 @@ that follow from failovers (failover, flapping, slow_failover). Functions over a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from hamon.correlate.alerts import at
 from hamon.correlate.state import UNITS, Machine, other
@@ -67,70 +68,122 @@ LINK_EVENTS = {
 }
 
 
+Rule = Callable[[Machine, list[Output], Event, str | None, float], None]
+
+
 def apply(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
-    """Everything that is not a role change."""
+    """Everything that is not a role change: the rule for the event's kind (RULES), then the state
+    link's logical-update accounting and the monitored interfaces' statuses."""
     k = e.kind
-    ev = (e.event_id,)
-    alerts = m.s.alerts
     if e.interface and k in LINK_EVENTS:
         _named_link(m, out, e, t)
-    if k in FAILOVER_LINK_DOWN:
-        _failover_link(m, out, "down", t, ev)
-    elif k in FAILOVER_LINK_UP:
-        _failover_link(m, out, "up", t, ev)
-    elif k == "lost_communications" and e.interface and e.interface == m.cfg.failover_interface:
-        _failover_link(m, out, "down", t, ev)
-    elif k in DISABLING:
-        for u in [unit] if unit else list(UNITS):
-            for scope in m.scopes(e):
-                if m.s.role(scope, u) == "unknown":
-                    m.set_role(out, scope, u, "disabled", t, e, Cause.UNKNOWN)
-        alerts.raise_(out, t, "failover_disabled", "critical", DISABLING[k] + _detail(e), ev)
-    elif k == "failover_enabled":
-        alerts.resolve_kind(out, t, "failover_disabled", ev)
-        for scope in m.scopes(e):
-            if unit and m.s.role(scope, unit) == "disabled":
-                m.set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
-        m.schedule(t + JOIN_GRACE, "version_clear")
-    elif k in ("version_incompatible", "version_mismatch"):
-        severity = "critical" if k == "version_incompatible" else "warning"
-        m.cancel("version_clear")
-        alerts.raise_(
-            out,
-            t,
-            "version_mismatch",
-            severity,
-            f"mate runs {e.mate_version}, this unit {e.our_version}"
-            + (" (incompatible: failover cannot work)" if severity == "critical" else " (upgrade in progress?)"),
-            ev,
-        )
-    elif k in SYNC_FAILED:
-        alerts.raise_(out, t, "config_sync_failed", SYNC_FAILED[k], f"{e.kind.replace('_', ' ')}{_detail(e)}", ev)
-    elif k == "peer_reports_failed" and e.cause == Cause.CONFIG_SYNC:
-        alerts.raise_(out, t, "config_sync_failed", "critical", f"peer reports: {e.cause_text}", ev, unit=None)
-    elif k in SYNC_START:
-        receiver = unit if k == "config_sync_receive_start" else (other(unit) if unit else None)
-        for scope in m.scopes(e):
-            if receiver and m.s.role(scope, receiver) in ("standby", "unknown"):
-                m.set_role(out, scope, receiver, "syncing", t, e, Cause.CONFIG_SYNC)
-    elif k in SYNC_OK:
-        alerts.resolve_kind(out, t, "config_sync_failed", ev)
-        _synced(m, out, e, t)
-        m.schedule(t + JOIN_GRACE, "version_clear")
-    elif k == "bulk_sync_end":
-        _synced(m, out, e, t)
-    elif k == "flapping":
-        alerts.raise_(out, t, "flapping", "critical", "the device reports both units switching back and forth", ev)
-        m.schedule(t + m.cfg.flap_window, "flap_quiet")
+    rule = RULES.get(k)
+    if rule is not None:
+        rule(m, out, e, unit, t)
     if k in LU_ERRORS:
-        _lu_error(m, out, t, ev)
+        _lu_error(m, out, t, (e.event_id,))
     elif k in LU_OK or (k in SYNC_OK and m.s.state_link == "down"):
-        _state_link(m, out, "up", t, ev)
+        _state_link(m, out, "up", t, (e.event_id,))
     if unit and e.interface and (k in STATUS or k == "interface_test_result"):
         status = STATUS.get(k) or RESULT.get((e.status or "").lower(), "Unknown")
         _interface(m, out, e, unit, e.interface, status, t)
     elif k in ("peer_interface_failed", "peer_interface_ok") and unit and e.interface:
         _interface(m, out, e, other(unit), e.interface, "Failed" if k == "peer_interface_failed" else "Normal", t)
+
+
+def _link_down(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    _failover_link(m, out, "down", t, (e.event_id,))
+
+
+def _link_up(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    _failover_link(m, out, "up", t, (e.event_id,))
+
+
+def _lost_communications(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    if e.interface and e.interface == m.cfg.failover_interface:
+        _failover_link(m, out, "down", t, (e.event_id,))
+
+
+def _disabling(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    for u in [unit] if unit else list(UNITS):
+        for scope in m.scopes(e):
+            if m.s.role(scope, u) == "unknown":
+                m.set_role(out, scope, u, "disabled", t, e, Cause.UNKNOWN)
+    m.s.alerts.raise_(out, t, "failover_disabled", "critical", DISABLING[e.kind] + _detail(e), (e.event_id,))
+
+
+def _enabled(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    m.s.alerts.resolve_kind(out, t, "failover_disabled", (e.event_id,))
+    for scope in m.scopes(e):
+        if unit and m.s.role(scope, unit) == "disabled":
+            m.set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
+    m.schedule(t + JOIN_GRACE, "version_clear")
+
+
+def _version(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    severity = "critical" if e.kind == "version_incompatible" else "warning"
+    m.cancel("version_clear")
+    m.s.alerts.raise_(
+        out,
+        t,
+        "version_mismatch",
+        severity,
+        f"mate runs {e.mate_version}, this unit {e.our_version}"
+        + (" (incompatible: failover cannot work)" if severity == "critical" else " (upgrade in progress?)"),
+        (e.event_id,),
+    )
+
+
+def _sync_failed(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    detail = f"{e.kind.replace('_', ' ')}{_detail(e)}"
+    m.s.alerts.raise_(out, t, "config_sync_failed", SYNC_FAILED[e.kind], detail, (e.event_id,))
+
+
+def _peer_reports_failed(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    if e.cause == Cause.CONFIG_SYNC:
+        detail = f"peer reports: {e.cause_text}"
+        m.s.alerts.raise_(out, t, "config_sync_failed", "critical", detail, (e.event_id,), unit=None)
+
+
+def _sync_start(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    receiver = unit if e.kind == "config_sync_receive_start" else (other(unit) if unit else None)
+    for scope in m.scopes(e):
+        if receiver and m.s.role(scope, receiver) in ("standby", "unknown"):
+            m.set_role(out, scope, receiver, "syncing", t, e, Cause.CONFIG_SYNC)
+
+
+def _sync_ok(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    m.s.alerts.resolve_kind(out, t, "config_sync_failed", (e.event_id,))
+    _synced(m, out, e, t)
+    m.schedule(t + JOIN_GRACE, "version_clear")
+
+
+def _bulk_sync_end(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    _synced(m, out, e, t)
+
+
+def _flapping(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+    detail = "the device reports both units switching back and forth"
+    m.s.alerts.raise_(out, t, "flapping", "critical", detail, (e.event_id,))
+    m.schedule(t + m.cfg.flap_window, "flap_quiet")
+
+
+# What each kind of event does beyond roles, as data: one rule per kind.
+RULES: dict[str, Rule] = {
+    **dict.fromkeys(FAILOVER_LINK_DOWN, _link_down),
+    **dict.fromkeys(FAILOVER_LINK_UP, _link_up),
+    "lost_communications": _lost_communications,
+    **dict.fromkeys(DISABLING, _disabling),
+    "failover_enabled": _enabled,
+    "version_incompatible": _version,
+    "version_mismatch": _version,
+    **dict.fromkeys(SYNC_FAILED, _sync_failed),
+    "peer_reports_failed": _peer_reports_failed,
+    **dict.fromkeys(SYNC_START, _sync_start),
+    **dict.fromkeys(SYNC_OK, _sync_ok),
+    "bulk_sync_end": _bulk_sync_end,
+    "flapping": _flapping,
+}
 
 
 def fire(m: Machine, out: list[Output], due: float, name: str, arg: str | int | None) -> None:

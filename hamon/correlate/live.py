@@ -27,7 +27,6 @@ from hamon.model import AlertOpen, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
 from hamon.store.db import Store
-from hamon.store.schema import events as events_table
 
 UTC = dt.UTC
 Key = tuple[float, int, str]  # (device time, arrival order, event id): the order events are applied in
@@ -85,10 +84,7 @@ class LiveCorrelator:
 
     def catch_up(self) -> int:
         """Correlate what the store already holds, leaving every pair's machine ready to go on."""
-        from sqlalchemy import select
-
-        with self.store.engine.connect() as conn:
-            pairs = [r[0] for r in conn.execute(select(events_table.c.pair).distinct())]
+        pairs = self.store.pairs()
         wall = time.time()
         for pair in sorted(pairs):
             self._count(self._resume(pair, None))

@@ -1,8 +1,10 @@
 """One message per alert opening and per resolution, through stages in reading order:
 silence → dedup → rate limit → send (with retry of recoverable failures).
 
+Each stage takes the deliveries still due and returns those that go on (Alertmanager's
+`Stage.Exec` shape), counting what it stopped in the report; each can be run and tested alone.
 Silence and dedup are decisions over the store (silences, the notification log); the clock is
-injected, never read inside the stages.
+injected — read once per run by the pipeline — and the retry's sleep is injected too.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
-
-from sqlalchemy import select
 
 from hamon.errors import ConfigError
 from hamon.model import iso
+from hamon.store import notify as log
 from hamon.store.db import Store
-from hamon.store.schema import alerts, notifications, silences
+from hamon.store.outputs import alert_records
 
 UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
@@ -179,6 +180,55 @@ class Report:
 
 
 @dataclass
+class Delivery:
+    """A notice and the targets it is still due to."""
+
+    notice: Notice
+    targets: list[Sender]
+
+
+class Stage(Protocol):
+    """One step of the pipeline: the deliveries that go on."""
+
+    def exec(self, deliveries: list[Delivery], now: dt.datetime, report: Report) -> list[Delivery]: ...
+
+
+@dataclass
+class SilenceStage:
+    """Mute what an active silence covers."""
+
+    store: Store
+
+    def exec(self, deliveries: list[Delivery], now: dt.datetime, report: Report) -> list[Delivery]:
+        active = log.silence_list(self.store, active_at=now)
+        out = []
+        for d in deliveries:
+            if any(s.mutes(d.notice.pair, d.notice.kind) for s in active):
+                report.silenced += 1
+            else:
+                out.append(d)
+        return out
+
+
+@dataclass
+class DedupStage:
+    """Drop the targets a message went to already (the notification log); a notice due to none is a duplicate."""
+
+    store: Store
+
+    def exec(self, deliveries: list[Delivery], now: dt.datetime, report: Report) -> list[Delivery]:
+        out = []
+        for d in deliveries:
+            n = d.notice
+            due = [s for s in d.targets if not log.notified(self.store, n.alert_id, n.state, s.target)]
+            if due:
+                out.append(Delivery(n, due))
+            else:
+                report.duplicates += 1
+        return out
+
+
+@dataclass
 class RateLimit:
     """At most `burst` messages per (pair, kind) within `window` seconds of the clock."""
 
@@ -195,6 +245,57 @@ class RateLimit:
         self.history[key] = [*recent, now]
         return True
 
+    def exec(self, deliveries: list[Delivery], now: dt.datetime, report: Report) -> list[Delivery]:
+        out = []
+        for d in deliveries:
+            if self.allow(d.notice, now.timestamp()):
+                out.append(d)
+            else:
+                report.rate_limited += 1
+        return out
+
+
+@dataclass
+class SendStage:
+    """Send to every due target, retrying recoverable failures with backoff; log what was sent.
+
+    A target that failed is not tried again in the same run.
+    """
+
+    store: Store
+    retries: int = 2
+    backoff: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def exec(self, deliveries: list[Delivery], now: dt.datetime, report: Report) -> list[Delivery]:
+        down: set[str] = set()
+        for d in deliveries:
+            for s in d.targets:
+                if s.target in down:
+                    report.failed += 1
+                    continue
+                ok, error = self._send(s, d.notice)
+                if ok:
+                    report.sent += 1
+                    log.log_notification(self.store, d.notice.alert_id, d.notice.state, s.target, now)
+                else:
+                    report.failed += 1
+                    report.errors.append(error)
+                    down.add(s.target)
+        return []
+
+    def _send(self, s: Sender, n: Notice) -> tuple[bool, str]:
+        error = ""
+        for attempt in range(self.retries + 1):
+            ok, recoverable, error = s.send([n])
+            if ok:
+                return True, ""
+            if not recoverable:
+                break
+            if attempt < self.retries:
+                self.sleep(self.backoff * (2**attempt))
+        return False, error
+
 
 class Pipeline:
     """Silence → dedup → rate limit → send, for every target."""
@@ -208,95 +309,35 @@ class Pipeline:
         rate: RateLimit | None = None,
         retries: int = 2,
         backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.store = store
         self.senders = list(senders)
         self.clock = clock
         self.rate = rate or RateLimit()
-        self.retries = retries
-        self.backoff = backoff
+        self.stages: list[Stage] = [
+            SilenceStage(store),
+            DedupStage(store),
+            self.rate,
+            SendStage(store, retries, backoff, sleep),
+        ]
 
     def process(self, notices: Sequence[Notice]) -> Report:
         report = Report()
         if not self.senders or not notices:
             return report
         now = self.clock()
-        active = self._silences(now)
-        down: set[str] = set()  # a target that failed is not tried again in this batch
-        for n in notices:
-            if any((p is None or p == n.pair) and (k is None or k == n.kind) for p, k in active):
-                report.silenced += 1
-                continue
-            due = [s for s in self.senders if not self._sent(n, s.target)]
-            if not due:
-                report.duplicates += 1
-                continue
-            if not self.rate.allow(n, now.timestamp()):
-                report.rate_limited += 1
-                continue
-            for s in due:
-                if s.target in down:
-                    report.failed += 1
-                    continue
-                ok, error = self._send(s, n)
-                if ok:
-                    report.sent += 1
-                    self._log(n, s.target, now)
-                else:
-                    report.failed += 1
-                    report.errors.append(error)
-                    down.add(s.target)
+        deliveries = [Delivery(n, list(self.senders)) for n in notices]
+        for stage in self.stages:
+            deliveries = stage.exec(deliveries, now, report)
         return report
-
-    def _send(self, s: Sender, n: Notice) -> tuple[bool, str]:
-        error = ""
-        for attempt in range(self.retries + 1):
-            ok, recoverable, error = s.send([n])
-            if ok:
-                return True, ""
-            if not recoverable:
-                break
-            if attempt < self.retries:
-                time.sleep(self.backoff * (2**attempt))
-        return False, error
-
-    def _silences(self, now: dt.datetime) -> list[tuple[str | None, str | None]]:
-        with self.store._begin("reading silences") as conn:
-            rows = conn.execute(select(silences.c.pair, silences.c.kind).where(silences.c.expires_at > now))
-            return [(r.pair, r.kind) for r in rows]
-
-    def _sent(self, n: Notice, target: str) -> bool:
-        q = select(notifications.c.alert_id).where(
-            notifications.c.alert_id == n.alert_id, notifications.c.state == n.state, notifications.c.target == target
-        )
-        with self.store._begin("reading the notification log") as conn:
-            return conn.execute(q).first() is not None
-
-    def _log(self, n: Notice, target: str, now: dt.datetime) -> None:
-        ins = self.store._insert(notifications).on_conflict_do_nothing(index_elements=["alert_id", "state", "target"])
-        with self.store._begin("writing the notification log") as conn:
-            conn.execute(ins, [{"alert_id": n.alert_id, "state": n.state, "target": target, "sent_at": now}])
 
 
 def notices_for(store: Store, alert_ids: Sequence[str]) -> list[Notice]:
     """Notices for alerts by id: an opening for each, and a resolution for those that ended."""
-    if not alert_ids:
-        return []
     out: list[Notice] = []
-    with store._begin("reading alerts") as conn:
-        rows = list(conn.execute(select(alerts).where(alerts.c.alert_id.in_(sorted(set(alert_ids))))))
-    for r in sorted(rows, key=lambda r: (r.started_at, r.alert_id)):
-        base = dict(
-            alert_id=r.alert_id,
-            pair=r.pair,
-            kind=r.kind,
-            severity=r.severity,
-            group=r.grp,
-            unit=r.unit,
-            started_at=r.started_at,
-            detail=r.detail,
-        )
-        out.append(Notice(state="firing", ended_at=None, **base))
-        if r.ended_at is not None:
-            out.append(Notice(state="resolved", ended_at=r.ended_at, **base))
+    for a in alert_records(store, alert_ids):
+        firing = Notice(a.alert_id, "firing", a.pair, a.kind, a.severity, a.group, a.unit, a.started_at, None, a.detail)
+        out.append(firing)
+        if a.ended_at is not None:
+            out.append(replace(firing, state="resolved", ended_at=a.ended_at))
     return out

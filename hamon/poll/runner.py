@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+from hamon.bus.counters import Counters
 from hamon.model import iso
 
 
@@ -23,7 +24,7 @@ class PollerThread:
     transport = "poll"
     default_port = 0  # a target on its protocol's port is named by its host alone
     targets: list[Any]
-    counters: Any  # hamon.service.counters.Counters
+    counters: Counters
 
     def __init__(self, interval: float, timeout: float) -> None:
         self.interval = interval

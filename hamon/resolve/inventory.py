@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,76 +194,78 @@ def _pair(raw: Any, where: str, index: int) -> PairConfig:
     unknown = sorted(set(raw) - PAIR_KEYS)
     if unknown:
         raise InventoryError(f"{where}: {label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(PAIR_KEYS))})")
-    match = raw.get("match", [])
-    if isinstance(match, str):
-        match = [match]
+    values = {key: READERS[key](raw[key], f"{where}: {label}: key {key!r}") for key in READERS if key in raw}
+    cfg = PairConfig(name=name, match=_match(raw.get("match", []), f"{where}: {label}: key 'match'"), **values)
+    for hold, poll, times in (("unit_holdtime", "unit_polltime", 3), ("interface_holdtime", "interface_polltime", 5)):
+        if getattr(cfg, hold) < times * getattr(cfg, poll):
+            raise InventoryError(
+                f"{where}: {label}: key {hold!r} ({getattr(cfg, hold):g}s) must be at least {times} times "
+                f"{poll} ({getattr(cfg, poll):g}s)"
+            )
+    return cfg
+
+
+def _match(value: Any, where: str) -> tuple[str, ...]:
+    match = [value] if isinstance(value, str) else value
     if not isinstance(match, list) or not all(isinstance(m, str | int) for m in match) or not match:
-        raise InventoryError(f"{where}: {label}: key 'match' must be a non-empty list of hostnames or addresses")
+        raise InventoryError(f"{where} must be a non-empty list of hostnames or addresses")
     entries = tuple(str(m).strip() for m in match)
     for m in entries:
         if "/" in m:
             try:
                 ipaddress.ip_network(m, strict=False)
             except ValueError as exc:
-                raise InventoryError(f"{where}: {label}: key 'match': {m!r} is not a network") from exc
-    mode = raw.get("mode")
-    if mode is not None and mode not in MODES:
-        raise InventoryError(f"{where}: {label}: key 'mode' must be one of {', '.join(MODES)}, not {mode!r}")
-    values: dict[str, Any] = {}
-    for key, (lo, hi) in RANGES.items():
-        if key in raw:
-            values[key] = _seconds(raw[key], lo, hi, f"{where}: {label}: key {key!r}")
-    for key in ("failover_interface", "state_interface"):
-        if key in raw:
-            if not isinstance(raw[key], str) or not raw[key].strip():
-                raise InventoryError(f"{where}: {label}: key {key!r} must be an interface name")
-            values[key] = raw[key].strip()
-    if "monitored_interfaces" in raw:
-        values["monitored_interfaces"] = _count(
-            raw["monitored_interfaces"], 1, 1025, f"{where}: {label}: key 'monitored_interfaces'"
-        )
-    if "flap_count" in raw:
-        values["flap_count"] = _count(raw["flap_count"], 2, 100, f"{where}: {label}: key 'flap_count'")
-    if "slow_failover_margin" in raw:
-        values["slow_failover_margin"] = _seconds(
-            raw["slow_failover_margin"], 0.0, 600.0, f"{where}: {label}: key 'slow_failover_margin'"
-        )
-    if "flap_window" in raw:
-        values["flap_window"] = _seconds(raw["flap_window"], 10.0, 86400.0, f"{where}: {label}: key 'flap_window'")
-    for key in ("poll", "snmp_poll"):
-        if key in raw:
-            polls = raw[key] if isinstance(raw[key], list) else [raw[key]]
-            if not polls or len(polls) > 2 or not all(isinstance(x, str) and x.strip() for x in polls):
-                raise InventoryError(
-                    f"{where}: {label}: key {key!r} must list one or two unit addresses (HOST or HOST:PORT)"
-                )
-            values[key] = tuple(x.strip() for x in polls)
-            for spec in values[key]:
-                try:
-                    unit_address(spec)
-                except ValueError as exc:
-                    raise InventoryError(f"{where}: {label}: key {key!r}: {exc}") from exc
-    if "tz" in raw:
-        values["tz"] = _zone_name(raw["tz"], f"{where}: {label}: key 'tz'")
-    cfg = PairConfig(name=name, match=entries, mode=mode, **values)
-    if cfg.unit_holdtime < 3 * cfg.unit_polltime:
-        raise InventoryError(
-            f"{where}: {label}: key 'unit_holdtime' ({cfg.unit_holdtime:g}s) must be at least 3 times "
-            f"unit_polltime ({cfg.unit_polltime:g}s)"
-        )
-    if cfg.interface_holdtime < 5 * cfg.interface_polltime:
-        raise InventoryError(
-            f"{where}: {label}: key 'interface_holdtime' ({cfg.interface_holdtime:g}s) must be at least 5 "
-            f"times interface_polltime ({cfg.interface_polltime:g}s)"
-        )
-    if "interface_policy" in raw:
-        policy = _policy(raw["interface_policy"], f"{where}: {label}: key 'interface_policy'")
-        cfg = PairConfig(**{**_fields(cfg), "interface_policy": policy})
-    return cfg
+                raise InventoryError(f"{where}: {m!r} is not a network") from exc
+    return entries
 
 
-def _fields(cfg: PairConfig) -> dict[str, Any]:
-    return {k: getattr(cfg, k) for k in PairConfig.__slots__}
+def _mode(value: Any, where: str) -> str:
+    if value not in MODES:
+        raise InventoryError(f"{where} must be one of {', '.join(MODES)}, not {value!r}")
+    return str(value)
+
+
+def _interface_name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InventoryError(f"{where} must be an interface name")
+    return value.strip()
+
+
+def _unit_addresses(value: Any, where: str) -> tuple[str, ...]:
+    polls = value if isinstance(value, list) else [value]
+    if not polls or len(polls) > 2 or not all(isinstance(x, str) and x.strip() for x in polls):
+        raise InventoryError(f"{where} must list one or two unit addresses (HOST or HOST:PORT)")
+    for spec in polls:
+        try:
+            unit_address(spec.strip())
+        except ValueError as exc:
+            raise InventoryError(f"{where}: {exc}") from exc
+    return tuple(x.strip() for x in polls)
+
+
+def _seconds_in(lo: float, hi: float) -> Callable[[Any, str], float]:
+    return lambda value, where: _seconds(value, lo, hi, where)
+
+
+def _count_in(lo: int, hi: int) -> Callable[[Any, str], int]:
+    return lambda value, where: _count(value, lo, hi, where)
+
+
+# How each optional key of a pair is read (and its range checked), as data: one reader per key.
+READERS: dict[str, Callable[[Any, str], Any]] = {
+    "mode": _mode,
+    **{key: _seconds_in(lo, hi) for key, (lo, hi) in RANGES.items()},
+    "interface_policy": lambda value, where: _policy(value, where),
+    "monitored_interfaces": _count_in(1, 1025),
+    "failover_interface": _interface_name,
+    "state_interface": _interface_name,
+    "slow_failover_margin": _seconds_in(0.0, 600.0),
+    "flap_count": _count_in(2, 100),
+    "flap_window": _seconds_in(10.0, 86400.0),
+    "poll": _unit_addresses,
+    "snmp_poll": _unit_addresses,
+    "tz": lambda value, where: _zone_name(value, where),
+}
 
 
 def _seconds(value: Any, lo: float, hi: float, label: str) -> float:

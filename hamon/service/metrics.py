@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
-if TYPE_CHECKING:
-    from hamon.service.serve import Service
+from hamon.bus import Bus
+from hamon.bus.counters import Counters
 
 
-def serve_metrics(host: str, port: int, service: Service) -> Any:
+def serve_metrics(host: str, port: int, counters: Counters, bus: Bus, late: Callable[[], int]) -> Any:
     """Start the /metrics endpoint; returns the HTTP server (shutdown() stops it)."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     class ServiceCollector:
         def collect(self) -> Iterator[Any]:
-            snap = service.counters.snapshot()
+            snap = counters.snapshot()
             received = CounterMetricFamily(
                 "hamon_received_messages", "Messages received", labels=["transport", "source"]
             )
@@ -37,10 +37,8 @@ def serve_metrics(host: str, port: int, service: Service) -> Any:
             yield rejected
             for name, value in snap["totals"].items():
                 yield CounterMetricFamily(f"hamon_{name}", f"Total {name.replace('_', ' ')}", value=value)
-            yield GaugeMetricFamily("hamon_bus_depth", "Batches waiting on the bus", value=service.bus.depth())
-            yield CounterMetricFamily(
-                "hamon_late_events", "Events later than the reorder window", value=service.live.counts.late
-            )
+            yield GaugeMetricFamily("hamon_bus_depth", "Batches waiting on the bus", value=bus.depth())
+            yield CounterMetricFamily("hamon_late_events", "Events later than the reorder window", value=late())
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector())

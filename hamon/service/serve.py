@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import signal
 import threading
@@ -20,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hamon.bus import Collector, MemoryBus
+from hamon.bus.counters import Counters
 from hamon.errors import ConfigError
 from hamon.model import Event, PolledEvents
 from hamon.parse.batch import BatchParser
 from hamon.resolve.inventory import Inventory, load_inventory
 from hamon.resolve.pairs import PairResolver
-from hamon.service.counters import Counters
 from hamon.store import Store
 
 UTC = dt.UTC
@@ -173,7 +172,9 @@ class Service:
         if self.cfg.metrics:
             from hamon.service.metrics import serve_metrics
 
-            self._metrics_server = serve_metrics(*address(self.cfg.metrics), self)
+            self._metrics_server = serve_metrics(
+                *address(self.cfg.metrics), self.counters, self.bus, lambda: self.live.counts.late
+            )
         self.live.catch_up()
         for c in self.collectors:
             if c.transport != "snmp":  # trap receivers are running already
@@ -350,7 +351,7 @@ class Service:
 
     def write_status(self) -> None:
         """Counters and per-sender activity into the store."""
-        from hamon.store.schema import service_status
+        from hamon.store.status import ServiceStatus, write_status
 
         now = dt.datetime.now(UTC)
         acts = list(self.parser.activity.values())
@@ -380,19 +381,4 @@ class Service:
             "failovers": self.live.counts.failovers,
             "alerts_opened": self.live.counts.alerts_opened,
         }
-        row = {
-            "name": self.name,
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "updated_at": now,
-            "listeners": json.dumps(self.listeners()),
-            "counters": json.dumps(snap),
-        }
-        ins = self.store._insert(service_status)
-        with self.store._begin("writing the service status") as conn:
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["name"], set_={k: ins.excluded[k] for k in row if k != "name"}
-                ),
-                [row],
-            )
+        write_status(self.store, ServiceStatus(self.name, os.getpid(), self.started_at, now, self.listeners(), snap))

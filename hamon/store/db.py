@@ -298,6 +298,25 @@ class Store:
         with self._begin("reading events") as conn:
             return [_event(r._mapping) for r in conn.execute(q)]
 
+    def pairs(self) -> list[str]:
+        """Every pair that has stored events, by name."""
+        with self._begin("reading pairs") as conn:
+            return [r[0] for r in conn.execute(select(events.c.pair).distinct().order_by(events.c.pair))]
+
+    def event_span(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The first and the last event time in the store (None, None when empty)."""
+        with self._begin("reading the event span") as conn:
+            first, last = conn.execute(select(func.min(events.c.at), func.max(events.c.at))).one()
+        return first, last
+
+    def panel_query(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A dashboard panel's own SQL (PostgreSQL's, as Grafana runs it) with bound parameters."""
+        if self.dialect != "postgresql":
+            raise StoreError("the dashboards' queries are PostgreSQL SQL: give a PostgreSQL store with --db")
+        with self._begin("running a panel query") as conn:
+            result = conn.execute(text(sql), params)
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+
     def stamp(self, batch: Sequence[Event]) -> list[Event]:
         """The events with their arrival order (`seq`), continuing the store's own."""
         if self._seq is None:

@@ -165,6 +165,54 @@ def failover_list(
     ]
 
 
+@dataclass(frozen=True)
+class AlertRecord:
+    """A stored alert with its lifecycle and the events behind it."""
+
+    alert_id: str
+    pair: str
+    kind: str
+    severity: str
+    group: int | None
+    unit: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    detail: str
+    evidence: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, r: Any) -> AlertRecord:
+        evidence = json.loads(r.evidence) + (json.loads(r.resolve_evidence) if r.resolve_evidence else [])
+        return cls(
+            r.alert_id, r.pair, r.kind, r.severity, r.grp, r.unit, r.started_at, r.ended_at, r.detail, tuple(evidence)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented alert JSON (`alert_id` and `evidence` shown with `--evidence`)."""
+        return {
+            "pair": self.pair,
+            "kind": self.kind,
+            "severity": self.severity,
+            "group": self.group,
+            "unit": self.unit,
+            "started_at": iso(self.started_at),
+            "ended_at": None if self.ended_at is None else iso(self.ended_at),
+            "detail": self.detail,
+            "alert_id": self.alert_id,
+            "evidence": list(self.evidence),
+        }
+
+
+def alert_records(store: Store, alert_ids: Sequence[str]) -> list[AlertRecord]:
+    """Alerts by id, ordered by start."""
+    if not alert_ids:
+        return []
+    q = select(alerts).where(alerts.c.alert_id.in_(sorted(set(alert_ids))))
+    with store._begin("reading alerts") as conn:
+        rows = [AlertRecord.from_row(r) for r in conn.execute(q)]
+    return sorted(rows, key=lambda a: (a.started_at, a.alert_id))
+
+
 def alert_list(
     store: Store,
     *,
@@ -188,22 +236,22 @@ def alert_list(
         q = q.where(alerts.c.started_at < until)
     q = q.order_by(alerts.c.started_at, alerts.c.pair, alerts.c.kind, alerts.c.alert_id)
     with store._begin("reading alerts") as conn:
-        rows = list(conn.execute(q))
-    return [
-        {
-            "pair": r.pair,
-            "kind": r.kind,
-            "severity": r.severity,
-            "group": r.grp,
-            "unit": r.unit,
-            "started_at": iso(r.started_at),
-            "ended_at": None if r.ended_at is None else iso(r.ended_at),
-            "detail": r.detail,
-            "alert_id": r.alert_id,
-            "evidence": json.loads(r.evidence) + (json.loads(r.resolve_evidence) if r.resolve_evidence else []),
-        }
-        for r in rows
-    ]
+        return [AlertRecord.from_row(r).to_json() for r in conn.execute(q)]
+
+
+def latest_failover_pair(store: Store) -> str | None:
+    """The pair of the newest failover."""
+    with store._begin("reading failovers") as conn:
+        return conn.execute(select(failovers.c.pair).order_by(failovers.c.at.desc()).limit(1)).scalar()
+
+
+def last_event_times(store: Store, pair: str | None = None) -> dict[str, dt.datetime | None]:
+    """Per correlated pair, the time of its last event."""
+    q = select(pair_state.c.pair, pair_state.c.last_event_at)
+    if pair is not None:
+        q = q.where(pair_state.c.pair == pair)
+    with store._begin("reading pairs") as conn:
+        return {r.pair: r.last_event_at for r in conn.execute(q)}
 
 
 def transition_list(

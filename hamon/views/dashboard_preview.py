@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hamon.errors import ConfigError
+from hamon.store.db import Store
 from hamon.views.dashboards import STATE_COLOURS
 
 UTC = dt.UTC
@@ -24,11 +24,14 @@ COLOURS["gray"] = "#8e8e8e"
 ROW_IN = 0.42  # inches per row of Grafana's dashboard grid
 
 
-def expand_macros(sql: str, start: dt.datetime, end: dt.datetime, pair: str) -> str:
-    """Grafana's PostgreSQL macros and the `pair` variable, expanded as Grafana expands them."""
-    frm, to = start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()
-    sql = re.sub(r"\$__timeFilter\(([^)]+)\)", rf"\1 BETWEEN '{frm}' AND '{to}'", sql)
-    sql = sql.replace("$__timeFrom()", f"'{frm}'").replace("$__timeTo()", f"'{to}'")
+def expand_macros(sql: str, start: dt.datetime, end: dt.datetime, pair: str) -> tuple[str, dict[str, Any]]:
+    """Grafana's PostgreSQL macros and the `pair` variable, as Grafana expands them — the values as
+    bound parameters (a pair name may come from the wire), the SQL with placeholders for them."""
+    params: dict[str, Any] = {"hamon_from": start.astimezone(UTC), "hamon_to": end.astimezone(UTC), "hamon_pair": pair}
+    sql = re.sub(r"\$__timeFilter\(([^)]+)\)", r"\1 BETWEEN :hamon_from AND :hamon_to", sql)
+    sql = sql.replace("$__timeFrom()", "CAST(:hamon_from AS timestamptz)").replace(
+        "$__timeTo()", "CAST(:hamon_to AS timestamptz)"
+    )
 
     def group(m: re.Match[str], alias: bool) -> str:
         col, interval = m.group(1), m.group(2).strip()
@@ -38,7 +41,9 @@ def expand_macros(sql: str, start: dt.datetime, end: dt.datetime, pair: str) -> 
 
     sql = re.sub(r"\$__timeGroupAlias\(([^,]+),([^)]+)\)", lambda m: group(m, True), sql)
     sql = re.sub(r"\$__timeGroup\(([^,]+),([^)]+)\)", lambda m: group(m, False), sql)
-    return sql.replace("${pair}", pair).replace("$pair", pair)
+    # Grafana quotes a text variable into the SQL ('${pair}'): here it is one bound value.
+    sql = re.sub(r"'\$\{?pair\}?'", ":hamon_pair", sql)
+    return sql.replace("${pair}", ":hamon_pair").replace("$pair", ":hamon_pair"), params
 
 
 @dataclass
@@ -49,18 +54,13 @@ class PanelData:
 
 
 def run_panels(
-    engine: Any, dashboard: dict[str, Any], start: dt.datetime, end: dt.datetime, pair: str
+    store: Store, dashboard: dict[str, Any], start: dt.datetime, end: dt.datetime, pair: str
 ) -> list[PanelData]:
-    """Every panel's query on the store (a SQLAlchemy engine on PostgreSQL)."""
-    from sqlalchemy import text
-
-    if engine.dialect.name != "postgresql":
-        raise ConfigError("the dashboards' queries are PostgreSQL SQL: give a PostgreSQL store with --db")
+    """Every panel's query on the store (PostgreSQL), with its values bound."""
     out = []
-    with engine.connect() as conn:
-        for panel in dashboard["panels"]:
-            result = conn.execute(text(expand_macros(panel["targets"][0]["rawSql"], start, end, pair)))
-            out.append(PanelData(panel, list(result.keys()), [tuple(r) for r in result.fetchall()]))
+    for panel in dashboard["panels"]:
+        columns, rows = store.panel_query(*expand_macros(panel["targets"][0]["rawSql"], start, end, pair))
+        out.append(PanelData(panel, columns, rows))
     return out
 
 
@@ -229,7 +229,7 @@ _DRAW = {
 }
 
 
-def preview(engine: Any, directory: str | Path, start: dt.datetime, end: dt.datetime, pair: str) -> list[Path]:
+def preview(store: Store, directory: str | Path, start: dt.datetime, end: dt.datetime, pair: str) -> list[Path]:
     """Every dashboard drawn as `<uid>.png` in `directory`."""
     from hamon.views import dashboards
 
@@ -239,5 +239,5 @@ def preview(engine: Any, directory: str | Path, start: dt.datetime, end: dt.date
     paths = []
     for uid, dash in dashboards.build().items():
         sub = f"pair {pair} · {span}" if uid == "hamon-pair" else span
-        paths.append(draw(dash, run_panels(engine, dash, start, end, pair), out / f"{uid}.png", (start, end), sub))
+        paths.append(draw(dash, run_panels(store, dash, start, end, pair), out / f"{uid}.png", (start, end), sub))
     return paths

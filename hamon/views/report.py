@@ -9,13 +9,10 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from hamon.model import iso
 from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs
 from hamon.store.db import Store
-from hamon.store.schema import pair_state
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,11 +63,7 @@ def build(
         outputs.alert_list(store, pair=pair, since=since, until=until),
         ["pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail"],
     )
-    with store.engine.connect() as conn:
-        q = select(pair_state.c.pair, pair_state.c.last_event_at)
-        if pair is not None:
-            q = q.where(pair_state.c.pair == pair)
-        ends = {r.pair: r.last_event_at for r in conn.execute(q)}
+    ends = outputs.last_event_times(store, pair)
     pairs = sorted(ends)
     end_of = {p: (until or ends[p] or dt.datetime.now(dt.UTC)) for p in pairs}
     cfg = {p: (inventory.pair(p) if inventory else PairConfig(name=p)) for p in pairs}
