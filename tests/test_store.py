@@ -156,3 +156,17 @@ def test_fresh_schema_equals_running_every_migration(store_url: str, tmp_path: P
     if fresh.dialect == "postgresql":
         with Store(store_url, migrate=False).engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_the_events_table_is_the_event_dataclass() -> None:
+    import dataclasses
+
+    from hamon.model import Event
+    from hamon.store import events_map
+    from hamon.store.schema import events
+
+    fields = [f.name for f in dataclasses.fields(Event)]
+    assert [c.name for c in events.columns] == [events_map.COLUMN_NAMES.get(f, f) for f in fields]
+    assert {c.name for c in events.columns if c.nullable} == {
+        events_map.COLUMN_NAMES.get(m.field, m.field) for m in events_map.FIELDS if m.nullable
+    }

@@ -12,7 +12,7 @@ PACKAGE = ROOT / "hamon"
 
 def _modules() -> dict[str, set[str]]:
     """Every module of hamon (collectors included) and the hamon/sqlalchemy modules it imports."""
-    found: dict[str, set[str]] = {}
+    found: dict[str, set[tuple[str, str | None]]] = {}
     files = [*PACKAGE.rglob("*.py"), *(ROOT / "collectors").glob("*.py")]
     for f in files:
         if "migrations" in f.parts or f.is_relative_to(PACKAGE / "collectors"):
@@ -20,15 +20,21 @@ def _modules() -> dict[str, set[str]]:
         rel = f.relative_to(ROOT / "collectors") if f.is_relative_to(ROOT / "collectors") else f.relative_to(PACKAGE)
         prefix = "hamon.collectors" if f.is_relative_to(ROOT / "collectors") else "hamon"
         name = ".".join([prefix, *rel.with_suffix("").parts]).removesuffix(".__init__")
-        imports: set[str] = set()
+        imports: set[tuple[str, str | None]] = set()
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.Import):
-                imports |= {a.name for a in node.names}
+                imports |= {(a.name, None) for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
-                imports.add(node.module)
-                imports |= {f"{node.module}.{a.name}" for a in node.names}
-        found[name] = {i for i in imports if i.startswith(("hamon", "sqlalchemy"))}
-    return found
+                imports |= {(node.module, a.name) for a in node.names}
+        found[name] = imports
+    # `from X import Y` imports the module X.Y when there is one, else names of X.
+    out: dict[str, set[str]] = {}
+    for name, imports in found.items():
+        resolved = set()
+        for module, item in imports:
+            resolved.add(f"{module}.{item}" if item and f"{module}.{item}" in found else module)
+        out[name] = {i for i in resolved if i.startswith(("hamon", "sqlalchemy"))}
+    return out
 
 
 def test_only_the_store_touches_sqlalchemy_and_the_schema() -> None:

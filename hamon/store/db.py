@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from hamon.errors import StoreError
-from hamon.model import Activity, Cause, Event, Quarantined, Unit
+from hamon.model import Activity, Event, Quarantined
+from hamon.store import events_map
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, polls, quarantine, source_activity
 
 HEAD_REVISION = "0006"
@@ -130,7 +131,7 @@ class Store:
             return 0
         if self.dialect == "sqlite":
             return self._add_events_sqlite(batch)
-        rows = [_event_row(e) for e in batch]
+        rows = [events_map.to_row(e) for e in batch]
         stmt = self._insert(events).on_conflict_do_nothing(index_elements=["event_id"])
         with self._begin("storing events") as conn:
             return len(conn.execute(stmt.returning(events.c.event_id), rows).all())
@@ -138,35 +139,7 @@ class Store:
     def _add_events_sqlite(self, batch: Sequence[Event]) -> int:
         # The embedded store's hot path: plain executemany, values in the exact form SQLAlchemy
         # stores them in (UTCDateTime), so reads through SQLAlchemy see the same rows.
-        rows = [
-            (
-                e.event_id,
-                e.at.astimezone(UTC).strftime(SQLITE_TIME_FORMAT),
-                e.received_at.astimezone(UTC).strftime(SQLITE_TIME_FORMAT),
-                e.pair,
-                e.unit.value if e.unit else None,
-                e.group,
-                e.source,
-                e.device_id,
-                e.msg_id,
-                e.severity,
-                e.kind,
-                e.cause.value if e.cause else None,
-                e.cause_text,
-                e.interface,
-                e.reason_code,
-                e.value,
-                e.mate_version,
-                e.our_version,
-                e.command,
-                e.status,
-                e.my_state,
-                e.peer_state,
-                e.text,
-                e.seq,
-            )
-            for e in batch
-        ]
+        rows = [_sqlite_values(events_map.to_row(e)) for e in batch]
         with self._begin("storing events") as conn:
             cur = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
             return int(cur.rowcount)
@@ -296,7 +269,7 @@ class Store:
         if limit is not None:
             q = q.limit(limit)
         with self._begin("reading events") as conn:
-            return [_event(r._mapping) for r in conn.execute(q)]
+            return [events_map.from_row(r._mapping) for r in conn.execute(q)]
 
     def pairs(self) -> list[str]:
         """Every pair that has stored events, by name."""
@@ -428,59 +401,8 @@ def _reason(exc: SQLAlchemyError) -> str:
     return msg[0] if msg else type(exc).__name__
 
 
-def _event_row(e: Event) -> dict[str, Any]:
-    return {
-        "event_id": e.event_id,
-        "at": e.at,
-        "received_at": e.received_at,
-        "pair": e.pair,
-        "unit": e.unit.value if e.unit else None,
-        "grp": e.group,
-        "source": e.source,
-        "device_id": e.device_id,
-        "msg_id": e.msg_id,
-        "severity": e.severity,
-        "kind": e.kind,
-        "cause": e.cause.value if e.cause else None,
-        "cause_text": e.cause_text,
-        "interface": e.interface,
-        "reason_code": e.reason_code,
-        "value": e.value,
-        "mate_version": e.mate_version,
-        "our_version": e.our_version,
-        "command": e.command,
-        "status": e.status,
-        "my_state": e.my_state,
-        "peer_state": e.peer_state,
-        "text": e.text,
-        "seq": e.seq,
-    }
-
-
-def _event(r: Any) -> Event:
-    return Event(
-        event_id=r["event_id"],
-        at=r["at"],
-        received_at=r["received_at"],
-        pair=r["pair"],
-        unit=Unit(r["unit"]) if r["unit"] else None,
-        group=r["grp"],
-        source=r["source"],
-        device_id=r["device_id"],
-        msg_id=r["msg_id"],
-        severity=r["severity"],
-        kind=r["kind"],
-        cause=Cause(r["cause"]) if r["cause"] else None,
-        cause_text=r["cause_text"],
-        interface=r["interface"],
-        reason_code=r["reason_code"],
-        value=r["value"],
-        mate_version=r["mate_version"],
-        our_version=r["our_version"],
-        command=r["command"],
-        status=r["status"],
-        my_state=r["my_state"],
-        peer_state=r["peer_state"],
-        text=r["text"],
-        seq=r["seq"],
+def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        v.astimezone(UTC).strftime(SQLITE_TIME_FORMAT) if isinstance(v, dt.datetime) else v
+        for v in (row[c] for c in _EVENT_COLUMNS)
     )

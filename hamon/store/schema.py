@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -19,66 +15,19 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+
+from hamon.store import events_map
+from hamon.store.timestamps import SQLITE_TIME_FORMAT, UTCDateTime
+
+__all__ = ["SQLITE_TIME_FORMAT", "UTCDateTime", "metadata"]
 
 metadata = MetaData()
-# How SQLAlchemy's SQLite dialect stores a DateTime; the embedded store's bulk path writes the same.
-SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timestamps are stored in UTC and always come back timezone-aware.
-
-    PostgreSQL keeps them as timestamptz; SQLite as ISO text, which sorts correctly.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
 
 
 events = Table(
     "events",
     metadata,
-    Column("event_id", String(32), primary_key=True),
-    Column("at", UTCDateTime(), nullable=False),
-    Column("received_at", UTCDateTime(), nullable=False),
-    Column("pair", String(255), nullable=False),
-    Column("unit", String(16)),
-    Column("grp", SmallInteger),
-    Column("source", String(255), nullable=False),
-    Column("device_id", String(255)),
-    Column("msg_id", Integer, nullable=False),
-    Column("severity", SmallInteger, nullable=False),
-    Column("kind", String(64), nullable=False),
-    Column("cause", String(32)),
-    Column("cause_text", Text),
-    Column("interface", String(255)),
-    Column("reason_code", Integer),
-    Column("value", BigInteger),
-    Column("mate_version", String(255)),
-    Column("our_version", String(255)),
-    Column("command", Text),
-    Column("status", String(64)),
-    Column("my_state", String(64)),
-    Column("peer_state", String(64)),
-    Column("text", Text, nullable=False),
-    Column("seq", BigInteger, nullable=False, server_default="0"),
+    *events_map.columns(),  # from the Event dataclass: hamon/store/events_map.py
     Index("ix_events_pair_at", "pair", "at"),
     Index("ix_events_at", "at"),
     Index("ix_events_msg_id_at", "msg_id", "at"),
