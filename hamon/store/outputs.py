@@ -149,20 +149,13 @@ def failover_list(
     )
     with store._begin("reading failovers") as conn:
         rows = list(conn.execute(q))
-    return [
-        {
-            "pair": r.pair,
-            "group": r.grp,
-            "at": iso(r.at),
-            "new_active": r.new_active,
-            "previous_active": r.previous_active,
-            "cause": r.cause,
-            "cause_text": r.cause_text,
-            "detection_s": None if r.detection_s is None else round(r.detection_s, 3),
-            "evidence": json.loads(r.evidence),
-        }
-        for r in rows
-    ]
+    return [{**_failover(r).to_json(), "evidence": json.loads(r.evidence)} for r in rows]
+
+
+def _failover(r: Any) -> Failover:
+    return Failover(
+        r.pair, r.grp, r.at, r.new_active, r.previous_active, r.cause, r.cause_text, r.detection_s, (), r.emitted_at
+    )
 
 
 @dataclass(frozen=True)

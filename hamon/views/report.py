@@ -26,7 +26,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=columns)
     for c in ("at", "started_at", "ended_at"):
         if c in df:
-            df[c] = pd.to_datetime(df[c], utc=True)
+            df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
     return df
 
 
