@@ -245,3 +245,13 @@ def test_preview_needs_postgresql(sqlite_url: str, tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["--db", sqlite_url, "replay", str(log), "--no-progress"]).exit_code == 0
     result = CliRunner().invoke(main, ["--db", sqlite_url, "dashboards", "preview", str(tmp_path)])
     assert result.exit_code != 0 and "PostgreSQL" in result.output
+
+
+def test_panel_sql_is_written_against_the_schema() -> None:
+    from hamon.store.grafana import sql
+
+    assert sql("SELECT {alerts.ended_at} FROM {alerts}") == "SELECT ended_at FROM alerts"
+    with pytest.raises(AttributeError, match="table alerts has no column 'closed_at'"):
+        sql("SELECT {alerts.closed_at} FROM {alerts}")
+    with pytest.raises(KeyError):
+        sql("SELECT 1 FROM {alert}")

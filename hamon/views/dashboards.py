@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hamon.store.grafana import sql, table
+
 DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "hamon-postgres"}
 SCHEMA_VERSION = 41
 STATE_COLOURS = {
@@ -114,7 +116,7 @@ PAIR_VARIABLE = {
     "label": "Pair",
     "type": "query",
     "datasource": DATASOURCE,
-    "query": "SELECT pair FROM pair_state ORDER BY pair",
+    "query": sql("SELECT {pair_state.pair} FROM {pair_state} ORDER BY {pair_state.pair}"),
     "refresh": 1,
     "sort": 1,
     "multi": False,
@@ -128,12 +130,15 @@ def fleet() -> dict[str, Any]:
         "hamon-fleet",
         "hamon / Fleet overview",
         [
-            _panel(1, "stat", "Pairs", "SELECT count(*) AS pairs FROM pair_state", (0, 0, 4, 4)),
+            _panel(1, "stat", "Pairs", sql("SELECT count(*) AS pairs FROM {pair_state}"), (0, 0, 4, 4)),
             _panel(
                 2,
                 "stat",
                 "Open critical alerts",
-                "SELECT count(*) AS open_critical FROM alerts WHERE ended_at IS NULL AND severity = 'critical'",
+                sql(
+                    "SELECT count(*) AS open_critical FROM {alerts} WHERE {alerts.ended_at} IS NULL "
+                    "AND {alerts.severity} = 'critical'"
+                ),
                 (4, 0, 4, 4),
                 field_config={
                     "defaults": {
@@ -150,14 +155,17 @@ def fleet() -> dict[str, Any]:
                 3,
                 "stat",
                 "Failovers in range",
-                "SELECT count(*) AS failovers FROM failovers WHERE $__timeFilter(at)",
+                sql("SELECT count(*) AS failovers FROM {failovers} WHERE $__timeFilter({failovers.at})"),
                 (8, 0, 4, 4),
             ),
             _panel(
                 4,
                 "bargauge",
                 "Open alerts by kind",
-                "SELECT kind, count(*) AS open FROM alerts WHERE ended_at IS NULL GROUP BY kind ORDER BY 2 DESC",
+                sql(
+                    "SELECT {alerts.kind}, count(*) AS open FROM {alerts} WHERE {alerts.ended_at} IS NULL "
+                    "GROUP BY {alerts.kind} ORDER BY 2 DESC"
+                ),
                 (12, 0, 12, 8),
                 options={"orientation": "horizontal", "reduceOptions": {"values": True, "calcs": []}},
             ),
@@ -165,9 +173,13 @@ def fleet() -> dict[str, Any]:
                 5,
                 "table",
                 "Pairs: active unit per pair and group",
-                "SELECT pair, mode, units::json->>'primary' AS primary_unit, units::json->>'secondary' AS secondary_unit, "
-                "groups::json->>'1' AS group_1_active, groups::json->>'2' AS group_2_active, failover_link, state_link, "
-                "last_failover_at FROM pair_state ORDER BY pair",
+                sql(
+                    "SELECT {pair_state.pair}, {pair_state.mode}, {pair_state.units}::json->>'primary' AS primary_unit, "
+                    "{pair_state.units}::json->>'secondary' AS secondary_unit, "
+                    "{pair_state.groups}::json->>'1' AS group_1_active, {pair_state.groups}::json->>'2' AS group_2_active, "
+                    "{pair_state.failover_link}, {pair_state.state_link}, "
+                    "{pair_state.last_failover_at} FROM {pair_state} ORDER BY {pair_state.pair}"
+                ),
                 (0, 8, 24, 10),
                 field_config=_state_mappings(),
             ),
@@ -175,8 +187,10 @@ def fleet() -> dict[str, Any]:
                 6,
                 "timeseries",
                 "Failovers per day",
-                "SELECT $__timeGroupAlias(at, 1d), count(*) AS failovers FROM failovers WHERE $__timeFilter(at) "
-                "GROUP BY 1 ORDER BY 1",
+                sql(
+                    "SELECT $__timeGroupAlias({failovers.at}, 1d), count(*) AS failovers FROM {failovers} "
+                    "WHERE $__timeFilter({failovers.at}) GROUP BY 1 ORDER BY 1"
+                ),
                 (0, 18, 24, 8),
                 fmt="time_series",
                 field_config={"defaults": {"custom": {"drawStyle": "bars"}}, "overrides": []},
@@ -187,18 +201,22 @@ def fleet() -> dict[str, Any]:
 
 def pair_detail() -> dict[str, Any]:
     """One pair: unit/group states over time, failover annotations, links, detection times, evidence."""
+    t = table("transitions")
     lanes = ", ".join(
-        f"max(CASE WHEN unit = '{u}' AND grp IS {'NULL' if g is None else f'NOT DISTINCT FROM {g}'} THEN to_state END)"
+        f"max(CASE WHEN {t.unit} = '{u}' AND {t.grp} IS {'NULL' if g is None else f'NOT DISTINCT FROM {g}'} "
+        f"THEN {t.to_state} END)"
         f' AS "{u}{"" if g is None else f" g{g}"}"'
         for u in ("primary", "secondary")
         for g in (None, 1, 2)
     )
     # Grafana's dashboard schema models only its built-in annotations, so failovers are a lane of
     # their own: it changes at every failover to the unit that took over and why.
-    changes = (
-        "SELECT at, unit, grp, to_state, NULL AS failover FROM transitions WHERE pair = '$pair' AND at <= $__timeTo() "
-        "UNION ALL SELECT at, NULL, NULL, NULL, 'to ' || new_active || coalesce(' (group ' || grp || ')', '') || ': ' "
-        "|| cause FROM failovers WHERE pair = '$pair' AND at <= $__timeTo()"
+    changes = sql(
+        "SELECT {transitions.at}, {transitions.unit}, {transitions.grp}, {transitions.to_state}, NULL AS failover "
+        "FROM {transitions} WHERE {transitions.pair} = '$pair' AND {transitions.at} <= $__timeTo() "
+        "UNION ALL SELECT {failovers.at}, NULL, NULL, NULL, 'to ' || {failovers.new_active} "
+        "|| coalesce(' (group ' || {failovers.grp} || ')', '') || ': ' "
+        "|| {failovers.cause} FROM {failovers} WHERE {failovers.pair} = '$pair' AND {failovers.at} <= $__timeTo()"
     )
     return _dashboard(
         "hamon-pair",
@@ -220,28 +238,36 @@ def pair_detail() -> dict[str, Any]:
                 2,
                 "stat",
                 "Failover link",
-                "SELECT failover_link AS failover_link FROM pair_state WHERE pair = '$pair'",
+                sql(
+                    "SELECT {pair_state.failover_link} AS failover_link FROM {pair_state} "
+                    "WHERE {pair_state.pair} = '$pair'"
+                ),
                 (0, 9, 4, 4),
             ),
             _panel(
                 3,
                 "stat",
                 "State link",
-                "SELECT state_link AS state_link FROM pair_state WHERE pair = '$pair'",
+                sql("SELECT {pair_state.state_link} AS state_link FROM {pair_state} WHERE {pair_state.pair} = '$pair'"),
                 (4, 9, 4, 4),
             ),
             _panel(
                 4,
                 "stat",
                 "Open alerts",
-                "SELECT count(*) AS open_alerts FROM alerts WHERE pair = '$pair' AND ended_at IS NULL",
+                sql(
+                    "SELECT count(*) AS open_alerts FROM {alerts} WHERE {alerts.pair} = '$pair' AND {alerts.ended_at} IS NULL"
+                ),
                 (8, 9, 4, 4),
             ),
             _panel(
                 5,
                 "histogram",
                 "Detection time (s)",
-                "SELECT detection_s FROM failovers WHERE pair = '$pair' AND detection_s IS NOT NULL AND $__timeFilter(at)",
+                sql(
+                    "SELECT {failovers.detection_s} FROM {failovers} WHERE {failovers.pair} = '$pair' "
+                    "AND {failovers.detection_s} IS NOT NULL AND $__timeFilter({failovers.at})"
+                ),
                 (12, 9, 12, 8),
                 description="Time from the first symptom to the takeover, against the hold times.",
             ),
@@ -249,16 +275,23 @@ def pair_detail() -> dict[str, Any]:
                 6,
                 "table",
                 "Failovers",
-                "SELECT at AS time, grp AS failover_group, new_active, previous_active, cause, detection_s, cause_text "
-                "FROM failovers WHERE pair = '$pair' AND $__timeFilter(at) ORDER BY at DESC",
+                sql(
+                    "SELECT {failovers.at} AS time, {failovers.grp} AS failover_group, {failovers.new_active}, "
+                    "{failovers.previous_active}, {failovers.cause}, {failovers.detection_s}, {failovers.cause_text} "
+                    "FROM {failovers} WHERE {failovers.pair} = '$pair' AND $__timeFilter({failovers.at}) "
+                    "ORDER BY {failovers.at} DESC"
+                ),
                 (0, 17, 24, 7),
             ),
             _panel(
                 7,
                 "table",
                 "Evidence events",
-                "SELECT at AS time, unit, grp AS failover_group, msg_id, kind, cause, interface, text FROM events "
-                "WHERE pair = '$pair' AND $__timeFilter(at) ORDER BY at DESC LIMIT 1000",
+                sql(
+                    "SELECT {events.at} AS time, {events.unit}, {events.grp} AS failover_group, {events.msg_id}, "
+                    "{events.kind}, {events.cause}, {events.interface}, {events.text} FROM {events} "
+                    "WHERE {events.pair} = '$pair' AND $__timeFilter({events.at}) ORDER BY {events.at} DESC LIMIT 1000"
+                ),
                 (0, 24, 24, 10),
             ),
         ],
@@ -276,9 +309,12 @@ def alerts_dashboard() -> dict[str, Any]:
                 1,
                 "table",
                 "Open alerts",
-                "SELECT started_at AS time, severity, kind, pair, grp AS failover_group, unit, "
-                "extract(epoch FROM now() - started_at) AS open_for_s, detail FROM alerts WHERE ended_at IS NULL "
-                "ORDER BY started_at",
+                sql(
+                    "SELECT {alerts.started_at} AS time, {alerts.severity}, {alerts.kind}, {alerts.pair}, "
+                    "{alerts.grp} AS failover_group, {alerts.unit}, "
+                    "extract(epoch FROM now() - {alerts.started_at}) AS open_for_s, {alerts.detail} FROM {alerts} "
+                    "WHERE {alerts.ended_at} IS NULL ORDER BY {alerts.started_at}"
+                ),
                 (0, 0, 24, 9),
                 field_config={
                     "defaults": {},
@@ -294,9 +330,12 @@ def alerts_dashboard() -> dict[str, Any]:
                 2,
                 "timeseries",
                 "Alerts opened per hour",
-                "SELECT $__timeGroupAlias(started_at, 1h), count(*) FILTER (WHERE severity = 'critical') AS critical, "
-                "count(*) FILTER (WHERE severity = 'warning') AS warning FROM alerts WHERE $__timeFilter(started_at) "
-                "GROUP BY 1 ORDER BY 1",
+                sql(
+                    "SELECT $__timeGroupAlias({alerts.started_at}, 1h), "
+                    "count(*) FILTER (WHERE {alerts.severity} = 'critical') AS critical, "
+                    "count(*) FILTER (WHERE {alerts.severity} = 'warning') AS warning FROM {alerts} "
+                    "WHERE $__timeFilter({alerts.started_at}) GROUP BY 1 ORDER BY 1"
+                ),
                 (0, 9, 24, 8),
                 fmt="time_series",
                 field_config={
@@ -308,9 +347,13 @@ def alerts_dashboard() -> dict[str, Any]:
                 3,
                 "table",
                 "Recent alerts",
-                "SELECT started_at AS time, ended_at, severity, kind, pair, grp AS failover_group, unit, "
-                "extract(epoch FROM coalesce(ended_at, now()) - started_at) AS duration_s, detail FROM alerts "
-                "WHERE $__timeFilter(started_at) ORDER BY started_at DESC LIMIT 1000",
+                sql(
+                    "SELECT {alerts.started_at} AS time, {alerts.ended_at}, {alerts.severity}, {alerts.kind}, "
+                    "{alerts.pair}, {alerts.grp} AS failover_group, {alerts.unit}, "
+                    "extract(epoch FROM coalesce({alerts.ended_at}, now()) - {alerts.started_at}) AS duration_s, "
+                    "{alerts.detail} FROM {alerts} WHERE $__timeFilter({alerts.started_at}) "
+                    "ORDER BY {alerts.started_at} DESC LIMIT 1000"
+                ),
                 (0, 17, 24, 12),
                 field_config={
                     "defaults": {},

@@ -1,0 +1,108 @@
+"""Each notification stage alone, with an injected clock (and sleep): silence, dedup, rate limit,
+send with retry — over a real store and a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hamon.notify.pipeline import (
+    AlertmanagerSender,
+    DedupStage,
+    Delivery,
+    Notice,
+    RateLimit,
+    Report,
+    SendStage,
+    SilenceStage,
+)
+from hamon.store import Store
+from hamon.store.notify import add_silence, log_notification
+
+T0 = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+
+
+def notice(pair: str = "fw-edge", kind: str = "unit_failed", alert_id: str = "a" * 32) -> Notice:
+    return Notice(alert_id, "firing", pair, kind, "critical", None, "primary", T0, None, "primary unit failed")
+
+
+class Flaky:
+    """An Alertmanager-like receiver answering 503 to the first `fail` posts, then 200."""
+
+    def __init__(self, fail: int, status: int = 503) -> None:
+        self.posts: list[Any] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(status if len(outer.posts) <= fail else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"alertmanager://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    s = Store(sqlite_url)
+    yield s
+    s.close()
+
+
+def test_silence_stage_mutes_until_the_silence_expires(store: Store) -> None:
+    add_silence(store, "fw-edge", None, T0, T0 + dt.timedelta(hours=1), "maintenance")
+    stage, report = SilenceStage(store), Report()
+    sender = AlertmanagerSender("alertmanager://127.0.0.1:9")
+    during = stage.exec([Delivery(notice(), [sender]), Delivery(notice("fw-dc"), [sender])], T0, report)
+    assert [d.notice.pair for d in during] == ["fw-dc"] and report.silenced == 1
+    after = stage.exec([Delivery(notice(), [sender])], T0 + dt.timedelta(hours=2), report)
+    assert len(after) == 1 and report.silenced == 1
+
+
+def test_dedup_stage_drops_targets_already_sent_to(store: Store) -> None:
+    a, b = AlertmanagerSender("alertmanager://127.0.0.1:9"), AlertmanagerSender("alertmanager://127.0.0.1:10")
+    log_notification(store, "a" * 32, "firing", a.target, T0)
+    report = Report()
+    (left,) = DedupStage(store).exec([Delivery(notice(), [a, b])], T0, report)
+    assert [s.target for s in left.targets] == [b.target]
+    assert DedupStage(store).exec([Delivery(notice(), [a])], T0, report) == [] and report.duplicates == 1
+
+
+def test_rate_limit_stage_follows_the_injected_clock() -> None:
+    stage, report = RateLimit(burst=2, window=60.0), Report()
+    sender = AlertmanagerSender("alertmanager://127.0.0.1:9")
+    kept = [len(stage.exec([Delivery(notice(alert_id=f"{i:032x}"), [sender])], T0, report)) for i in range(3)]
+    assert kept == [1, 1, 0] and report.rate_limited == 1
+    later = T0 + dt.timedelta(seconds=61)
+    assert len(stage.exec([Delivery(notice(alert_id="f" * 32), [sender])], later, report)) == 1
+
+
+def test_send_stage_retries_recoverable_failures_with_backoff(store: Store) -> None:
+    receiver, slept = Flaky(fail=2), []
+    stage = SendStage(store, retries=2, backoff=0.5, sleep=slept.append)
+    report = Report()
+    stage.exec([Delivery(notice(), [AlertmanagerSender(receiver.url)])], T0, report)
+    assert (report.sent, report.failed, slept, len(receiver.posts)) == (1, 0, [0.5, 1.0], 3)
+    receiver.server.shutdown()
+
+
+def test_send_stage_does_not_retry_what_retrying_cannot_mend(store: Store) -> None:
+    receiver, slept = Flaky(fail=5, status=400), []
+    report = Report()
+    SendStage(store, retries=2, backoff=0.5, sleep=slept.append).exec(
+        [Delivery(notice(), [AlertmanagerSender(receiver.url)])], T0, report
+    )
+    assert (report.sent, report.failed, slept, len(receiver.posts)) == (0, 1, [], 1)
+    assert "HTTP 400" in report.errors[0]
+    receiver.server.shutdown()
