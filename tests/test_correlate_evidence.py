@@ -246,3 +246,26 @@ def _sec(stamp: str) -> float:
     from scenario import T0
 
     return (dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) - T0).total_seconds()
+
+
+def test_an_interface_failover_is_over_when_the_old_active_is_a_healthy_standby(tmp_path: Path) -> None:
+    s = play(
+        tmp_path,
+        STEADY
+        + [
+            P(200, 105009, "Testing on interface outside Failed"),
+            P(201, 104002, "Switching to STANDBY - Interface check"),
+            S(
+                201,
+                104001,
+                "Switching to ACTIVE - Other unit wants me Active. Primary unit switch reason: Interface check.",
+            ),
+            P(500, 105009, "Testing on interface outside Passed"),
+        ],
+    )
+    fo_alert = [a for a in s.alerts() if a["kind"] == "failover"][-1]
+    threshold = next(a for a in s.alerts() if a["kind"] == "interface_threshold")
+    # Standby by its own words, but not whole while its interface fails: both end when it passes.
+    assert (threshold["unit"], threshold["started_at"], threshold["ended_at"]) == ("primary", iso(200), iso(500))
+    assert (fo_alert["started_at"], fo_alert["ended_at"]) == (iso(201), iso(500))
+    assert "unit_failed" not in s.kinds() and s.pair()["units"] == {"primary": "standby", "secondary": "active"}

@@ -52,7 +52,7 @@ def correlate(
     for pair in sorted(earliest):
         cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
         _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True)
-        fos = sum(1 for o in outs if isinstance(o, Failover))
+        fos = len({o.failover_id for o in outs if isinstance(o, Failover)})  # refined ones come again
         opened = sum(1 for o in outs if isinstance(o, AlertOpen))
         summary.alert_ids |= {o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}
         summary.pairs += 1

@@ -221,6 +221,7 @@ def role_changed(
         role == "standby"
         and m.s.alerts.is_open("failover", group, other(unit))
         and not m.assembling(scope, other(unit))
+        and _healthy_standby(m, scope, unit)
     ):
         # The unit that lost the active role is back as standby: the pair can fail over again.
         m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=other(unit))
@@ -330,11 +331,16 @@ def failover_settled(m: Machine, out: list[Output], fo: Failover, now: float) ->
 
     Its alert ends now, not at the takeover, so that no alert opens and closes in one instant.
     """
-    if fo.previous_active is None or m.s.role(fo.group or 0, fo.previous_active) != "standby":
+    if fo.previous_active is None or not _healthy_standby(m, fo.group or 0, fo.previous_active):
         return
     m.s.alerts.resolve(out, now, "failover", fo.evidence, group=fo.group, unit=fo.new_active)
     m.s.alerts.resolve(out, now, "slow_failover", fo.evidence, group=fo.group, unit=fo.new_active)
     m.cancel("settle", f"{fo.group or 0}|{fo.new_active}")
+
+
+def _healthy_standby(m: Machine, scope: int, unit: str) -> bool:
+    """A standby that could take over again: no interface policy breach open on it."""
+    return m.s.role(scope, unit) == "standby" and not m.s.alerts.is_open("interface_threshold", scope or None, unit)
 
 
 def _allowed(m: Machine, cause: str) -> float | None:
@@ -480,6 +486,11 @@ def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_ra
                     m.set_role(out, scope, unit, "failed", since, None, Cause.INTERFACE_FAILURE, None, (event_id,))
             elif m.s.alerts.is_open("interface_threshold", group, unit):
                 m.s.alerts.resolve(out, t, "interface_threshold", (event_id,), group=group, unit=unit)
+                if m.s.role(scope, unit) == "standby" and not m.assembling(scope, other(unit)):
+                    # The unit that lost the active role to its interfaces is a healthy standby again.
+                    m.s.alerts.resolve(out, t, "failover", (event_id,), group=group, unit=other(unit))
+                    m.s.alerts.resolve(out, t, "slow_failover", (event_id,), group=group, unit=other(unit))
+                    m.cancel("settle", f"{scope}|{other(unit)}")
                 if m.s.role(scope, unit) == "failed" and m.claimed_since(scope, unit, 0.0) != "failed":
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).

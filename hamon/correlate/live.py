@@ -259,7 +259,7 @@ class LiveCorrelator:
         return outs + rest_all
 
     def _count(self, outs: list[Output]) -> None:
-        self.counts.failovers += sum(1 for o in outs if isinstance(o, Failover))
+        self.counts.failovers += len({o.failover_id for o in outs if isinstance(o, Failover)})
         self.counts.alerts_opened += sum(1 for o in outs if isinstance(o, AlertOpen))
 
 
