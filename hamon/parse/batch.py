@@ -82,10 +82,12 @@ class BatchParser:
         *,
         pure_python: bool = False,
         zones: dict[str, dt.tzinfo] | None = None,
+        next_seq: Callable[[], int] | None = None,
     ) -> None:
         self._resolve = resolve
         self._tz = tz
         self._zones = zones or {}  # pair -> the zone of its units' zone-less stamps (inventory `tz:`)
+        self._next_seq = next_seq or (lambda: 0)  # arrival order, from the store the events go to
         self._year = year
         self._origins: dict[bytes, Origin] = {}
         self._origins_ref: tuple[dt.datetime, str, bool] | None = None
@@ -234,6 +236,7 @@ class BatchParser:
                 my_state=msg.my_state,
                 peer_state=msg.peer_state,
                 text=body,
+                seq=self._next_seq(),
             )
         )
 

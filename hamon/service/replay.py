@@ -115,7 +115,7 @@ class StoreWriter:
             if self._error is not None:
                 continue  # drain after a failure; close() reports it
             try:
-                self.stored += self._store.add_events(self._store.stamp(item[0]))
+                self.stored += self._store.add_events(item[0])
                 self._store.add_quarantined(item[1])
             except BaseException as exc:  # handed to the caller in close()
                 self._error = exc
@@ -156,7 +156,13 @@ def replay(
     t0 = time.perf_counter()
     for src in sources:
         started = dt.datetime.now(UTC)
-        parser = BatchParser(resolver.resolve, tz=tz, year=year, zones=inventory.zones() if inventory else None)
+        parser = BatchParser(
+            resolver.resolve,
+            tz=tz,
+            year=year,
+            zones=inventory.zones() if inventory else None,
+            next_seq=store.next_seq,
+        )
         counts = {"lines": 0, "events": 0, "quarantined": 0}
         writer = StoreWriter(store)
         try:

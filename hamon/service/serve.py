@@ -110,7 +110,11 @@ class Service:
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._resolver = PairResolver(self.inventory)
-        self.parser = BatchParser(self._resolver.resolve, zones=self.inventory.zones() if self.inventory else None)
+        self.parser = BatchParser(
+            self._resolver.resolve,
+            zones=self.inventory.zones() if self.inventory else None,
+            next_seq=store.next_seq,
+        )
         from hamon.correlate.live import LiveCorrelator
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
@@ -253,7 +257,7 @@ class Service:
         for batch in batches:
             if isinstance(batch, PolledEvents):
                 c.add("polled_events", len(batch.events))
-                events += batch.events
+                events += self.store.stamp(batch.events)  # arrival order: the tie-break within a second
                 if batch.polled is not None:
                     pair, unit, document = batch.polled
                     self.store.record_poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document)
@@ -268,7 +272,6 @@ class Service:
             c.add("ordinary", res.ordinary)
             c.add("other", res.other)
         if events:
-            events = self.store.stamp(events)  # arrival order: the tie-break within a device second
             c.add("events_new", self.store.add_events(events))
         if quarantined:
             self.store.add_quarantined(quarantined)
@@ -330,7 +333,7 @@ class Service:
             return
         self.inventory = inv
         self._resolver = PairResolver(inv)
-        self.parser = BatchParser(self._resolver.resolve, zones=inv.zones())
+        self.parser = BatchParser(self._resolver.resolve, zones=inv.zones(), next_seq=self.store.next_seq)
         self.live.inventory = inv
         # Polls follow the inventory: the old pollers stop, the new inventory's start.
         previous = (self.poller, self.snmp_poller)

@@ -139,7 +139,7 @@ class Store:
     def _add_events_sqlite(self, batch: Sequence[Event]) -> int:
         # The embedded store's hot path: plain executemany, values in the exact form SQLAlchemy
         # stores them in (UTCDateTime), so reads through SQLAlchemy see the same rows.
-        rows = [_sqlite_values(events_map.to_row(e)) for e in batch]
+        rows = [events_map.sqlite_values(e, SQLITE_TIME_FORMAT) for e in batch]
         with self._begin("storing events") as conn:
             cur = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
             return int(cur.rowcount)
@@ -290,14 +290,17 @@ class Store:
             result = conn.execute(text(sql), params)
             return list(result.keys()), [tuple(r) for r in result.fetchall()]
 
-    def stamp(self, batch: Sequence[Event]) -> list[Event]:
-        """The events with their arrival order (`seq`), continuing the store's own."""
+    def next_seq(self) -> int:
+        """The next arrival order to hand out (the store's newest, read once, then counted on)."""
         if self._seq is None:
             with self._begin("reading the arrival order") as conn:
                 self._seq = int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
-        first = self._seq + 1
-        self._seq += len(batch)
-        return [replace(e, seq=first + i) for i, e in enumerate(batch)]
+        self._seq += 1
+        return self._seq
+
+    def stamp(self, batch: Sequence[Event]) -> list[Event]:
+        """Events made without a parser (polls, saved CLI output) with their arrival order."""
+        return [replace(e, seq=self.next_seq()) for e in batch]
 
     def quarantined(self, *, limit: int | None = None, since: dt.datetime | None = None) -> list[Quarantined]:
         """Quarantined lines, oldest first."""
@@ -364,7 +367,7 @@ class Store:
 
 
 UTC = dt.UTC
-_EVENT_COLUMNS = [c.name for c in events.columns]
+_EVENT_COLUMNS = events_map.COLUMNS
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"
@@ -399,10 +402,3 @@ def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     msg = str(orig if orig is not None else exc).strip().splitlines()
     return msg[0] if msg else type(exc).__name__
-
-
-def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        v.astimezone(UTC).strftime(SQLITE_TIME_FORMAT) if isinstance(v, dt.datetime) else v
-        for v in (row[c] for c in _EVENT_COLUMNS)
-    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import operator
 import types
 import typing
 from typing import Any
@@ -97,13 +98,33 @@ def columns() -> list[Column[Any]]:
     return out
 
 
+COLUMNS = tuple(m.column for m in FIELDS)
+_GET = operator.attrgetter(*(m.field for m in FIELDS))
+_ENUMS = tuple(i for i, m in enumerate(FIELDS) if isinstance(m.kind, type) and issubclass(m.kind, enum.Enum))
+_TIMES = tuple(i for i, m in enumerate(FIELDS) if m.kind is dt.datetime)
+
+
+def values(e: Event) -> list[Any]:
+    """An event's column values in COLUMNS order (enums as their values): the hot path's row."""
+    v = list(_GET(e))
+    for i in _ENUMS:
+        if v[i] is not None:
+            v[i] = v[i].value
+    return v
+
+
+def sqlite_values(e: Event, time_format: str) -> tuple[Any, ...]:
+    """The row as the embedded store's bulk insert writes it (times as SQLAlchemy's SQLite text)."""
+    v = values(e)
+    for i in _TIMES:
+        if v[i] is not None:
+            v[i] = v[i].astimezone(dt.UTC).strftime(time_format)
+    return tuple(v)
+
+
 def to_row(e: Event) -> dict[str, Any]:
     """An event as its row (column -> value)."""
-    row = {}
-    for m in FIELDS:
-        value = getattr(e, m.field)
-        row[m.column] = value.value if isinstance(value, enum.Enum) else value
-    return row
+    return dict(zip(COLUMNS, values(e), strict=True))
 
 
 def from_row(r: Any) -> Event:
