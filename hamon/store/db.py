@@ -269,7 +269,7 @@ class Store:
         if limit is not None:
             q = q.limit(limit)
         with self._begin("reading events") as conn:
-            return [events_map.from_row(r._mapping) for r in conn.execute(q)]
+            return [events_map.from_row(r) for r in conn.execute(q)]
 
     def pairs(self) -> list[str]:
         """Every pair that has stored events, by name."""

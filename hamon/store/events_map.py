@@ -127,12 +127,13 @@ def to_row(e: Event) -> dict[str, Any]:
     return dict(zip(COLUMNS, values(e), strict=True))
 
 
+_ENUM_TYPES = tuple((i, FIELDS[i].kind) for i in _ENUMS)
+
+
 def from_row(r: Any) -> Event:
-    """A row (a mapping by column) as an Event."""
-    values = {}
-    for m in FIELDS:
-        value = r[m.column]
-        if value is not None and isinstance(m.kind, type) and issubclass(m.kind, enum.Enum):
-            value = m.kind(value)
-        values[m.field] = value
-    return Event(**values)
+    """A row of `select(events)` (columns in COLUMNS order) as an Event."""
+    v = list(r)
+    for i, kind in _ENUM_TYPES:
+        if v[i] is not None:
+            v[i] = kind(v[i])
+    return Event(*v)
