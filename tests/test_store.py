@@ -170,3 +170,32 @@ def test_the_events_table_is_the_event_dataclass() -> None:
     assert {c.name for c in events.columns if c.nullable} == {
         events_map.COLUMN_NAMES.get(m.field, m.field) for m in events_map.FIELDS if m.nullable
     }
+
+
+def test_a_store_poisoned_by_an_older_release_is_mended_by_its_migration(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from hamon.store.db import MIGRATIONS
+
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        columns = "event_id, at, received_at, pair, source, msg_id, severity, kind, text, seq"
+        for eid, at in (("a" * 32, "999-11-25 10:00:00.000000"), ("b" * 32, "2026-11-25 10:00:00.000000")):
+            conn.execute(
+                text(
+                    f"INSERT INTO events ({columns}) VALUES (:e, :at, '2026-11-25 10:00:00.000000', 'fwy', 'fwy', "
+                    "104001, 1, 'switch_active', '(Primary) Switching to ACTIVE', 0)"
+                ),
+                {"e": eid, "at": at},
+            )
+    store.upgrade()
+    assert [e.event_id for e in store.events()] == ["b" * 32]  # readable again
+    (q,) = store.quarantined()
+    assert q.reason.startswith("device time 999-11-25") and b"Switching to ACTIVE" in q.raw
+    store.close()

@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Any
 
 import click
+from rich.text import Text
 
 from hamon.cli.context import Context
 from hamon.cli.events import time_range
-from hamon.cli.render import console, emit_json, table
+from hamon.cli.render import console, emit_json, styled, table
 from hamon.model import ALERT_KINDS
 
 FAILOVER_KEYS = ("pair", "group", "at", "new_active", "previous_active", "cause", "cause_text", "detection_s")
@@ -92,13 +93,13 @@ def alerts_cmd(
     style = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
     rows_out = [
         (
-            f"[{style[r['severity']]}]{r['severity']}[/]",
+            styled(r["severity"], style[r["severity"]]),
             r["kind"],
             r["pair"],
             r["group"],
             r["unit"],
             r["started_at"],
-            r["ended_at"] or "[bold]open[/]",
+            r["ended_at"] or styled("open", "bold"),
             r["detail"],
         )
         for r in rows
@@ -121,8 +122,8 @@ def pairs_cmd(obj: Context, as_json: bool) -> None:
         return
     colour = {"active": "green", "standby": "cyan", "failed": "bold red", "syncing": "yellow", "disabled": "magenta"}
 
-    def state(s: str) -> str:
-        return f"[{colour[s]}]{s}[/]" if s in colour else s
+    def state(s: str) -> Text | str:
+        return styled(s, colour[s]) if s in colour else s
 
     out = console()
     out.print(

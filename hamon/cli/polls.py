@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, table
+from hamon.cli.render import console, emit_json, plain, table
 from hamon.errors import HamonError
 
 
@@ -40,7 +39,7 @@ def parse_cli_cmd(obj: Context, files: tuple[str, ...], tz: str | None, as_json:
         return
     out = console()
     for doc in documents:
-        out.print(f"[bold]{escape(doc['file'])}[/]: {doc['command']}")
+        out.print(f"[bold]{plain(doc['file'])}[/]: {doc['command']}")
         out.print(_summary(doc["command"], doc["result"]))
 
 

@@ -8,7 +8,28 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+# C0 controls but tab, DEL and C1 controls: shown as rsyslog shows them on receive (`#033` for ESC).
+CONTROL = {c: f"#{c:03o}" for c in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F, *range(0x80, 0xA0)]}
+
+
+def literal(value: object) -> str:
+    """Text from the wire (or the store) as literal text: control characters escaped, no escapes
+    reach the terminal."""
+    return str(value).translate(CONTROL)
+
+
+def plain(value: object) -> str:
+    """Wire text for a console line that has markup of its own: literal, and its brackets escaped."""
+    return escape(literal(value))
+
+
+def styled(text: str, style: str) -> Text:
+    """A cell of hamon's own words with a style (colours in tables)."""
+    return Text(text, style=style)
 
 
 def emit_json(value: Any) -> None:
@@ -25,11 +46,12 @@ def console(stderr: bool = False) -> Console:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """A plain table; None shows as an empty cell."""
+    """A plain table; None shows as an empty cell. Cells are literal text (no markup, control
+    characters escaped) unless they are rich Text (hamon's own styled words)."""
     t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
     for i, c in enumerate(columns):
         last = i == len(columns) - 1
         t.add_column(c, no_wrap=not last, overflow="fold" if last else "ellipsis")
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*(v if isinstance(v, Text) else Text("" if v is None else literal(v)) for v in r))
     return t

@@ -7,7 +7,7 @@ import sys
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, table
+from hamon.cli.render import console, emit_json, plain, table
 from hamon.parse.timestamps import zone
 from hamon.service.replay import Source, Summary, replay
 
@@ -156,7 +156,7 @@ def _print_summary(s: Summary) -> None:
             f"{n['rate_limited']} rate-limited, {n['failed']} failed"
         )
         for error in n["errors"][:5]:
-            out.print(f"  notification failed: {error}")
+            out.print(f"  notification failed: {plain(error)}")
     if s.quarantined:
         out.print("see the quarantined lines with: hamon quarantine")
 

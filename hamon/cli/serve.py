@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, table
+from hamon.cli.render import console, emit_json, plain, table
 from hamon.resolve.settings import load_mapping
 
 CONFIG_KEYS = {
@@ -190,7 +190,7 @@ def status_cmd(obj: Context, as_json: bool) -> None:
         ]
         out.print(table(None, ("transport", "source", "received", "dropped"), traffic))
         for r in c["rejected"]:
-            out.print(f"  rejected {r['count']:,} from {r['source']} ({r['transport']}): {r['reason']}")
+            out.print(f"  rejected {r['count']:,} from {plain(r['source'])} ({r['transport']}): {plain(r['reason'])}")
         polls = [
             (
                 p["pair"],

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from rich.markup import escape
 
 from hamon.cli.context import Context
 from hamon.cli.events import time_range
-from hamon.cli.render import console, emit_json, table
+from hamon.cli.render import console, emit_json, plain, table
 from hamon.errors import ConfigError
 
 STYLE = {"failover": "bold", "alert_open": "red", "alert_resolved": "green", "transition": "cyan", "event": "dim"}
@@ -78,12 +77,12 @@ def timeline_cmd(
         colour = {"critical": "bold red", "warning": "yellow"}.get(sev or "", "bold")
         out.print(
             f"[{colour}]Incident {n}[/]  {j['started_at']} → {j['ended_at'] or 'ongoing'} "
-            f"({_span(j['duration_s'])})  {escape(j['title'])}" + (f"  [{colour}]{sev}[/]" if sev else "")
+            f"({_span(j['duration_s'])})  {plain(j['title'])}" + (f"  [{colour}]{sev}[/]" if sev else "")
         )
         for e in inc.entries:
             offset = (e.at - inc.started_at).total_seconds()
             who = (e.unit or "") + (f"/g{e.group}" if e.group else "")
-            out.print(f"  +{offset:7.1f}s  [{STYLE[e.type]}]{e.type:<14} {who:<14} {escape(e.text)}[/]")
+            out.print(f"  +{offset:7.1f}s  [{STYLE[e.type]}]{e.type:<14} {plain(who):<14} {plain(e.text)}[/]")
         out.print()
     out.print(
         f"{len(incidents):,} incidents"

@@ -60,6 +60,7 @@ class Origin:
     received_at: dt.datetime
     hour: dt.datetime  # `at` to the hour and to the second, for activity counting
     second: dt.datetime
+    bad_time: str | None = None  # why the device's own time cannot be used (its lines are quarantined)
 
 
 def event_id(source: str, device_id: str | None, at: dt.datetime, msg_id: int, text: str) -> str:
@@ -204,6 +205,9 @@ class BatchParser:
         line_no: Callable[[], int],
         result: ParseResult,
     ) -> None:
+        if origin.bad_time is not None:
+            self._quarantine(result, batch, line_no(), raw, origin.bad_time)
+            return
         msg_id = int(tag.group(2))
         body = text[tag.end() :].rstrip("\r\n\t ")
         try:
@@ -250,7 +254,10 @@ class BatchParser:
         stamps = list(STAMP_RE.finditer(text))
         template = _template(text, [(m.start(), m.end()) for m in stamps])
         shape = self._shapes.get(template)
-        if shape is not None and len(stamps) == shape[0]:
+        shape_hit = shape is not None and len(stamps) == shape[0]
+        header_stamped = False
+        at_i = None
+        if shape is not None and shape_hit:
             _, at_i, rec_i, source, device_id, pair = shape
             pctx = self._pair_context(pair, ctx)
             at_h = self._stamp(stamps[at_i], pctx) if at_i is not None else None
@@ -261,6 +268,7 @@ class BatchParser:
             pair = self._resolve(device_id, source)
             pctx = self._pair_context(pair, ctx)
             at_h, rec_h = header.at, header.received_at
+            header_stamped = header.at_index is not None
             if pctx is not ctx and header.at_index is not None:
                 # The device's own stamp, read in its pair's zone (a relay's stamp keeps the default).
                 at_h = parse_header(text, pctx).at
@@ -273,11 +281,13 @@ class BatchParser:
                     device_id,
                     pair,
                 )
-        at = at_h or rec_h or batch.received_at
-        second = at.replace(microsecond=0)
-        origin = Origin(
-            source, device_id, pair, at, rec_h or batch.received_at, second.replace(minute=0, second=0), second
+        received = (
+            rec_h if rec_h is not None and _bad_time(rec_h, batch.received_at, True) is None else batch.received_at
         )
+        bad_time = _bad_time(at_h, batch.received_at, at_i is not None if shape_hit else header_stamped)
+        at = received if bad_time else (at_h or received)
+        second = at.replace(microsecond=0)
+        origin = Origin(source, device_id, pair, at, received, second.replace(minute=0, second=0), second, bad_time)
         if len(self._origins) >= HEADER_CACHE_MAX:
             self._origins.clear()
         self._origins[key] = origin
@@ -361,7 +371,8 @@ def scan_py(
         c, top, _, _ = counts.get(key, (0, -1, ss_off, b""))
         if ss_off >= 0:
             bits = seconds.setdefault(key, bytearray(SECOND_BYTES))
-            bits[ss // 8] |= 1 << (ss % 8)
+            if 0 <= ss < 3600:  # `10:60:00` names no second of the hour (as _scan.c's set_second)
+                bits[ss // 8] |= 1 << (ss % 8)
         counts[key] = (c + n, max(top, ss), ss_off, b"")
     counts = {k: (c, top, off, bytes(seconds[k]) if off >= 0 else b"") for k, (c, top, off, _) in counts.items()}
     spans: list[int] = []
@@ -384,6 +395,25 @@ def _count_key(header: bytes) -> tuple[bytes, int, int]:
         return key, -1, -1
     off = t.start() + 3
     return key[:off] + b"00:00" + key[off + 5 :], int(key[off : off + 2]) * 60 + int(key[off + 3 : off + 5]), off
+
+
+TIME_FLOOR = dt.datetime(1990, 1, 1, tzinfo=UTC)  # no ASA (or PIX) logged before this
+MAX_AHEAD = dt.timedelta(days=2)  # a device clock ahead of the receive time by more is not believed
+
+
+def _bad_time(at: dt.datetime | None, received: dt.datetime, stamped: bool) -> str | None:
+    """Why a device's stamp cannot be used as its event time (None: it can, or there is none).
+
+    A stamp that names no real date, or lies before 1990 or days after the line was received, would
+    poison the store's time order and move its pair's clock: its lines are quarantined instead.
+    """
+    if at is None:
+        return "device time is not a real date" if stamped else None
+    if at < TIME_FLOOR:
+        return f"device time {at:%Y-%m-%d} is before 1990"
+    if at > received + MAX_AHEAD:
+        return f"device time {at:%Y-%m-%dT%H:%M:%SZ} is more than 2 days after the receive time"
+    return None
 
 
 def _line_of(data: bytes, base: int, offset: int) -> int:

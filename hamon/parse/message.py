@@ -22,6 +22,8 @@ UNIT_RE = re.compile(
 )
 GROUP_RE = re.compile(r"_group_(\d+)", re.IGNORECASE)
 INT_FIELDS = ("reason_code", "value")
+INT_LIMITS = {"reason_code": 2**31 - 1, "value": 2**63 - 1}  # the store's INTEGER and BIGINTEGER columns
+GROUPS = (1, 2)  # an ASA has failover groups 1 and 2
 STR_FIELDS = ("interface", "mate_version", "our_version", "command", "status", "my_state", "peer_state")
 
 
@@ -65,6 +67,8 @@ def parse_message(msg_id: int, text: str) -> Message:
         body = text[m.end() :]
     elif (g := GROUP_RE.search(text[:40])) is not None:
         group = int(g.group(1))
+    if group is not None and group not in GROUPS:
+        raise MalformedMessage(f"failover group {str(group)[:20]} (an ASA has groups 1 and 2)")
     spec = CATALOG.get(msg_id)
     if spec is None:
         return Message("generic", unit, group, None, None, None, None, None, None, None, None, None, None, None)
@@ -73,6 +77,9 @@ def parse_message(msg_id: int, text: str) -> Message:
         raise MalformedMessage(f"{msg_id} text does not have the shape of {spec.kind!r} ({spec.summary})")
     f = fm.groupdict()
     ints = {k: int(f[k]) if f.get(k) else None for k in INT_FIELDS}
+    for k, limit in INT_LIMITS.items():
+        if ints[k] is not None and abs(ints[k]) > limit:  # type: ignore[arg-type]
+            raise MalformedMessage(f"{k.replace('_', ' ')} {str(ints[k])[:24]} out of range")
     strs = {k: (f[k].strip() or None) if f.get(k) else None for k in STR_FIELDS}
     cause_text = f["cause"].strip().rstrip(".").strip() or None if f.get("cause") else None
     return Message(

@@ -120,7 +120,7 @@ def from_match(m: re.Match[str], ctx: TimeContext) -> dt.datetime | None:
         if m.group("year"):
             return dt.datetime(int(m.group("year")), mo, d, hh, mm, ss, micro, tz).astimezone(UTC)
         return _infer_year(mo, d, hh, mm, ss, micro, tz, ctx)
-    except ValueError:
+    except (ValueError, OverflowError):  # no such date, or one beyond what a datetime holds
         return None
 
 
@@ -139,7 +139,7 @@ def _infer_year(
     for year in (ref.year + 1, ref.year, ref.year - 1, ref.year - 2, ref.year - 3, ref.year - 4):
         try:
             t = dt.datetime(year, mo, d, hh, mm, ss, micro, tz).astimezone(UTC)
-        except ValueError:  # 29 February of a year that has none
+        except (ValueError, OverflowError):  # 29 February of a year that has none
             continue
         if t <= limit:
             return t
