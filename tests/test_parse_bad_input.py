@@ -54,6 +54,10 @@ LINE = st.one_of(
             b"<166>%ASA-1-1040",
             b"",
             b"%ASA-1-104002: (Primary) Switching to STNDBY - Detected an Active mate",
+            b"<161>Dec 31 9999 23:59:59 -01:00 fwx : %ASA-1-104001: (Primary) Switching to ACTIVE",
+            b"<161>Nov 25 2026 10:60:00 fwy : %ASA-1-104001: (Primary) Switching to ACTIVE",
+            b"<161>Nov 25 0999 10:00:00 fwy : %ASA-6-302013: Built inbound TCP connection 9",
+            b"<161>Nov 25 2026 10:00:00 fwz : %ASA-1-210022: LU missed 99999999999999999999999 updates",
         ]
     ),
     st.text(max_size=120).map(lambda s: s.encode("utf-8", "surrogatepass")),
