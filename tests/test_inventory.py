@@ -42,6 +42,10 @@ def test_good_inventory_loads_with_defaults(tmp_path: Path) -> None:
     assert inv.pair("unlisted").unit_holdtime == 15.0
 
 
+def test_an_inventory_empty_on_purpose_says_so(tmp_path: Path) -> None:
+    assert load_inventory(_write(tmp_path, "pairs: []\n")).pairs == ()
+
+
 def test_a_pair_names_its_clock_zone(tmp_path: Path) -> None:
     inv = load_inventory(
         _write(tmp_path, "pairs:\n  - {name: edge, match: [a], tz: America/Chicago}\n  - {name: dc, match: [b]}\n")
@@ -95,6 +99,8 @@ def test_resolver_matches_names_addresses_and_networks(tmp_path: Path) -> None:
         ),
         ("pair:\n  - {name: a, match: [x]}\n", "unknown key 'pair'"),
         ("pairs: [\n", "not valid YAML"),
+        ("", "the inventory is empty (write 'pairs: []' for one that is empty on purpose)"),
+        ("pairs:\n", "no 'pairs:' list"),
         (
             "pairs:\n  - name: edge\n    match: [a]\n    tz: Mars/Olympus\n",
             "pair 'edge': key 'tz': unknown time zone 'Mars/Olympus'",

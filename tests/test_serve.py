@@ -278,6 +278,9 @@ def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url:
         s = wait_for(status)  # the service writes its status every 2 s
         assert s["running"] and s["pid"] == proc.pid
         assert s["counters"]["totals"]["inventory_reloaded"] == 1
+        inv.write_text("pairs:\n  - name: broken\n    match: [fw-edge]\n    unit_holdtime: 99\n")
+        proc.send_signal(signal.SIGHUP)  # a broken file: the previous inventory stays, and the log says why
+        time.sleep(0.5)
         logger(
             "--udp",
             "-n",
@@ -293,6 +296,9 @@ def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url:
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - t0 < 5
         assert {e.msg_id for e in store.events(pair="after")} == {104001, 105031}  # drained before exit
+        log = proc.stderr.read()
+        assert f"inventory reloaded from {inv}: 1 pairs" in log
+        assert f"inventory not reloaded, the previous one stays: {inv}: pair 'broken': key 'unit_holdtime'" in log
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)

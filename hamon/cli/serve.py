@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 import click
@@ -108,7 +109,11 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
 
     Ports below 1024 (514, 6514) need root or CAP_NET_BIND_SERVICE; the defaults (5514) do not.
     """
-    from hamon.service.serve import ServeConfig, Service
+    import logging
+
+    from hamon.service.serve import Service, serve_config
+
+    logging.basicConfig(level=logging.INFO, format="hamon serve: %(message)s", stream=sys.stderr)
 
     settings: dict[str, Any] = {}
     if config_file:
@@ -126,7 +131,7 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
         ]
     if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls", "snmp_trap")):
         settings.update(DEFAULTS)
-    service = Service(ServeConfig(**settings), obj.store(), obj.inventory_path)
+    service = Service(serve_config(settings, config_file or "serve options"), obj.store(), obj.inventory_path)
     service.start()
     service.install_signals()
     out = console(stderr=True)

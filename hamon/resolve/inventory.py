@@ -158,13 +158,15 @@ def load_inventory(path: str | Path) -> Inventory:
 def parse_inventory(doc: Any, where: str = "<inventory>") -> Inventory:
     """Validate an already-loaded inventory document."""
     if doc is None:
-        return Inventory((), where)
+        raise InventoryError(f"{where}: the inventory is empty (write 'pairs: []' for one that is empty on purpose)")
     if not isinstance(doc, dict):
         raise InventoryError(f"{where}: expected a mapping with a 'pairs:' list")
     unknown = sorted(set(doc) - {"pairs"})
     if unknown:
         raise InventoryError(f"{where}: unknown key {unknown[0]!r} (the inventory has only 'pairs')")
-    raw_pairs = doc.get("pairs") or []
+    raw_pairs = doc.get("pairs")
+    if raw_pairs is None:
+        raise InventoryError(f"{where}: no 'pairs:' list (write 'pairs: []' for an inventory that is empty on purpose)")
     if not isinstance(raw_pairs, list):
         raise InventoryError(f"{where}: 'pairs' must be a list")
     pairs: list[PairConfig] = []

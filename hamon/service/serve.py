@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Ge, Gt, Le
 
 from hamon.bus import Collector, MemoryBus
 from hamon.bus.counters import Counters
@@ -58,6 +61,7 @@ def snmp_user(spec: dict[str, str]) -> Any:
     return snmp.V3User(spec["name"], spec["engine_id"], spec.get("auth"), auth_key, spec.get("priv"), priv_key)
 
 
+log = logging.getLogger("hamon.serve")
 GROUP = 256  # batches taken off the bus at once
 
 
@@ -83,14 +87,32 @@ class ServeConfig:
     snmp_trap: list[str] = field(default_factory=list)
     snmp_community: list[str] = field(default_factory=list)
     snmp_users: list[dict[str, str]] = field(default_factory=list)
-    reorder_window: float = 0.0
-    poll_interval: float = 60.0
+    reorder_window: Annotated[float, Ge(0), Le(60)] = 0.0
+    poll_interval: Annotated[float, Gt(0)] = 60.0
     ssh_secrets: str | None = None
-    poll_timeout: float = 5.0  # seconds an SNMP poll waits for each answer (SSH sessions: 4 times this)
+    poll_timeout: Annotated[float, Gt(0)] = (
+        5.0  # seconds an SNMP poll waits for each answer (SSH sessions: 4 times this)
+    )
     snmp_poll: dict[str, str] = field(default_factory=dict)  # {community} or {user, auth, auth_key, priv, priv_key}
-    status_every: float = 2.0
-    tick_every: float = 0.1
-    bus_capacity: int = 4096
+    status_every: Annotated[float, Gt(0)] = 2.0
+    tick_every: Annotated[float, Gt(0)] = 0.1
+    bus_capacity: Annotated[int, Ge(1)] = 4096
+
+
+def serve_config(settings: dict[str, Any], where: str = "serve settings") -> ServeConfig:
+    """ServeConfig from settings, every value's type checked now (pydantic), not at the first datagram.
+
+    A wrong value is a ConfigError naming where it came from, the key and what was wrong.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(ServeConfig).validate_python(settings, strict=False)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"]) or "(settings)"
+        value = first.get("input")
+        raise ConfigError(f"{where}: key {key!r}: {first['msg'].lower()} (got {value!r})") from exc
 
 
 class Service:
@@ -328,8 +350,9 @@ class Service:
             return
         try:
             inv = load_inventory(self.inventory_path)
-        except ConfigError:
+        except ConfigError as exc:
             self.counters.add("inventory_reload_failed")
+            log.error("inventory not reloaded, the previous one stays: %s", exc)
             return
         self.inventory = inv
         self._resolver = PairResolver(inv)
@@ -351,6 +374,7 @@ class Service:
             p.start()
             self.collectors.append(p)
         self.counters.add("inventory_reloaded")
+        log.info("inventory reloaded from %s: %d pairs", self.inventory_path, len(inv.pairs))
 
     def write_status(self) -> None:
         """Counters and per-sender activity into the store."""
