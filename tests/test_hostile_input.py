@@ -53,10 +53,11 @@ def test_a_replay_with_hostile_lines_stores_the_rest_and_every_read_works(tmp_pa
 def test_markup_and_terminal_escapes_from_the_wire_are_shown_as_literal_text(tmp_path: Path) -> None:
     capture = tmp_path / "escapes.log"
     capture.write_bytes(
-        b"<161>Nov 25 2026 10:00:00 fw[/bold] : %ASA-1-104001: (Primary) Switching to ACTIVE - [/bold] "
+        b"<161>Nov 25 2026 10:00:00 fw-x : %ASA-1-104001: (Primary) Switching to ACTIVE - [/bold] "
         b"\x1b]0;pwned\x07\x1b[2J\n"
-        b"<161>Nov 25 2026 10:00:05 fw[/bold] : %ASA-1-104002: (Secondary) Switching to STANDBY - [red]x\x1b[31m\n"
-        b"<161>Nov 25 2026 10:00:06 fw[/bold] : %ASA-1-104001: \x1b[2J garbage that is not a takeover text\n"
+        b"<161>Nov 25 2026 10:00:05 fw-x : %ASA-1-104002: (Secondary) Switching to STANDBY - [red]x\x1b[31m\n"
+        b"<161>Nov 25 2026 10:00:06 fw-x : %ASA-1-104001: \x1b[2J garbage that is not a takeover text\n"
+        b"<161>Nov 25 2026 10:00:07 fw[/bold]\x1b[2J : %ASA-1-104001: (Primary) Switching to ACTIVE\n"
     )
     db = ["--db", f"sqlite:///{tmp_path / 'e.db'}"]
     assert CliRunner().invoke(main, [*db, "replay", str(capture), "--no-progress"]).exit_code == 0
@@ -67,10 +68,13 @@ def test_markup_and_terminal_escapes_from_the_wire_are_shown_as_literal_text(tmp
         ["pairs"],
         ["quarantine"],
         ["sources"],
-        ["timeline", "fw[/bold]"],
+        ["timeline", "fw-x"],
     ):
         result = CliRunner().invoke(main, [*db, *command])
         assert result.exit_code == 0, (command, result.output)
         assert "\x1b" not in result.output and "\x07" not in result.output, command
     events = CliRunner().invoke(main, [*db, "events"]).output
     assert "[/bold]" in events and "#033]0;pwned#007#033[2J" in events  # shown, literally, as rsyslog does
+    quarantined = json.loads(CliRunner().invoke(main, [*db, "quarantine", "--json"]).stdout)
+    reasons = sorted(q["reason"] for q in quarantined)
+    assert reasons[0].startswith("malformed: 104001") and reasons[1].startswith("pair name 'fw[/bold]")

@@ -171,3 +171,22 @@ def test_alertmanager_payload_shape() -> None:
         "failover_group": "2",
     }
     assert (item["startsAt"], item["endsAt"]) == ("2026-11-25T10:00:00Z", "2026-11-25T10:00:42Z")
+
+
+def test_secrets_in_target_urls_are_never_printed_or_stored(sqlite_url: str, receiver: Receiver) -> None:
+    ok = f"json://hamon:s3cretpw@127.0.0.1:{receiver.port}/hook"
+    refused = "json://hamon:0therpw@127.0.0.1:1/hook"  # nothing listens on port 1
+    am = "alertmanager://ops:am-s3cret@127.0.0.1:1"
+    result = CliRunner().invoke(
+        main, ["--db", sqlite_url, "replay", str(EXAMPLE), "--notify", ok, "--notify", refused, "--notify", am]
+    )
+    assert receiver.posts  # the good target was sent to
+    assert "s3cretpw" not in result.output and "0therpw" not in result.output and "am-s3cret" not in result.output
+    assert "json://hamon:****@127.0.0.1:1/hook" in result.output  # the failure names the target, masked
+    store = Store(sqlite_url)
+    with store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        targets = {r[0] for r in conn.execute(text("SELECT DISTINCT target FROM notifications"))}
+    store.close()
+    assert targets and not any("s3cretpw" in t for t in targets)

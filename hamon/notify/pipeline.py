@@ -10,7 +10,9 @@ injected — read once per run by the pipeline — and the retry's sleep is inje
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -78,10 +80,11 @@ class AppriseSender:
     def __init__(self, url: str) -> None:
         import apprise
 
-        self.target = url.split("?", 1)[0]
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
-            raise ConfigError(f"not a notification URL apprise understands: {self.target}")
+            raise ConfigError(f"not a notification URL apprise understands: {masked(url)}")
+        # Tokens and passwords never leave the sender: shown and logged in apprise's private form.
+        self.target = target_id(self._apprise[0].url(privacy=True).split("?", 1)[0], url)  # type: ignore[no-untyped-call]
         self._types = {
             "critical": apprise.NotifyType.FAILURE,
             "warning": apprise.NotifyType.WARNING,
@@ -108,8 +111,9 @@ class AlertmanagerSender:
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         scheme, rest = url.split("://", 1)
         base = ("https://" if scheme == "alertmanagers" else "http://") + rest.rstrip("/")
-        self.target = url
+        self.target = target_id(masked(url), url)
         self.endpoint = base + "/api/v2/alerts"
+        self._shown = masked(self.endpoint)
         self.timeout = timeout
 
     @staticmethod
@@ -145,9 +149,25 @@ class AlertmanagerSender:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return 200 <= resp.status < 300, resp.status >= 500, f"HTTP {resp.status}"
         except urllib.error.HTTPError as exc:
-            return False, exc.code >= 500 or exc.code == 429, f"{self.endpoint}: HTTP {exc.code}"
+            return False, exc.code >= 500 or exc.code == 429, f"{self._shown}: HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
-            return False, True, f"{self.endpoint}: {getattr(exc, 'reason', exc)}"
+            return False, True, f"{self._shown}: {getattr(exc, 'reason', exc)}"
+
+
+USERINFO_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*)(?::[^@/]*)?@", re.IGNORECASE)
+
+
+def masked(url: str) -> str:
+    """A URL without its password or query (where tokens often travel)."""
+    url = url.split("?", 1)[0]
+    return USERINFO_RE.sub(lambda m: f"{m['scheme']}{m['user']}:****@" if m["user"] else f"{m['scheme']}****@", url)
+
+
+def target_id(shown: str, url: str) -> str:
+    """How a target is named in output, errors and the notification log: its masked form and a short
+    digest of the whole URL (two targets that mask alike stay apart; the secret is not recoverable)."""
+    digest = hashlib.blake2b(url.encode(), digest_size=4).hexdigest()
+    return f"{shown} #{digest}"
 
 
 def sender(url: str) -> Sender:

@@ -60,7 +60,7 @@ class Origin:
     received_at: dt.datetime
     hour: dt.datetime  # `at` to the hour and to the second, for activity counting
     second: dt.datetime
-    bad_time: str | None = None  # why the device's own time cannot be used (its lines are quarantined)
+    refused: str | None = None  # why its failover lines are quarantined (an absurd time, an unsafe pair name)
 
 
 def event_id(source: str, device_id: str | None, at: dt.datetime, msg_id: int, text: str) -> str:
@@ -205,8 +205,8 @@ class BatchParser:
         line_no: Callable[[], int],
         result: ParseResult,
     ) -> None:
-        if origin.bad_time is not None:
-            self._quarantine(result, batch, line_no(), raw, origin.bad_time)
+        if origin.refused is not None:
+            self._quarantine(result, batch, line_no(), raw, origin.refused)
             return
         msg_id = int(tag.group(2))
         body = text[tag.end() :].rstrip("\r\n\t ")
@@ -287,7 +287,9 @@ class BatchParser:
         bad_time = _bad_time(at_h, batch.received_at, at_i is not None if shape_hit else header_stamped)
         at = received if bad_time else (at_h or received)
         second = at.replace(microsecond=0)
-        origin = Origin(source, device_id, pair, at, received, second.replace(minute=0, second=0), second, bad_time)
+        unsafe = None if SAFE_NAME_RE.match(pair) else f"pair name {pair[:64]!r} is not a name hamon keeps"
+        hour = second.replace(minute=0, second=0)
+        origin = Origin(source, device_id, pair, at, received, hour, second, bad_time or unsafe)
         if len(self._origins) >= HEADER_CACHE_MAX:
             self._origins.clear()
         self._origins[key] = origin
@@ -397,6 +399,9 @@ def _count_key(header: bytes) -> tuple[bytes, int, int]:
     return key[:off] + b"00:00" + key[off + 5 :], int(key[off : off + 2]) * 60 + int(key[off + 3 : off + 5]), off
 
 
+# A pair named from the wire (a device-id, a host field, an address) is shown in terminals, dashboards
+# and notifications: letters, digits and . _ : - @ / only (hostnames, FQDNs, IPv4 and IPv6 addresses).
+SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,254}$")
 TIME_FLOOR = dt.datetime(1990, 1, 1, tzinfo=UTC)  # no ASA (or PIX) logged before this
 MAX_AHEAD = dt.timedelta(days=2)  # a device clock ahead of the receive time by more is not believed
 

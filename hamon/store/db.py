@@ -19,7 +19,7 @@ from hamon.model import Activity, Event, Quarantined
 from hamon.store import events_map
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, polls, quarantine, source_activity
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
