@@ -4,14 +4,22 @@ Framing is read per message: octet counting (`LEN SP MSG`, the message starts wi
 newline-terminated. Messages are published in batches with a blocking put: when the bus is full
 the reader waits, the socket buffers fill, and TCP slows the sender down — nothing is dropped.
 TLS can require client certificates; failed handshakes are counted as rejected.
+
+Bounded against hostile peers (syslog-ng's `max-connections()` shape): no frame buffers more than
+MAX_MESSAGE bytes, whatever its length field claims (the rest of it is skipped and counted); at most
+MAX_CONNECTIONS connections, MAX_PER_PEER of them from one address; a connection silent for
+IDLE_TIMEOUT is closed; out of file descriptors, the listener backs off and keeps accepting.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import logging
 import socket
 import ssl
 import threading
+import time
 
 from hamon.bus import Bus
 from hamon.bus.counters import Counters
@@ -19,6 +27,9 @@ from hamon.model import RawBatch
 
 MAX_MESSAGE = 64 * 1024
 MAX_CONNECTIONS = 1024
+MAX_PER_PEER = 64
+IDLE_TIMEOUT = 300.0  # seconds; an ASA sends at least its own keepalive traffic far more often
+log = logging.getLogger("hamon.serve")
 
 
 def tls_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:
@@ -38,8 +49,13 @@ class StreamFramer:
     def __init__(self) -> None:
         self.buf = b""
         self.oversized = 0
+        self.skip = 0  # bytes still to discard of an oversized octet-counted frame
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self.skip:
+            cut = min(self.skip, len(data))
+            self.skip -= cut
+            data = data[cut:]
         self.buf += data
         out: list[bytes] = []
         while self.buf:
@@ -48,6 +64,20 @@ class StreamFramer:
                 space = self.buf.find(b" ", 0, 12)
                 if space > 0 and self.buf[:space].isdigit():
                     n = int(self.buf[:space])
+                    if n > MAX_MESSAGE:
+                        # A frame longer than any syslog message: its first bytes are passed on (and
+                        # quarantined as too long), the rest discarded as it arrives.
+                        body = self.buf[space + 1 : space + 1 + min(n, MAX_MESSAGE)]
+                        if len(body) < min(n, MAX_MESSAGE) and len(self.buf) <= MAX_MESSAGE + 12:
+                            break  # wait for the first MAX_MESSAGE bytes
+                        out.append(body)
+                        taken = len(body)
+                        rest = self.buf[space + 1 + taken :]
+                        drop = min(n - taken, len(rest))
+                        self.skip = n - taken - drop
+                        self.buf = rest[drop:]
+                        self.oversized += 1
+                        continue
                     if len(self.buf) < space + 1 + n:
                         break  # wait for the rest
                     out.append(self.buf[space + 1 : space + 1 + n].rstrip(b"\r\n"))
@@ -80,6 +110,7 @@ class TcpSyslog:
         self.counters = counters
         self.tls = tls
         self.transport = "tls" if tls else "tcp"
+        self.idle_timeout = IDLE_TIMEOUT
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
@@ -88,6 +119,8 @@ class TcpSyslog:
         self.address = self.sock.getsockname()[:2]
         self._stop = threading.Event()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._per_peer: dict[str, int] = {}
+        self._peers_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._accept = threading.Thread(target=self._run, name=f"syslog-{self.transport} {self.address}", daemon=True)
 
@@ -103,22 +136,56 @@ class TcpSyslog:
             t.join(timeout=2)
 
     def _run(self) -> None:
+        backoff = 0.0
         while not self._stop.is_set():
             try:
                 conn, addr = self.sock.accept()
             except TimeoutError:
                 continue
-            except OSError:
-                return
-            if not self._slots.acquire(blocking=False):
-                self.counters.reject(self.transport, addr[0], "too many connections")
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of descriptors: the connection waits in the backlog; try again shortly.
+                    self.counters.reject(self.transport, "*", "out of file descriptors")
+                    if backoff == 0.0:
+                        log.error(
+                            "%s %s:%s: out of file descriptors, accepting again shortly", self.transport, *self.address
+                        )
+                    backoff = min(max(backoff * 2, 0.05), 1.0)
+                    self._stop.wait(backoff)
+                    continue
+                if self._stop.is_set() or exc.errno == errno.EBADF:
+                    return
+                self.counters.reject(self.transport, "*", f"accept: {exc.strerror or exc}")
+                continue
+            backoff = 0.0
+            source = addr[0]
+            with self._peers_lock:
+                busy = self._per_peer.get(source, 0) >= MAX_PER_PEER
+                if not busy:
+                    self._per_peer[source] = self._per_peer.get(source, 0) + 1
+            if busy:
+                self.counters.reject(self.transport, source, "too many connections from this sender")
                 conn.close()
                 continue
-            t = threading.Thread(target=self._serve, args=(conn, addr[0]), daemon=True)
+            if not self._slots.acquire(blocking=False):
+                self.counters.reject(self.transport, source, "too many connections")
+                self._leave(source)
+                conn.close()
+                continue
+            t = threading.Thread(target=self._serve, args=(conn, source), daemon=True)
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
             t.start()
 
+    def _leave(self, source: str) -> None:
+        with self._peers_lock:
+            n = self._per_peer.get(source, 1) - 1
+            if n > 0:
+                self._per_peer[source] = n
+            else:
+                self._per_peer.pop(source, None)
+
     def _serve(self, conn: socket.socket, source: str) -> None:
+        framer = StreamFramer()
         try:
             conn.settimeout(0.5)
             if self.tls is not None:
@@ -129,8 +196,8 @@ class TcpSyslog:
                         self.transport, source, f"tls handshake: {getattr(exc, 'reason', None) or exc}"
                     )
                     return
-            framer = StreamFramer()
             pending: list[bytes] = []
+            heard = time.monotonic()
             while True:
                 try:
                     data = conn.recv(65536)
@@ -139,6 +206,11 @@ class TcpSyslog:
                 except (OSError, ssl.SSLError):
                     break
                 if data == b"":
+                    break
+                if data:
+                    heard = time.monotonic()
+                elif time.monotonic() - heard > self.idle_timeout:
+                    self.counters.reject(self.transport, source, "idle connection closed")
                     break
                 if data:
                     pending += framer.feed(data)
@@ -151,8 +223,11 @@ class TcpSyslog:
             if pending:
                 self._publish(source, pending)
         finally:
+            if framer.oversized:
+                self.counters.reject(self.transport, source, "oversized frame", framer.oversized)
             conn.close()
             self._slots.release()
+            self._leave(source)
 
     def _publish(self, source: str, messages: list[bytes]) -> None:
         self.counters.receive(self.transport, source, len(messages))

@@ -6,28 +6,44 @@ import threading
 from collections import Counter
 from typing import Any
 
+OTHER = "other"  # the sender every sender beyond MAX_SENDERS is counted as
+MAX_SENDERS = 1024  # distinct senders kept per counter: spoofed sources cannot grow memory or metrics
+
 
 class Counters:
-    """Thread-safe counters; collectors count, the service and metrics read."""
+    """Thread-safe counters; collectors count, the service and metrics read.
+
+    At most MAX_SENDERS distinct senders are kept per counter; the rest are counted together as
+    `other`, so a flood of spoofed source addresses adds one series, not thousands.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._senders: set[str] = set()
         self.received: Counter[tuple[str, str]] = Counter()
         self.dropped: Counter[tuple[str, str]] = Counter()
         self.rejected: Counter[tuple[str, str, str]] = Counter()  # (transport, sender, reason)
         self.totals: Counter[str] = Counter()  # lines, events, quarantined, batches …
 
+    def _sender(self, source: str) -> str:
+        if source in self._senders:
+            return source
+        if len(self._senders) >= MAX_SENDERS:
+            return OTHER
+        self._senders.add(source)
+        return source
+
     def receive(self, transport: str, source: str, n: int = 1) -> None:
         with self._lock:
-            self.received[(transport, source)] += n
+            self.received[(transport, self._sender(source))] += n
 
     def drop(self, transport: str, source: str, n: int = 1) -> None:
         with self._lock:
-            self.dropped[(transport, source)] += n
+            self.dropped[(transport, self._sender(source))] += n
 
     def reject(self, transport: str, source: str, reason: str, n: int = 1) -> None:
         with self._lock:
-            self.rejected[(transport, source, reason)] += n
+            self.rejected[(transport, self._sender(source), reason[:120])] += n
 
     def add(self, name: str, n: int = 1) -> None:
         with self._lock:

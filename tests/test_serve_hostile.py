@@ -1,0 +1,90 @@
+"""Hostile senders against `hamon serve` on 127.0.0.1: an octet-count bomb, thousands of idle TCP
+connections, spoofed source addresses — UDP ingest keeps working, memory and metrics stay bounded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+
+from helpers import wait_for
+from test_serve import Running
+
+from hamon.bus.counters import MAX_SENDERS, OTHER, Counters
+from hamon.collectors import syslog_tcp
+from hamon.collectors.syslog_tcp import MAX_MESSAGE, StreamFramer
+
+LINE = "<161>{t:%b %d %Y %H:%M:%S} fw-edge : %ASA-1-105032: LAN Failover interface is down"
+
+
+def test_an_octet_count_bomb_buffers_at_most_one_message() -> None:
+    framer = StreamFramer()
+    out = framer.feed(b"999999999 " + b"x" * 1000)
+    assert out == [] and len(framer.buf) <= MAX_MESSAGE + 12
+    for _ in range(200):  # 200 × 64 KiB of the bomb's body
+        out += framer.feed(b"x" * 65536)
+        assert len(framer.buf) <= MAX_MESSAGE + 12
+    assert len(out) == 1 and len(out[0]) == MAX_MESSAGE and framer.oversized == 1
+    rest = 999999999 - MAX_MESSAGE - (1000 + 200 * 65536 - MAX_MESSAGE)
+    assert framer.skip == rest  # the remainder is skipped as it arrives, never buffered
+    framer.skip = 0
+    assert framer.feed(b"5 hello") == [b"hello"]
+
+
+def test_hostile_tcp_peers_leave_udp_ingest_working(sqlite_url: str) -> None:
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"], syslog_tcp=["127.0.0.1:0"])
+    idle: list[socket.socket] = []
+    try:
+        tcp = r.port("tcp")
+        bomb = socket.create_connection(("127.0.0.1", tcp))
+        bomb.sendall(b"2000000000 " + b"A" * (4 << 20))  # claims 2 GB, sends 4 MiB
+        for _ in range(2000):  # idle connections from one address
+            idle.append(socket.create_connection(("127.0.0.1", tcp)))
+        rejected = wait_for(
+            lambda: [
+                x
+                for x in r.service.counters.snapshot()["rejected"]
+                if x["reason"] == "too many connections from this sender"
+            ]
+        )
+        assert rejected[0]["count"] >= 2000 - syslog_tcp.MAX_PER_PEER
+        # Another sender still gets in over TCP, and UDP is read all along.
+        with socket.create_connection(("127.0.0.1", tcp), source_address=("127.0.0.2", 0)) as ok:
+            ok.sendall((LINE.format(t=dt.datetime.now(dt.UTC)) + "\n").encode())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(
+                LINE.format(t=dt.datetime.now(dt.UTC)).replace("fw-edge", "fw-udp").encode(),
+                ("127.0.0.1", r.port("udp")),
+            )
+        wait_for(lambda: {e.pair for e in r.store.events()} >= {"fw-edge", "fw-udp"}, timeout=10)
+        bomb.close()
+        wait_for(lambda: any(x["reason"] == "oversized frame" for x in r.service.counters.snapshot()["rejected"]))
+    finally:
+        for s in idle:
+            s.close()
+        r.stop()
+
+
+def test_idle_connections_are_closed(sqlite_url: str) -> None:
+    r = Running(sqlite_url, syslog_tcp=["127.0.0.1:0"])
+    try:
+        listener = next(c for c in r.service.collectors if c.transport == "tcp")
+        listener.idle_timeout = 1.0  # type: ignore[attr-defined]
+        s = socket.create_connection(("127.0.0.1", r.port("tcp")))
+        t0 = time.monotonic()
+        s.settimeout(10)
+        assert s.recv(1) == b""  # the server closed it
+        assert 0.9 < time.monotonic() - t0 < 5
+        assert any(x["reason"] == "idle connection closed" for x in r.service.counters.snapshot()["rejected"])
+    finally:
+        r.stop()
+
+
+def test_spoofed_senders_add_one_series_not_thousands() -> None:
+    c = Counters()
+    for i in range(20_000):
+        c.receive("udp", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    received = c.snapshot()["received"]
+    assert len(received) == MAX_SENDERS + 1
+    other = next(x for x in received if x["source"] == OTHER)
+    assert other["count"] == 20_000 - MAX_SENDERS
