@@ -97,3 +97,26 @@ def test_a_complete_failover_is_stored_at_once_not_after_the_merge_window(sqlite
         assert pair["units"] == {"primary": "standby", "secondary": "active"}
     finally:
         r.stop()
+
+
+def test_activity_of_a_unit_hours_behind_adds_up_across_status_writes(sqlite_url: str) -> None:
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"])  # status written every 0.5 s
+    try:
+        behind = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+        port = r.port("udp")
+        for burst in range(3):
+            lines = [
+                _line(
+                    "fw-late", behind + dt.timedelta(seconds=burst), f"%ASA-6-302013: Built inbound TCP connection {i}"
+                )
+                for i in range(100)
+            ]
+            _send(port, *lines)
+            time.sleep(1.2)  # more than two status writes between bursts
+
+        def stored() -> int:
+            return sum(row["lines"] for row in r.store.sources() if row["source"] == "127.0.0.1")
+
+        assert wait_for(lambda: stored() == 300, timeout=10), stored()
+    finally:
+        r.stop()

@@ -14,6 +14,7 @@ from hamon.resolve.settings import load_mapping
 
 CONFIG_KEYS = {
     "syslog_udp",
+    "tz",
     "syslog_tcp",
     "syslog_tls",
     "tls_cert",
@@ -97,6 +98,10 @@ def load_config(path: str) -> dict[str, Any]:
     "--snmp-poll-community",
     envvar="HAMON_SNMP_POLL_COMMUNITY",
     help="Community for cfwHardwareStatusTable polls of the units under `snmp_poll:` (v3: config file).",
+)
+@click.option(
+    "--tz",
+    help="Time zone of device stamps that carry none (default UTC; a pair's inventory tz: goes first).",
 )
 @click.option(
     "--reorder-window",

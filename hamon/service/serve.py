@@ -26,6 +26,7 @@ from hamon.bus.counters import Counters
 from hamon.errors import ConfigError
 from hamon.model import Event, PolledEvents
 from hamon.parse.batch import BatchParser
+from hamon.parse.timestamps import zone
 from hamon.resolve.inventory import Inventory, load_inventory
 from hamon.resolve.pairs import PairResolver
 from hamon.store import Store
@@ -97,6 +98,7 @@ class ServeConfig:
     status_every: Annotated[float, Gt(0)] = 2.0
     tick_every: Annotated[float, Gt(0)] = 0.1
     bus_capacity: Annotated[int, Ge(1)] = 4096
+    tz: str = "UTC"  # the zone of device stamps that carry none (a pair's inventory `tz:` goes first)
 
 
 def serve_config(settings: dict[str, Any], where: str = "serve settings") -> ServeConfig:
@@ -132,8 +134,10 @@ class Service:
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._resolver = PairResolver(self.inventory)
+        self.tz = zone(config.tz)
         self.parser = BatchParser(
             self._resolver.resolve,
+            self.tz,
             zones=self.inventory.zones() if self.inventory else None,
             next_seq=store.next_seq,
         )
@@ -201,10 +205,12 @@ class Service:
             self._metrics_server = serve_metrics(
                 *address(self.cfg.metrics), self.counters, self.bus, lambda: self.live.counts.late
             )
-        self.live.catch_up()
+        # Read first: the listeners drain their sockets onto the bus while the correlator catches up
+        # with the store (what arrives meanwhile waits on the bus, not in the kernel's buffers).
         for c in self.collectors:
             if c.transport != "snmp":  # trap receivers are running already
                 c.start()
+        self.live.catch_up()
         self.write_status()
 
     def listeners(self) -> list[dict[str, Any]]:
@@ -356,7 +362,9 @@ class Service:
             return
         self.inventory = inv
         self._resolver = PairResolver(inv)
-        self.parser = BatchParser(self._resolver.resolve, zones=inv.zones(), next_seq=self.store.next_seq)
+        parser = BatchParser(self._resolver.resolve, self.tz, zones=inv.zones(), next_seq=self.store.next_seq)
+        parser.activity = self.parser.activity  # counted under the old inventory, written with the next status
+        self.parser = parser
         self.live.inventory = inv
         # Polls follow the inventory: the old pollers stop, the new inventory's start.
         previous = (self.poller, self.snmp_poller)
@@ -381,17 +389,17 @@ class Service:
         from hamon.store.status import ServiceStatus, write_status
 
         now = dt.datetime.now(UTC)
-        acts = list(self.parser.activity.values())
-        if acts:
-            counts = {
-                "lines": self.counters.totals["lines"],
-                "events": self.counters.totals["events"],
-                "quarantined": self.counters.totals["quarantined"],
-            }
-            self.store.record_ingest(self.ingest_id, "serve", self.name, self.started_at, now, counts, acts)
-            # Activity of hours long past will not change again: keep memory flat.
-            old = now - dt.timedelta(hours=2)
-            self.parser.activity = {k: a for k, a in self.parser.activity.items() if a.hour >= old}
+        # What was counted since the last write, added to the stored rows: activity of any hour of
+        # device time (a unit whose clock runs hours behind) adds up instead of overwriting.
+        acts = self.parser.drain_activity()
+        counts = {
+            "lines": self.counters.totals["lines"],
+            "events": self.counters.totals["events"],
+            "quarantined": self.counters.totals["quarantined"],
+        }
+        self.store.record_ingest(
+            self.ingest_id, "serve", self.name, self.started_at, now, counts, acts, accumulate=True
+        )
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
         polls = [

@@ -188,8 +188,15 @@ class Store:
         finished_at: dt.datetime,
         counts: dict[str, int],
         activity: Iterable[Activity],
+        *,
+        accumulate: bool = False,
     ) -> None:
-        """Record an input and the per-source activity it showed; replaying it again rewrites the same rows."""
+        """Record an input and the per-source activity it showed; replaying it again rewrites the same rows.
+
+        With `accumulate` (a running service writing every few seconds) `counts` are the totals so far
+        and `activity` what was counted since the last write: it is added to what is stored (lines
+        summed, seconds heard merged), whatever hour of device time it belongs to.
+        """
         row = {
             "ingest_id": ingest_id,
             "kind": kind,
@@ -205,7 +212,18 @@ class Store:
             for a in activity
         ]
         with self._begin("recording the input") as conn:
-            conn.execute(self._insert(ingests).on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
+            ins_ingest = self._insert(ingests)
+            if accumulate:
+                totals = ("finished_at", "lines", "events", "quarantined")
+                conn.execute(
+                    ins_ingest.on_conflict_do_update(
+                        index_elements=["ingest_id"], set_={k: ins_ingest.excluded[k] for k in totals}
+                    ),
+                    [row],
+                )
+                acts = _merged(conn, ingest_id, acts)
+            else:
+                conn.execute(ins_ingest.on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
             if not acts:
                 return
             if self.dialect == "sqlite":  # the embedded store's bulk path, as in add_events
@@ -402,3 +420,24 @@ def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     msg = str(orig if orig is not None else exc).strip().splitlines()
     return msg[0] if msg else type(exc).__name__
+
+
+def _merged(conn: Connection, ingest_id: str, acts: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """New activity added to what is stored for the same (sender, hour) of this input."""
+    if not acts:
+        return acts
+    q = select(source_activity).where(
+        source_activity.c.ingest_id == ingest_id, source_activity.c.source.in_(sorted({a[1] for a in acts}))
+    )
+    stored = {(r.source, r.hour): r for r in conn.execute(q)}
+    out = []
+    for i, src, hour, pair, lines, last, bits in acts:
+        old = stored.get((src, hour))
+        if old is not None:
+            lines += old.lines
+            last = max(last, old.last_at)
+            width = max(len(bits), len(old.seconds))
+            merged = int.from_bytes(bits, "little") | int.from_bytes(old.seconds, "little")
+            bits = merged.to_bytes(width, "little")
+        out.append((i, src, hour, pair, lines, last, bits))
+    return out
