@@ -34,7 +34,7 @@ class Running:
     """A Service on ephemeral ports, run in a thread."""
 
     def __init__(self, db: str, **cfg: Any) -> None:
-        self.store = Store(db)
+        self.store = Store(db, migrate=False)  # the service checks the schema as it starts
         self.service = Service(ServeConfig(status_every=0.5, **cfg), self.store)
         self.service.start()
         self.thread = threading.Thread(target=self.service.run, daemon=True)

@@ -136,7 +136,11 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
         ]
     if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls", "snmp_trap")):
         settings.update(DEFAULTS)
-    service = Service(serve_config(settings, config_file or "serve options"), obj.store(), obj.inventory_path)
+    # The schema is checked when the service starts; a store that is down then does not keep it from
+    # listening (what arrives waits in the spool).
+    service = Service(
+        serve_config(settings, config_file or "serve options"), obj.store(migrate=False), obj.inventory_path
+    )
     service.start()
     service.install_signals()
     out = console(stderr=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapshot
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.state import PairState
+from hamon.errors import StoreError
 from hamon.model import AlertOpen, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
@@ -33,7 +34,9 @@ Key = tuple[float, int, str]  # (device time, arrival order, event id): the orde
 FIRST: Key = (float("-inf"), 0, "")
 LAST_SEQ = 2**62
 REWIND_SPAN = 1.0
-CATCH_UP_AHEAD = 366 * 86400.0  # resume from the newest checkpoint of all, even one stamped ahead of the clock  # seconds of event time a pair's in-memory copy covers before it is renewed
+CATCH_UP_AHEAD = (
+    366 * 86400.0
+)  # resume from the newest checkpoint of all, even one stamped ahead of the clock  # seconds of event time a pair's in-memory copy covers before it is renewed
 
 
 @dataclass
@@ -176,6 +179,7 @@ class LiveCorrelator:
         """
         wall = time.time() if wall is None else wall
         produced: list[Output] = []
+        failed: StoreError | None = None
         for pair in sorted(self.dirty):
             self.counts.reruns += 1
             self.buffers.pop(pair, None)  # the re-run reads them from the store
@@ -197,6 +201,7 @@ class LiveCorrelator:
                 continue  # nothing arrived for it in this run yet: its clock has not started
             watermark = pair_now - self.window
             outs: list[Output] = []
+            began = machine.now if machine.now is not None else 0.0
             cks: list[tuple[dt.datetime, dict[str, object]]] = []
             buf = self.buffers.get(pair, [])
             while buf and buf[0][0] <= watermark:
@@ -216,9 +221,17 @@ class LiveCorrelator:
                 self.rewinds[pair].outputs += timed
             outs += timed
             if outs or cks:
-                store_outputs.write_outputs(self.store, pair, outs, cks, snapshot(machine))
+                try:
+                    store_outputs.write_outputs(self.store, pair, outs, cks, snapshot(machine))
+                except StoreError as exc:
+                    # Not stored: the pair is run again from the store once it is back.
+                    self.dirty[pair] = min(self.dirty.get(pair, began), began)
+                    failed = exc
+                    continue
             produced += outs
         self._count(produced)
+        if failed is not None:
+            raise failed
         return produced
 
     def _rewind(self, e: Event, t: float) -> bool:

@@ -121,6 +121,22 @@ class BatchParser:
             self._slow(pieces, batch, ctx, result, base)
         return result
 
+    def keep_activity(self, acts: list[Activity]) -> None:
+        """Take back activity that could not be written (it is added to what was counted since)."""
+        for a in acts:
+            key = (a.source, a.hour)
+            now = self.activity.get(key)
+            if now is None:
+                self.activity[key] = a
+                continue
+            now.lines += a.lines
+            if a.last_at is not None and (now.last_at is None or a.last_at > now.last_at):
+                now.last_at = a.last_at
+            bits = int.from_bytes(now.seconds or bytes(SECOND_BYTES), "little") | int.from_bytes(
+                a.seconds or bytes(SECOND_BYTES), "little"
+            )
+            now.seconds = bits.to_bytes(SECOND_BYTES, "little")
+
     def drain_activity(self) -> list[Activity]:
         """The activity counted so far, and forget it."""
         out = list(self.activity.values())

@@ -9,7 +9,14 @@ from hamon.bus import Bus
 from hamon.bus.counters import Counters
 
 
-def serve_metrics(host: str, port: int, counters: Counters, bus: Bus, late: Callable[[], int]) -> Any:
+def serve_metrics(
+    host: str,
+    port: int,
+    counters: Counters,
+    bus: Bus,
+    late: Callable[[], int],
+    gauges: Callable[[], dict[str, float]] = dict,
+) -> Any:
     """Start the /metrics endpoint; returns the HTTP server (shutdown() stops it)."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -39,6 +46,8 @@ def serve_metrics(host: str, port: int, counters: Counters, bus: Bus, late: Call
                 yield CounterMetricFamily(f"hamon_{name}", f"Total {name.replace('_', ' ')}", value=value)
             yield GaugeMetricFamily("hamon_bus_depth", "Batches waiting on the bus", value=bus.depth())
             yield CounterMetricFamily("hamon_late_events", "Events later than the reorder window", value=late())
+            for name, value in gauges().items():  # the spool and the store's availability, now
+                yield GaugeMetricFamily(f"hamon_{name}", name.replace("_", " "), value=value)
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector())

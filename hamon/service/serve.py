@@ -23,12 +23,13 @@ from annotated_types import Ge, Gt, Le
 
 from hamon.bus import Collector, MemoryBus
 from hamon.bus.counters import Counters
-from hamon.errors import ConfigError
+from hamon.errors import ConfigError, StoreError
 from hamon.model import Event, PolledEvents
 from hamon.parse.batch import BatchParser
 from hamon.parse.timestamps import zone
 from hamon.resolve.inventory import Inventory, load_inventory
 from hamon.resolve.pairs import PairResolver
+from hamon.service.spool import Item, Spool
 from hamon.store import Store
 
 UTC = dt.UTC
@@ -99,6 +100,9 @@ class ServeConfig:
     tick_every: Annotated[float, Gt(0)] = 0.1
     bus_capacity: Annotated[int, Ge(1)] = 4096
     tz: str = "UTC"  # the zone of device stamps that carry none (a pair's inventory `tz:` goes first)
+    spool_dir: str | None = None  # where received messages wait while the store is unreachable
+    spool_memory_events: Annotated[int, Ge(0)] = 200_000
+    spool_disk_bytes: Annotated[int, Ge(0)] = 1 << 30
 
 
 def serve_config(settings: dict[str, Any], where: str = "serve settings") -> ServeConfig:
@@ -131,6 +135,11 @@ class Service:
         self.name = "serve"
         self.ingest_id = f"serve:{self.started_at.isoformat()}:{os.getpid()}"
         self.collectors: list[Collector] = []
+        self.spool = Spool(config.spool_dir, config.spool_memory_events, config.spool_disk_bytes)
+        self.outage_since: float | None = None  # monotonic time the store became unreachable
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._caught_up = False
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._resolver = PairResolver(self.inventory)
@@ -203,15 +212,23 @@ class Service:
             from hamon.service.metrics import serve_metrics
 
             self._metrics_server = serve_metrics(
-                *address(self.cfg.metrics), self.counters, self.bus, lambda: self.live.counts.late
+                *address(self.cfg.metrics), self.counters, self.bus, lambda: self.live.counts.late, self.gauges
             )
         # Read first: the listeners drain their sockets onto the bus while the correlator catches up
         # with the store (what arrives meanwhile waits on the bus, not in the kernel's buffers).
         for c in self.collectors:
             if c.transport != "snmp":  # trap receivers are running already
                 c.start()
-        self.live.catch_up()
+        try:
+            self._catch_up()
+        except StoreError as exc:  # the listeners run all the same; received messages wait in the spool
+            self._store_down(exc)
         self.write_status()
+
+    def _catch_up(self) -> None:
+        self.store.ensure_schema()
+        self.live.catch_up()
+        self._caught_up = True
 
     def listeners(self) -> list[dict[str, Any]]:
         out = [
@@ -237,6 +254,8 @@ class Service:
             group = self._take(self.cfg.tick_every)
             if group:
                 self.handle_many(group)
+            if self.outage_since is not None and time.monotonic() >= self._retry_at:
+                self._recover()
             if self.reload.is_set():
                 self.reload_inventory()
             # Pairs with new events go on at once; every pair's timers every tick_every.
@@ -288,7 +307,8 @@ class Service:
                 events += self.store.stamp(batch.events)  # arrival order: the tie-break within a second
                 if batch.polled is not None:
                     pair, unit, document = batch.polled
-                    self.store.record_poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document)
+                    with contextlib.suppress(StoreError):  # the unit's last poll: the next one will do
+                        self.store.record_poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document)
                 continue
             res = self.parser.parse(batch)
             events += res.events
@@ -299,11 +319,65 @@ class Service:
             c.add("quarantined", len(res.quarantined))
             c.add("ordinary", res.ordinary)
             c.add("other", res.other)
-        if events:
-            c.add("events_new", self.store.add_events(events))
-        if quarantined:
-            self.store.add_quarantined(quarantined)
-        self._submit(events)
+        self._keep(Item(events, quarantined))
+
+    def _keep(self, item: Item) -> None:
+        """Store an item and hand its events to the correlator; while the store is away, spool it."""
+        if self.outage_since is None:
+            try:
+                self._store(item)
+            except StoreError as exc:
+                self._store_down(exc)
+            else:
+                self._submit(item.events)
+                return
+        if not self.spool.put(item):
+            for dropped in self.spool.drain_dropped():
+                for e in dropped.events:
+                    self.counters.drop("spool", e.source)
+                self.counters.add("spool_dropped", dropped.size())
+
+    def _store(self, item: Item) -> None:
+        if item.events:
+            self.counters.add("events_new", self.store.add_events(item.events))
+        if item.quarantined:
+            self.store.add_quarantined(item.quarantined)
+
+    def gauges(self) -> dict[str, float]:
+        """What the service holds now: the spool, and how long the store has been away (0: it is up)."""
+        down = 0.0 if self.outage_since is None else time.monotonic() - self.outage_since
+        return {
+            "spool_held": float(self.spool.held),
+            "spool_bytes_on_disk": float(self.spool.bytes_on_disk),
+            "store_unavailable_seconds": round(down, 1),
+        }
+
+    def _store_down(self, exc: StoreError) -> None:
+        if self.outage_since is None:
+            self.outage_since = time.monotonic()
+            self._backoff = 0.5
+            self._retry_at = self.outage_since + self._backoff
+            self.counters.add("store_outages")
+            log.error("store unavailable, holding received messages in the spool: %s", exc)
+
+    def _recover(self) -> None:
+        """Try the store again: catch up, store what the spool holds in order, go on live."""
+        held = self.spool.held
+        try:
+            if not self._caught_up:
+                self._catch_up()
+            while (item := self.spool.peek()) is not None:
+                self._store(item)
+                self.spool.pop()
+                self._submit(item.events)
+            self.live.tick(everything=True)
+        except StoreError:
+            self._backoff = min(self._backoff * 2, 30.0)  # tried again later, less often
+            self._retry_at = time.monotonic() + self._backoff
+            return
+        assert self.outage_since is not None
+        log.info("store back after %.1f s: %d held events and lines stored", time.monotonic() - self.outage_since, held)
+        self.outage_since = None
 
     def _submit(self, events: list[Event]) -> None:
         if events:
@@ -313,7 +387,13 @@ class Service:
         # Between events, each pair's event time moves on with the wall clock from its own newest
         # event, so timers (merge windows, grace periods) fire on a quiet pair too, whatever the
         # devices' clocks say, and no pair's clock moves another's.
-        outs = self.live.tick(everything=everything)
+        if self.outage_since is not None:
+            return  # timers wait for the store; what they decide is decided on the first tick after
+        try:
+            outs = self.live.tick(everything=everything)
+        except StoreError as exc:
+            self._store_down(exc)
+            return
         if outs and self.pipeline is not None:
             from hamon.model import AlertOpen, AlertResolve
             from hamon.notify.pipeline import notices_for
@@ -391,17 +471,30 @@ class Service:
         now = dt.datetime.now(UTC)
         # What was counted since the last write, added to the stored rows: activity of any hour of
         # device time (a unit whose clock runs hours behind) adds up instead of overwriting.
+        if self.outage_since is not None:
+            return  # counted activity waits in the parser; the first status after the outage says it all
         acts = self.parser.drain_activity()
         counts = {
             "lines": self.counters.totals["lines"],
             "events": self.counters.totals["events"],
             "quarantined": self.counters.totals["quarantined"],
         }
-        self.store.record_ingest(
-            self.ingest_id, "serve", self.name, self.started_at, now, counts, acts, accumulate=True
-        )
+        try:
+            self.store.record_ingest(
+                self.ingest_id, "serve", self.name, self.started_at, now, counts, acts, accumulate=True
+            )
+        except StoreError as exc:
+            self.parser.keep_activity(acts)  # written with the next status, when the store is back
+            self._store_down(exc)
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
+        snap["spool"] = {
+            "held": self.spool.held,
+            "bytes_on_disk": self.spool.bytes_on_disk,
+            "store_unavailable_s": None
+            if self.outage_since is None
+            else round(time.monotonic() - self.outage_since, 1),
+        }
         polls = [
             *(self.poller.status() if self.poller else []),
             *(self.snmp_poller.status() if self.snmp_poller else []),
@@ -416,4 +509,7 @@ class Service:
             "failovers": self.live.counts.failovers,
             "alerts_opened": self.live.counts.alerts_opened,
         }
-        write_status(self.store, ServiceStatus(self.name, os.getpid(), self.started_at, now, self.listeners(), snap))
+        with contextlib.suppress(StoreError):  # the outage is noted above; the next write tells it
+            write_status(
+                self.store, ServiceStatus(self.name, os.getpid(), self.started_at, now, self.listeners(), snap)
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -311,8 +312,13 @@ class Store:
     def next_seq(self) -> int:
         """The next arrival order to hand out (the store's newest, read once, then counted on)."""
         if self._seq is None:
-            with self._begin("reading the arrival order") as conn:
-                self._seq = int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+            try:
+                with self._begin("reading the arrival order") as conn:
+                    self._seq = int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+            except StoreError:
+                # The store is away (a service starting during an outage): microseconds since the
+                # epoch lie beyond any count a store reached, so the order still goes on from there.
+                self._seq = time.time_ns() // 1000
         self._seq += 1
         return self._seq
 
