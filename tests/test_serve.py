@@ -33,9 +33,9 @@ TAKEOVER = "%ASA-1-104001: (Secondary) Switching to ACTIVE - HELLO not heard fro
 class Running:
     """A Service on ephemeral ports, run in a thread."""
 
-    def __init__(self, db: str, **cfg: Any) -> None:
+    def __init__(self, db: str, inventory: str | None = None, **cfg: Any) -> None:
         self.store = Store(db, migrate=False)  # the service checks the schema as it starts
-        self.service = Service(ServeConfig(status_every=0.5, **cfg), self.store)
+        self.service = Service(ServeConfig(status_every=0.5, **cfg), self.store, inventory)
         self.service.start()
         self.thread = threading.Thread(target=self.service.run, daemon=True)
         self.thread.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import time
+from pathlib import Path
 
 from helpers import wait_for
 from test_serve import Running
@@ -88,3 +89,23 @@ def test_spoofed_senders_add_one_series_not_thousands() -> None:
     assert len(received) == MAX_SENDERS + 1
     other = next(x for x in received if x["source"] == OTHER)
     assert other["count"] == 20_000 - MAX_SENDERS
+
+
+def test_a_spoofed_sender_is_refused_by_the_pairs_allow_list(sqlite_url: str, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yml"
+    inv.write_text("pairs:\n  - name: fw-edge\n    match: [fw-edge]\n    senders: [127.0.0.2]\n")
+    r = Running(sqlite_url, inventory=str(inv), syslog_udp=["127.0.0.1:0"])
+    try:
+        port = r.port("udp")
+        line = LINE.format(t=dt.datetime.now(dt.UTC)).encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofed:
+            spoofed.sendto(line, ("127.0.0.1", port))  # from 127.0.0.1: not listed
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as real:
+            real.bind(("127.0.0.2", 0))
+            real.sendto(line.replace(b"105032", b"105032").replace(b"down", b"down "), ("127.0.0.1", port))
+        q = wait_for(lambda: r.store.quarantined(), timeout=10)
+        assert q[0].reason == "sender 127.0.0.1 may not speak for pair 'fw-edge' (inventory senders:)"
+        events = wait_for(lambda: r.store.events(pair="fw-edge"), timeout=10)
+        assert [e.source for e in events] == ["127.0.0.2"]
+    finally:
+        r.stop()

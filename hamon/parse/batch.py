@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from hamon.parse.catalog import FAILOVER_TAG, is_failover
 from hamon.parse.framing import Header, parse_header
 from hamon.parse.message import LOOSE_TAG_RE, TAG_RE, MalformedMessage, parse_message
 from hamon.parse.timestamps import STAMP_RE, TimeContext, from_match
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 try:  # the C line scanner; the pure-Python scanner below does the same, more slowly
     from hamon.parse._scan import scan as _c_scan
@@ -84,11 +87,13 @@ class BatchParser:
         pure_python: bool = False,
         zones: dict[str, dt.tzinfo] | None = None,
         next_seq: Callable[[], int] | None = None,
+        senders: dict[str, tuple[Network, ...]] | None = None,
     ) -> None:
         self._resolve = resolve
         self._tz = tz
         self._zones = zones or {}  # pair -> the zone of its units' zone-less stamps (inventory `tz:`)
         self._next_seq = next_seq or (lambda: 0)  # arrival order, from the store the events go to
+        self._senders = senders or {}  # pair -> the networks that may speak for it (live input only)
         self._year = year
         self._origins: dict[bytes, Origin] = {}
         self._origins_ref: tuple[dt.datetime, str, bool] | None = None
@@ -304,12 +309,26 @@ class BatchParser:
         at = received if bad_time else (at_h or received)
         second = at.replace(microsecond=0)
         unsafe = None if SAFE_NAME_RE.match(pair) else f"pair name {pair[:64]!r} is not a name hamon keeps"
+        unsafe = unsafe or self._refused_sender(pair, batch)
         hour = second.replace(minute=0, second=0)
         origin = Origin(source, device_id, pair, at, received, hour, second, bad_time or unsafe)
         if len(self._origins) >= HEADER_CACHE_MAX:
             self._origins.clear()
         self._origins[key] = origin
         return origin
+
+    def _refused_sender(self, pair: str, batch: RawBatch) -> str | None:
+        """A live sender (its real address, whatever a header claims) not listed for the pair."""
+        allowed = self._senders.get(pair)
+        if not allowed or batch.transport == "file":
+            return None
+        try:
+            address = ipaddress.ip_address(batch.source.strip("[]"))
+        except ValueError:
+            return f"sender {batch.source[:64]!r} may not speak for pair {pair!r}"
+        if any(address in net for net in allowed):
+            return None
+        return f"sender {batch.source} may not speak for pair {pair!r} (inventory senders:)"
 
     def _pair_context(self, pair: str, ctx: TimeContext) -> TimeContext:
         tz = self._zones.get(pair)

@@ -17,6 +17,7 @@ pairs:
     flap_count: 3                 # failovers within flap_window that are flapping
     flap_window: 600
     tz: Europe/Berlin             # the units' clock zone (IANA): device times without an offset
+    senders: [192.0.2.10, 192.0.2.11]  # only these may speak for the pair (others quarantined)
 ```
 Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
 naming the file, the pair and the key.
@@ -37,6 +38,7 @@ import yaml
 from hamon.errors import InventoryError
 
 MODES = ("active-standby", "active-active")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PAIR_KEYS = frozenset(
     {
         "name",
@@ -56,6 +58,7 @@ PAIR_KEYS = frozenset(
         "flap_count",
         "flap_window",
         "tz",
+        "senders",
     }
 )
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
@@ -101,6 +104,7 @@ class PairConfig:
     poll: tuple[str, ...] = ()  # the units' management addresses (HOST or HOST:PORT) for SSH polls
     snmp_poll: tuple[str, ...] = ()  # the units' addresses for cfwHardwareStatusTable polls
     tz: str | None = None  # the units' clock zone (IANA name), for device times without an offset
+    senders: tuple[str, ...] = ()  # addresses or networks allowed to speak for the pair (empty: any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,12 @@ class Inventory:
 
     pairs: tuple[PairConfig, ...] = ()
     path: str | None = None
+
+    def senders(self) -> dict[str, tuple[Network, ...]]:
+        """The pairs that only listed addresses may speak for (inventory `senders:`)."""
+        return {
+            p.name: tuple(ipaddress.ip_network(x, strict=False) for x in p.senders) for p in self.pairs if p.senders
+        }
 
     def zones(self) -> dict[str, dt.tzinfo]:
         """The pairs whose units' clocks run in a named zone (`tz:`), for zone-less device stamps."""
@@ -267,6 +277,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "poll": _unit_addresses,
     "snmp_poll": _unit_addresses,
     "tz": lambda value, where: _zone_name(value, where),
+    "senders": lambda value, where: _networks(value, where),
 }
 
 
@@ -302,6 +313,18 @@ def _policy(value: Any, label: str) -> InterfacePolicy:
         if v.isdigit() and 1 <= int(v) <= 250:
             return InterfacePolicy(int(v), False)
     raise InventoryError(f"{label} must be a number of interfaces (1-250) or a percentage (1%-100%), not {value!r}")
+
+
+def _networks(value: Any, where: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(x, str) and x.strip() for x in items):
+        raise InventoryError(f"{where} must list the addresses or networks that may speak for the pair")
+    for x in items:
+        try:
+            ipaddress.ip_network(x.strip(), strict=False)
+        except ValueError as exc:
+            raise InventoryError(f"{where}: {x!r} is not an address or network") from exc
+    return tuple(x.strip() for x in items)
 
 
 def _zone_name(value: Any, where: str) -> str:

@@ -149,6 +149,7 @@ class Service:
             self.tz,
             zones=self.inventory.zones() if self.inventory else None,
             next_seq=store.next_seq,
+            senders=self.inventory.senders() if self.inventory else None,
         )
         from hamon.correlate.live import LiveCorrelator
 
@@ -442,7 +443,9 @@ class Service:
             return
         self.inventory = inv
         self._resolver = PairResolver(inv)
-        parser = BatchParser(self._resolver.resolve, self.tz, zones=inv.zones(), next_seq=self.store.next_seq)
+        parser = BatchParser(
+            self._resolver.resolve, self.tz, zones=inv.zones(), next_seq=self.store.next_seq, senders=inv.senders()
+        )
         parser.activity = self.parser.activity  # counted under the old inventory, written with the next status
         self.parser = parser
         self.live.inventory = inv
