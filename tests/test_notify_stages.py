@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from hamon.notify.pipeline import (
 )
 from hamon.store import Store
 from hamon.store.notify import add_silence, log_notification
+from hamon.store.outputs import alert_list
 
 T0 = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 
@@ -105,4 +107,33 @@ def test_send_stage_does_not_retry_what_retrying_cannot_mend(store: Store) -> No
     )
     assert (report.sent, report.failed, slept, len(receiver.posts)) == (0, 1, [], 1)
     assert "HTTP 400" in report.errors[0]
+    receiver.server.shutdown()
+
+
+def test_the_worker_retries_what_did_not_go_out_with_backoff(store: Store, sqlite_url: str) -> None:
+    from scenario import P, capture
+
+    from hamon.bus.counters import Counters
+    from hamon.notify.pipeline import Pipeline
+    from hamon.notify.worker import NotifyWorker
+
+    log_file = Path(store.url.removeprefix("sqlite:///")).parent / "one.log"
+    log_file.write_text(capture([P(0, 105032, "LAN Failover interface is down")], host="fw-r"))
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+
+    assert CliRunner().invoke(main, ["--db", sqlite_url, "replay", str(log_file), "--no-progress"]).exit_code == 0
+    (alert_id,) = [a["alert_id"] for a in alert_list(store)]
+    receiver = Flaky(fail=1, status=400)  # refuses once, then takes it
+    now = [0.0]
+    worker = NotifyWorker(store, Pipeline(store, [AlertmanagerSender(receiver.url)]), Counters(), clock=lambda: now[0])
+    worker.step([alert_id])
+    assert alert_id in worker.pending and worker.pending[alert_id].due == 5.0
+    now[0] = 4.0
+    worker.step([])
+    assert len(receiver.posts) == 1  # not due yet
+    now[0] = 5.0
+    worker.step([])
+    assert len(receiver.posts) == 2 and worker.pending == {}
     receiver.server.shutdown()

@@ -109,3 +109,26 @@ def test_a_spoofed_sender_is_refused_by_the_pairs_allow_list(sqlite_url: str, tm
         assert [e.source for e in events] == ["127.0.0.2"]
     finally:
         r.stop()
+
+
+def test_a_black_holed_webhook_does_not_slow_ingest(sqlite_url: str) -> None:
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(1024)  # accepts into the backlog, never answers
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"], notify=[f"json://127.0.0.1:{hole.getsockname()[1]}/hook"])
+    try:
+        port = r.port("udp")
+        t0 = time.monotonic()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            for i in range(50):
+                u.sendto(
+                    LINE.format(t=dt.datetime.now(dt.UTC)).replace("fw-edge", f"fw-{i:02d}").encode(),
+                    ("127.0.0.1", port),
+                )
+        from hamon.store import outputs
+
+        assert wait_for(lambda: len(outputs.alert_list(r.store)) == 50, timeout=10)
+        assert time.monotonic() - t0 < 5  # apprise waits seconds on each black-holed post; ingest did not
+    finally:
+        r.stop()
+        hole.close()

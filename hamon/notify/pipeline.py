@@ -187,6 +187,7 @@ class Report:
     rate_limited: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    failed_ids: set[str] = field(default_factory=set)  # alerts whose notice did not reach every target
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -293,6 +294,7 @@ class SendStage:
             for s in d.targets:
                 if s.target in down:
                     report.failed += 1
+                    report.failed_ids.add(d.notice.alert_id)
                     continue
                 ok, error = self._send(s, d.notice)
                 if ok:
@@ -301,6 +303,7 @@ class SendStage:
                 else:
                     report.failed += 1
                     report.errors.append(error)
+                    report.failed_ids.add(d.notice.alert_id)
                     down.add(s.target)
         return []
 

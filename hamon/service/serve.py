@@ -154,11 +154,12 @@ class Service:
         from hamon.correlate.live import LiveCorrelator
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
-        self.pipeline = None
+        self.notifier: Any = None
         if config.notify:
             from hamon.notify.pipeline import Pipeline, sender
+            from hamon.notify.worker import NotifyWorker
 
-            self.pipeline = Pipeline(store, [sender(u) for u in config.notify])
+            self.notifier = NotifyWorker(store, Pipeline(store, [sender(u) for u in config.notify]), self.counters)
         self._metrics_server: Any = None
         self.poller: Any = None
         self.snmp_poller: Any = None
@@ -224,6 +225,8 @@ class Service:
             self._catch_up()
         except StoreError as exc:  # the listeners run all the same; received messages wait in the spool
             self._store_down(exc)
+        if self.notifier is not None:
+            self.notifier.start()
         self.write_status()
 
     def _catch_up(self) -> None:
@@ -275,6 +278,8 @@ class Service:
         while group := self._take(0.0):
             self.handle_many(group)
         self.tick()
+        if self.notifier is not None:
+            self.notifier.stop(timeout=5.0)  # what is handed over goes out, within the stop timeout
         self.write_status()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
@@ -395,14 +400,10 @@ class Service:
         except StoreError as exc:
             self._store_down(exc)
             return
-        if outs and self.pipeline is not None:
+        if outs and self.notifier is not None:  # sent on the notifier's own thread: ingest goes on
             from hamon.model import AlertOpen, AlertResolve
-            from hamon.notify.pipeline import notices_for
 
-            ids = sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)})
-            report = self.pipeline.process(notices_for(self.store, ids))
-            self.counters.add("notifications_sent", report.sent)
-            self.counters.add("notifications_failed", report.failed)
+            self.notifier.submit(sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}))
 
     def _pollers(self, inventory: Inventory | None) -> list[Any]:
         """The SSH and SNMP pollers of the units the inventory lists (not started)."""

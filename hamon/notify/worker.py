@@ -1,0 +1,113 @@
+"""Notification off the ingest path: `hamon serve` hands alert ids to a worker thread and goes on.
+
+The worker runs the pipeline (silence → dedup → rate limit → send) for each handed-over batch. What
+failed to go out is tried again from the notification log with backoff (5 s doubling to 5 min) until
+it is delivered or a day has passed; firing alerts are re-posted to Alertmanager targets every
+`resend_every` seconds (Alertmanager resolves an alert it does not hear of again within its
+`resolve_timeout`). A black-holed webhook therefore delays only notifications, never ingest.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from hamon.bus.counters import Counters
+from hamon.errors import StoreError
+from hamon.notify.pipeline import AlertmanagerSender, Pipeline, Report, notices_for
+from hamon.store.db import Store
+from hamon.store.outputs import alert_list
+
+RETRY_FIRST, RETRY_MAX, GIVE_UP = 5.0, 300.0, 86400.0
+
+
+@dataclass
+class Pending:
+    """An alert whose notification did not go out yet."""
+
+    first: float
+    due: float
+    wait: float = RETRY_FIRST
+
+
+@dataclass
+class NotifyWorker:
+    """One thread that sends; `submit` never blocks."""
+
+    store: Store
+    pipeline: Pipeline
+    counters: Counters
+    resend_every: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    pending: dict[str, Pending] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._queue: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hamon-notify", daemon=True)
+        self._resent = self.clock()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, alert_ids: Sequence[str]) -> None:
+        """Hand over alerts opened or resolved (sent in the order they come)."""
+        if alert_ids:
+            self._queue.put(list(alert_ids))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Send what is handed over already (within `timeout`), then stop."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                ids = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                ids = []
+            self.step(ids)
+
+    def step(self, ids: list[str]) -> None:
+        """One round: the handed-over ids, retries that are due, and the periodic Alertmanager re-post."""
+        now = self.clock()
+        due = [a for a, p in self.pending.items() if p.due <= now]
+        try:
+            if ids or due:
+                self._send(sorted(set(ids) | set(due)), now)
+            if now - self._resent >= self.resend_every:
+                self._resent = now
+                self._repost()
+        except StoreError:
+            for a in ids:  # the store is away: these are tried again with the retries
+                self.pending.setdefault(a, Pending(now, now + RETRY_FIRST))
+
+    def _send(self, ids: list[str], now: float) -> None:
+        report: Report = self.pipeline.process(notices_for(self.store, ids))
+        self.counters.add("notifications_sent", report.sent)
+        self.counters.add("notifications_failed", report.failed)
+        for a in ids:
+            if a in report.failed_ids:
+                p = self.pending.get(a) or Pending(now, now)
+                p.due, p.wait = now + p.wait, min(p.wait * 2, RETRY_MAX)
+                if now - p.first > GIVE_UP:
+                    self.pending.pop(a, None)
+                    self.counters.add("notifications_given_up")
+                else:
+                    self.pending[a] = p
+            else:
+                self.pending.pop(a, None)
+
+    def _repost(self) -> None:
+        managers = [s for s in self.pipeline.senders if isinstance(s, AlertmanagerSender)]
+        if not managers:
+            return
+        firing = [n for n in notices_for(self.store, [a["alert_id"] for a in alert_list(self.store, open_only=True)])]
+        if firing:
+            for m in managers:
+                m.send(firing)
