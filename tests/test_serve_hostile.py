@@ -57,7 +57,7 @@ def test_hostile_tcp_peers_leave_udp_ingest_working(sqlite_url: str) -> None:
                 LINE.format(t=dt.datetime.now(dt.UTC)).replace("fw-edge", "fw-udp").encode(),
                 ("127.0.0.1", r.port("udp")),
             )
-        wait_for(lambda: {e.pair for e in r.store.events()} >= {"fw-edge", "fw-udp"}, timeout=10)
+        wait_for(lambda: {e.pair for e in r.store.events()} >= {"fw-edge", "fw-udp"}, timeout=30)
         bomb.close()
         wait_for(lambda: any(x["reason"] == "oversized frame" for x in r.service.counters.snapshot()["rejected"]))
     finally:
