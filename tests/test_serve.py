@@ -377,6 +377,10 @@ def test_snmp_traps_v2c_and_v3_authpriv_and_refusals(sqlite_url: str, monkeypatc
         assert reasons["unknown community"] == 1
         assert reasons["wrong authentication key"] == 1
         assert reasons["unknown user"] == 1
+        r.service.write_status()  # the keys are nowhere hamon writes
+        status = CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout
+        assert "authpass123" not in status and "privpass123" not in status
+        assert "authpass123" not in Path(sqlite_url.removeprefix("sqlite:///")).read_bytes().decode("latin-1")
     finally:
         r.stop()
 
