@@ -255,3 +255,30 @@ def test_panel_sql_is_written_against_the_schema() -> None:
         sql("SELECT {alerts.closed_at} FROM {alerts}")
     with pytest.raises(KeyError):
         sql("SELECT 1 FROM {alert}")
+
+
+def test_the_pair_state_panel_shows_where_a_unit_ended_in_one_instant(postgres_url: str, tmp_path: Path) -> None:
+    from scenario import P, S, capture
+
+    from hamon.store import Store
+    from hamon.views.dashboard_preview import run_panels
+
+    log = tmp_path / "instant.log"
+    log.write_text(
+        capture(
+            [
+                P(0, 104001, "Switching to ACTIVE - Set by the config command."),
+                S(60, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+                S(60, 104003, "Switching to FAILED."),
+            ],
+            host="fw-i",
+        )
+    )
+    assert CliRunner().invoke(main, ["--db", postgres_url, "replay", str(log), "--no-progress"]).exit_code == 0
+    store = Store(postgres_url)
+    start, end = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)
+    (states,) = [d for d in run_panels(store, dashboards.pair_detail(), start, end, "fw-i") if d.panel["id"] == 1]
+    store.close()
+    secondary = states.columns.index("secondary")
+    at_60 = [row for row in states.rows if row[0] == dt.datetime(2026, 11, 25, 10, 1, tzinfo=dt.UTC)]
+    assert [row[secondary] for row in at_60] == ["failed"]  # unknown → standby → failed: it ended failed

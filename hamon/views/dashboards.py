@@ -214,6 +214,13 @@ def pair_detail() -> dict[str, Any]:
     changes = sql(
         "SELECT {transitions.at}, {transitions.unit}, {transitions.grp}, {transitions.to_state}, NULL AS failover "
         "FROM {transitions} WHERE {transitions.pair} = '$pair' AND {transitions.at} <= $__timeTo() "
+        # A unit that goes through several states in one instant (unknown → standby → failed) shows
+        # where it ended: the transition no other one of that instant continues from.
+        "AND NOT EXISTS (SELECT 1 FROM {transitions} AS later WHERE later.{transitions.pair} = {transitions}.{transitions.pair} "
+        "AND later.{transitions.at} = {transitions}.{transitions.at} AND later.{transitions.unit} = {transitions}.{transitions.unit} "
+        "AND later.{transitions.grp} IS NOT DISTINCT FROM {transitions}.{transitions.grp} "
+        "AND later.{transitions.from_state} = {transitions}.{transitions.to_state} "
+        "AND later.{transitions.transition_id} <> {transitions}.{transitions.transition_id}) "
         "UNION ALL SELECT {failovers.at}, NULL, NULL, NULL, 'to ' || {failovers.new_active} "
         "|| coalesce(' (group ' || {failovers.grp} || ')', '') || ': ' "
         "|| {failovers.cause} FROM {failovers} WHERE {failovers.pair} = '$pair' AND {failovers.at} <= $__timeTo()"
