@@ -296,6 +296,9 @@ def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url:
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - t0 < 5
         assert {e.msg_id for e in store.events(pair="after")} == {104001, 105031}  # drained before exit
+        after = json.loads(CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout)["services"][0]
+        assert not after["running"] and after["counters"]["stopped"]  # a clean stop says so at once
+        assert "stopped at" in CliRunner().invoke(main, ["--db", sqlite_url, "status"]).stdout
         log = proc.stderr.read()
         assert f"inventory reloaded from {inv}: 1 pairs" in log
         assert f"inventory not reloaded, the previous one stays: {inv}: pair 'broken': key 'unit_holdtime'" in log

@@ -120,3 +120,30 @@ def test_activity_of_a_unit_hours_behind_adds_up_across_status_writes(sqlite_url
         assert wait_for(lambda: stored() == 300, timeout=10), stored()
     finally:
         r.stop()
+
+
+def test_status_says_a_service_that_stopped_writing_is_not_running(sqlite_url: str) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+    from hamon.store import Store
+    from hamon.store.status import ServiceStatus, write_status
+
+    store = Store(sqlite_url)
+    then = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=15)  # a service killed 15 s ago
+    write_status(
+        store,
+        ServiceStatus(
+            "serve",
+            os.getpid(),
+            then,
+            then,
+            [],
+            {"status_every": 2.0, "totals": {}, "bus_depth": 0, "received": [], "dropped": [], "rejected": []},
+        ),
+    )
+    store.close()
+    out = CliRunner().invoke(main, ["--db", sqlite_url, "status"]).stdout
+    assert "not running — last seen 15 s ago" in out

@@ -168,7 +168,11 @@ def status_cmd(obj: Context, as_json: bool) -> None:
             "pid": r.pid,
             "started_at": iso(r.started_at),
             "updated_at": iso(r.updated_at),
-            "running": (now - r.updated_at).total_seconds() < 15,
+            # Running while it writes its status (every status_every s; three missed is stale), and
+            # not after a clean stop said so.
+            "running": not r.counters.get("stopped")
+            and (now - r.updated_at).total_seconds() < 3 * float(r.counters.get("status_every", 5.0)) + 1,
+            "last_seen_s": round((now - r.updated_at).total_seconds(), 1),
             "listeners": r.listeners,
             "counters": r.counters,
         }
@@ -181,7 +185,12 @@ def status_cmd(obj: Context, as_json: bool) -> None:
     if not services:
         out.print("no service has run against this store (start one: hamon serve)")
     for s in services:
-        state = "[green]running[/]" if s["running"] else "[red]not running[/] (last seen " + s["updated_at"] + ")"
+        if s["running"]:
+            state = "[green]running[/]"
+        elif s["counters"].get("stopped"):
+            state = f"[yellow]stopped[/] at {s['updated_at']} ({s['last_seen_s']:.0f} s ago)"
+        else:
+            state = f"[red]not running[/] — last seen {s['last_seen_s']:.0f} s ago ({s['updated_at']})"
         out.print(f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}")
         out.print("  listening: " + ", ".join(f"{x['transport']} {x['host']}:{x['port']}" for x in s["listeners"]))
         c = s["counters"]

@@ -280,7 +280,7 @@ class Service:
         self.tick()
         if self.notifier is not None:
             self.notifier.stop(timeout=5.0)  # what is handed over goes out, within the stop timeout
-        self.write_status()
+        self.write_status(stopped=True)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
 
@@ -468,8 +468,8 @@ class Service:
         self.counters.add("inventory_reloaded")
         log.info("inventory reloaded from %s: %d pairs", self.inventory_path, len(inv.pairs))
 
-    def write_status(self) -> None:
-        """Counters and per-sender activity into the store."""
+    def write_status(self, *, stopped: bool = False) -> None:
+        """Counters and per-sender activity into the store (`stopped`: the last word of a clean stop)."""
         from hamon.store.status import ServiceStatus, write_status
 
         now = dt.datetime.now(UTC)
@@ -492,6 +492,8 @@ class Service:
             self._store_down(exc)
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
+        snap["stopped"] = stopped
+        snap["status_every"] = self.cfg.status_every
         snap["spool"] = {
             "held": self.spool.held,
             "bytes_on_disk": self.spool.bytes_on_disk,
