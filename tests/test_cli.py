@@ -132,3 +132,25 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("Error:") and "Traceback" not in proc.stderr
+
+
+def test_read_commands_refuse_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "x.db"
+    code, _, err = run("--db", f"sqlite:///{typo}", "events")
+    assert code == 1 and f"no store at {typo}" in err
+    assert not typo.parent.exists()  # nothing was created
+
+
+def test_an_unanswering_postgresql_is_a_clear_error_within_seconds() -> None:
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts into the backlog, never answers
+    port = silent.getsockname()[1]
+    t0 = time.monotonic()
+    code, _, err = run("--db", f"postgresql+psycopg://hamon@127.0.0.1:{port}/hamon?connect_timeout=2", "pairs")
+    silent.close()
+    assert code == 1 and f"cannot connect to PostgreSQL at 127.0.0.1:{port}" in err
+    assert time.monotonic() - t0 < 15

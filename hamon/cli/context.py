@@ -20,12 +20,13 @@ class Context:
     _store: Store | None = field(default=None, repr=False)
     _inventory: Inventory | None = field(default=None, repr=False)
 
-    def store(self, *, migrate: bool = True) -> Store:
-        """The store, opened once."""
+    def store(self, *, migrate: bool = True, create: bool = False) -> Store:
+        """The store, opened once. Only commands that write input (`create`) make a new SQLite file:
+        a read command on a path that holds no store says so instead of creating an empty one."""
         if self._store is None:
             from hamon.store import Store  # SQLAlchemy is imported only by commands that use the store
 
-            self._store = Store(self.db_url, migrate=migrate)
+            self._store = Store(self.db_url, migrate=migrate, create=create)
         return self._store
 
     def inventory(self) -> Inventory | None:

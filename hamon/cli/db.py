@@ -17,7 +17,7 @@ def db_group() -> None:
 @click.pass_obj
 def upgrade_cmd(obj: Context) -> None:
     """Apply pending schema migrations."""
-    store = obj.store(migrate=False)
+    store = obj.store(migrate=False, create=True)
     before = store.revision()
     after = store.upgrade()
     console().print(f"{store.url}: schema {before or 'empty'} -> {after}")

@@ -70,7 +70,7 @@ def replay_cmd(
         from hamon.service.replay import replay_cli
 
         result = replay_cli(
-            list(cli_files), obj.store(), pair, unit=unit, inventory=obj.inventory(), correlate=correlate
+            list(cli_files), obj.store(create=True), pair, unit=unit, inventory=obj.inventory(), correlate=correlate
         )
         if as_json:
             emit_json(result)
@@ -87,7 +87,7 @@ def replay_cmd(
     from hamon.collectors.files import open_inputs
 
     sources: list[Source] = [*open_inputs(list(files), source)]
-    store = obj.store()
+    store = obj.store(create=True)
     inventory = obj.inventory()
     pipeline = None
     if notify_urls:

@@ -139,7 +139,9 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     # The schema is checked when the service starts; a store that is down then does not keep it from
     # listening (what arrives waits in the spool).
     service = Service(
-        serve_config(settings, config_file or "serve options"), obj.store(migrate=False), obj.inventory_path
+        serve_config(settings, config_file or "serve options"),
+        obj.store(migrate=False, create=True),
+        obj.inventory_path,
     )
     service.start()
     service.install_signals()

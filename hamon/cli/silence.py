@@ -40,7 +40,7 @@ def add_cmd(obj: Context, pair: str | None, kind: str | None, duration: str, com
         raise ConfigError("a silence needs --pair or --kind (or both); to stop all notifications, drop --notify")
     now = dt.datetime.now(dt.UTC)
     until = now + _duration(duration)
-    silence = add_silence(obj.store(), pair, kind, now, until, comment)
+    silence = add_silence(obj.store(create=True), pair, kind, now, until, comment)
     sid = silence.silence_id
     row = silence.to_json()
     if as_json:

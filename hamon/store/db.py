@@ -22,6 +22,7 @@ from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, po
 
 HEAD_REVISION = "0008"
 MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT = 10  # seconds to reach PostgreSQL
 
 
 def default_url() -> str:
@@ -40,7 +41,7 @@ def _normalize_url(url: str) -> str:
 class Store:
     """A hamon store; the schema is brought to the current revision on first use."""
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(self, url: str | None = None, *, migrate: bool = True, create: bool = True) -> None:
         raw = _normalize_url(url or default_url())
         try:
             parsed = make_url(raw)
@@ -51,17 +52,24 @@ class Store:
         self.url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()
         self._seq: int | None = None  # the last arrival order handed out (read from the store once)
+        self._address = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported store {self.url}: hamon stores to SQLite or PostgreSQL")
         try:
             if self.dialect == "sqlite":
                 db = parsed.database
                 if db and db != ":memory:":
+                    if not create and not Path(db).expanduser().exists():
+                        raise StoreError(
+                            f"no store at {Path(db).expanduser()} (replay or serve creates one; --db / HAMON_DB)"
+                        )
                     Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 self.engine: Engine = create_engine(parsed, connect_args={"timeout": 30})
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
-                self.engine = create_engine(parsed, pool_pre_ping=True)
+                # A server that accepts and never answers does not hang a command for minutes.
+                timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+                self.engine = create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
         except (NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"no driver for {self.url}: {exc}") from exc
         except OSError as exc:
@@ -76,7 +84,12 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"{what} failed on {self.url}: {_reason(exc)}") from exc
+            reason = _reason(exc)
+            if self.dialect == "postgresql" and ("connection" in reason.lower() or "timeout" in reason.lower()):
+                raise StoreError(
+                    f"cannot connect to PostgreSQL at {self._address}: {reason} (--db / HAMON_DB)"
+                ) from exc
+            raise StoreError(f"{what} failed on {self.url}: {reason}") from exc
 
     def revision(self) -> str | None:
         """The schema revision of the store, None for an empty store."""
