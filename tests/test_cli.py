@@ -154,3 +154,15 @@ def test_an_unanswering_postgresql_is_a_clear_error_within_seconds() -> None:
     silent.close()
     assert code == 1 and f"cannot connect to PostgreSQL at 127.0.0.1:{port}" in err
     assert time.monotonic() - t0 < 15
+
+
+def test_typos_are_errors_not_empty_answers(sqlite_url: str) -> None:
+    assert run("--db", sqlite_url, "replay", str(EXAMPLE))[0] == 0
+    code, _, err = run("--db", sqlite_url, "events", "--kind", "bogus")
+    assert code == 2 and "bogus" in err
+    for command in (["events"], ["failovers"], ["alerts"], ["report"]):
+        code, _, err = run("--db", sqlite_url, *command, "--pair", "nosuch")
+        assert code == 1 and "no pair 'nosuch' (known: fw-dc, fw-edge)" in err, command
+    code, _, err = run("--db", sqlite_url, "silence", "add", "--pair", "fw-edgee")
+    assert code == 1 and "needs --force" in err
+    assert run("--db", sqlite_url, "silence", "add", "--pair", "fw-new", "--force")[0] == 0

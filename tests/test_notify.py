@@ -82,7 +82,18 @@ def test_one_message_per_opening_and_resolution_and_never_twice(sqlite_url: str,
 
 def test_silences_mute_a_pair_until_they_expire(sqlite_url: str, receiver: Receiver) -> None:
     sil = run(
-        "--db", sqlite_url, "silence", "add", "--pair", "fw-edge", "--for", "1h", "--comment", "upgrade", "--json"
+        "--db",
+        sqlite_url,
+        "silence",
+        "add",
+        "--pair",
+        "fw-edge",
+        "--for",
+        "1h",
+        "--comment",
+        "upgrade",
+        "--force",
+        "--json",
     )
     run("--db", sqlite_url, "silence", "add", "--kind", "split_brain", "--for", "0s")  # expired at once
     assert isinstance(sil, dict)

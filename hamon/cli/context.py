@@ -29,6 +29,19 @@ class Context:
             self._store = Store(self.db_url, migrate=migrate, create=create)
         return self._store
 
+    def known_pair(self, pair: str | None) -> str | None:
+        """`pair` when the store or the inventory knows it; a typo is an error listing the known ones."""
+        if pair is None:
+            return None
+        inventory = self.inventory()
+        known = set(self.store().pairs()) | {p.name for p in (inventory.pairs if inventory else ())}
+        if pair not in known:
+            from hamon.errors import ConfigError
+
+            shown = ", ".join(sorted(known)[:20]) + (", …" if len(known) > 20 else "")
+            raise ConfigError(f"no pair {pair!r} (known: {shown or 'none yet'})")
+        return pair
+
     def inventory(self) -> Inventory | None:
         """The inventory, or None when none is configured."""
         if self.inventory_path and self._inventory is None:

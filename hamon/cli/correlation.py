@@ -45,7 +45,7 @@ def failovers_cmd(
     """Every failover: when, to which unit, from which, why, and how long detection took."""
     from hamon.store import outputs
 
-    rows = outputs.failover_list(obj.store(), pair=pair, since=since, until=until)
+    rows = outputs.failover_list(obj.store(), pair=obj.known_pair(pair), since=since, until=until)
     if as_json:
         emit_json(_shape(rows, FAILOVER_KEYS, evidence))
         return
@@ -85,7 +85,7 @@ def alerts_cmd(
     """Alerts with their lifecycle: open ones have no end yet."""
     from hamon.store import outputs
 
-    rows = outputs.alert_list(obj.store(), pair=pair, open_only=open_only, kind=kind)
+    rows = outputs.alert_list(obj.store(), pair=obj.known_pair(pair), open_only=open_only, kind=kind)
     if as_json:
         emit_json(_shape(rows, ALERT_KEYS, evidence))
         return

@@ -12,6 +12,7 @@ from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
 from hamon.cli.timerange import parse_time
 from hamon.model import iso
+from hamon.parse.catalog import EVENT_KINDS
 
 
 class TimeParam(click.ParamType[dt.datetime]):
@@ -43,7 +44,12 @@ def time_range(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--pair", metavar="PAIR", help="Only this pair.")
 @time_range
 @click.option("--id", "msg_id", type=click.IntRange(100000, 999999), help="Only this message id.")
-@click.option("--kind", metavar="KIND", help="Only this kind (switch_active, failover_link_down, ...).")
+@click.option(
+    "--kind",
+    type=click.Choice(EVENT_KINDS),
+    metavar="KIND",
+    help="Only this kind (switch_active, failover_link_down, ...).",
+)
 @click.option("--limit", type=click.IntRange(1), help="At most this many events.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
@@ -58,7 +64,7 @@ def events_cmd(
     as_json: bool,
 ) -> None:
     """List stored failover events in time order."""
-    evs = obj.store().events(pair=pair, since=since, until=until, msg_id=msg_id, kind=kind, limit=limit)
+    evs = obj.store().events(pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit)
     if as_json:
         emit_json([e.to_json() for e in evs])
         return

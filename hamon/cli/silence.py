@@ -30,14 +30,23 @@ def silence_group() -> None:
 @click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only this alert kind (default: every kind).")
 @click.option("--for", "duration", default="2h", show_default=True, help="How long: 30m, 2h, 1d, 1w.")
 @click.option("--comment", default="", help="Why (shown by hamon silence list).")
+@click.option("--force", is_flag=True, help="Silence a pair hamon has not seen yet (one that is about to come).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new silence as JSON.")
 @click.pass_obj
-def add_cmd(obj: Context, pair: str | None, kind: str | None, duration: str, comment: str, as_json: bool) -> None:
+def add_cmd(
+    obj: Context, pair: str | None, kind: str | None, duration: str, comment: str, force: bool, as_json: bool
+) -> None:
     """Add a silence: mute notifications of a pair, a kind or both until it expires."""
     from hamon.store.notify import add_silence
 
     if pair is None and kind is None:
         raise ConfigError("a silence needs --pair or --kind (or both); to stop all notifications, drop --notify")
+    obj.store(create=True)
+    if pair is not None and not force:
+        try:
+            obj.known_pair(pair)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; a silence for a pair not seen yet needs --force") from exc
     now = dt.datetime.now(dt.UTC)
     until = now + _duration(duration)
     silence = add_silence(obj.store(create=True), pair, kind, now, until, comment)

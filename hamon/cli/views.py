@@ -115,7 +115,7 @@ def report_cmd(
     state, mean time between failovers, longest split-brain."""
     from hamon.views import report
 
-    data = report.build(obj.store(), pair=pair, since=since, until=until, inventory=obj.inventory())
+    data = report.build(obj.store(), pair=obj.known_pair(pair), since=since, until=until, inventory=obj.inventory())
     if csv_file:
         rows = report.write_csv(data, csv_file)
         if not as_json:

@@ -398,3 +398,7 @@ FAILOVER_TAG = rb"%(?:ASA|FTD|PIX)-[0-7]-(?:10[1-5]\d{3}|210\d{3}|311\d{3}|709\d
 def is_failover(msg_id: int) -> bool:
     """True for ids hamon stores as events."""
     return any(lo <= msg_id <= hi for lo, hi in FAILOVER_RANGES)
+
+
+# Every kind an event can have: the catalog's, and those hamon makes itself (polls, traps, unknown ids).
+EVENT_KINDS = tuple(sorted({spec.kind for spec in CATALOG.values()} | {"generic", "polled_state", "ha_state_changed"}))
