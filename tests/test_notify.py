@@ -64,7 +64,7 @@ def run(*args: str) -> dict[str, Any] | str:
 
 def test_one_message_per_opening_and_resolution_and_never_twice(sqlite_url: str, receiver: Receiver) -> None:
     url = f"json://127.0.0.1:{receiver.port}/hook"
-    s = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    s = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify-history", "--notify", url)
     assert isinstance(s, dict)
     alerts = run("--db", sqlite_url, "alerts", "--json")
     assert isinstance(alerts, list)
@@ -75,7 +75,7 @@ def test_one_message_per_opening_and_resolution_and_never_twice(sqlite_url: str,
     assert "[RESOLVED] fw-edge: unit failed primary" in titles
     body = next(b for _, b in receiver.posts if b["title"].startswith("[WARNING] fw-dc: failover"))
     assert "failover group: 1" in body["message"] and body["type"] == "warning"
-    again = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    again = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify-history", "--notify", url)
     assert isinstance(again, dict)
     assert again["notifications"]["sent"] == 0 and len(receiver.posts) == 8
 
@@ -99,7 +99,16 @@ def test_silences_mute_a_pair_until_they_expire(sqlite_url: str, receiver: Recei
     assert isinstance(sil, dict)
     listed = run("--db", sqlite_url, "silence", "list", "--json")
     assert [x["id"] for x in listed] == [sil["id"]]  # type: ignore[union-attr, index]
-    s = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", f"json://127.0.0.1:{receiver.port}/h")
+    s = run(
+        "--db",
+        sqlite_url,
+        "replay",
+        str(EXAMPLE),
+        "--json",
+        "--notify-history",
+        "--notify",
+        f"json://127.0.0.1:{receiver.port}/h",
+    )
     assert isinstance(s, dict)
     assert s["notifications"]["silenced"] == 4 and s["notifications"]["sent"] == 4
     assert all("fw-dc" in b["title"] for _, b in receiver.posts)
@@ -108,7 +117,15 @@ def test_silences_mute_a_pair_until_they_expire(sqlite_url: str, receiver: Recei
 
 
 def test_alertmanager_api_payload(sqlite_url: str, receiver: Receiver) -> None:
-    run("--db", sqlite_url, "replay", str(EXAMPLE), "--notify", f"alertmanager://127.0.0.1:{receiver.port}")
+    run(
+        "--db",
+        sqlite_url,
+        "replay",
+        str(EXAMPLE),
+        "--notify-history",
+        "--notify",
+        f"alertmanager://127.0.0.1:{receiver.port}",
+    )
     paths = {p for p, _ in receiver.posts}
     assert paths == {"/api/v2/alerts"}
     items = [item for _, body in receiver.posts for item in body]
@@ -127,12 +144,21 @@ def test_a_failed_target_is_reported_and_retried_next_time(sqlite_url: str, tmp_
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
     url = f"json://127.0.0.1:{port}/hook"
-    first = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    first = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify-history", "--notify", url)
     assert isinstance(first, dict) and first["notifications"]["failed"] == 8 and first["notifications"]["errors"]
     r = Receiver.__new__(Receiver)
     Receiver.__init__(r)
     try:
-        again = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", f"json://127.0.0.1:{r.port}/hook")
+        again = run(
+            "--db",
+            sqlite_url,
+            "replay",
+            str(EXAMPLE),
+            "--json",
+            "--notify-history",
+            "--notify",
+            f"json://127.0.0.1:{r.port}/hook",
+        )
         # the same alerts, correlated again: they were never sent, so they go now
         assert isinstance(again, dict) and again["notifications"]["sent"] == 8 == len(r.posts)
     finally:
@@ -189,7 +215,20 @@ def test_secrets_in_target_urls_are_never_printed_or_stored(sqlite_url: str, rec
     refused = "json://hamon:0therpw@127.0.0.1:1/hook"  # nothing listens on port 1
     am = "alertmanager://ops:am-s3cret@127.0.0.1:1"
     result = CliRunner().invoke(
-        main, ["--db", sqlite_url, "replay", str(EXAMPLE), "--notify", ok, "--notify", refused, "--notify", am]
+        main,
+        [
+            "--db",
+            sqlite_url,
+            "replay",
+            str(EXAMPLE),
+            "--notify-history",
+            "--notify",
+            ok,
+            "--notify",
+            refused,
+            "--notify",
+            am,
+        ],
     )
     assert receiver.posts  # the good target was sent to
     assert "s3cretpw" not in result.output and "0therpw" not in result.output and "am-s3cret" not in result.output
@@ -201,3 +240,17 @@ def test_secrets_in_target_urls_are_never_printed_or_stored(sqlite_url: str, rec
         targets = {r[0] for r in conn.execute(text("SELECT DISTINCT target FROM notifications"))}
     store.close()
     assert targets and not any("s3cretpw" in t for t in targets)
+
+
+def test_replaying_an_archive_pages_nobody_unless_asked(sqlite_url: str, receiver: Receiver) -> None:
+    url = f"json://127.0.0.1:{receiver.port}/hook"
+    s = run("--db", sqlite_url, "replay", str(EXAMPLE), "--json", "--notify", url)
+    assert isinstance(s, dict)
+    assert s["notifications"]["sent"] == 0 and s["notifications"]["historical"] == 8 and receiver.posts == []
+    # An alert still open and young is current: it pages.
+    now = dt.datetime.now(dt.UTC)
+    cap = Path(sqlite_url.removeprefix("sqlite:///")).parent / "now.log"
+    cap.write_text(f"<161>{now:%b %d %Y %H:%M:%S} fw-now : %ASA-1-105032: LAN Failover interface is down\n")
+    s = run("--db", sqlite_url, "replay", str(cap), "--json", "--notify", url)
+    assert isinstance(s, dict) and s["notifications"]["sent"] == 1
+    assert [b["title"] for _, b in receiver.posts] == ["[CRITICAL] fw-now: failover link down"]

@@ -8,6 +8,7 @@ import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, plain, table
+from hamon.cli.timerange import parse_duration
 from hamon.parse.timestamps import zone
 from hamon.service.replay import Source, Summary, replay
 
@@ -43,6 +44,19 @@ from hamon.service.replay import Source, Summary, replay
     help="Send a message when an alert opens and when it resolves (repeatable; apprise URLs such as "
     "slack://…, json://host/path, mailto://…, or alertmanager://host:9093; env HAMON_NOTIFY).",
 )
+@click.option(
+    "--notify-within",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="Notify only alerts still open at the end of the input that started within this of now "
+    "(30m, 1h, 1d): an archive's history does not page anyone.",
+)
+@click.option(
+    "--notify-history",
+    is_flag=True,
+    help="Notify every opening and resolution the input holds, as if it arrived live (opt-in).",
+)
 @click.pass_obj
 def replay_cmd(
     obj: Context,
@@ -57,6 +71,8 @@ def replay_cmd(
     progress: bool | None,
     correlate: bool,
     notify_urls: tuple[str, ...],
+    notify_within: str,
+    notify_history: bool,
 ) -> None:
     """Parse syslog captures (plain or .gz; '-' for stdin), store every failover event, correlate.
 
@@ -84,6 +100,7 @@ def replay_cmd(
     elif not files:
         raise click.UsageError("give FILE... (or '-' for stdin), or --cli FILE with --pair")
     tzinfo = zone(tz)
+    within = None if notify_history else parse_duration(notify_within)
     from hamon.collectors.files import open_inputs
 
     sources: list[Source] = [*open_inputs(list(files), source)]
@@ -126,10 +143,18 @@ def replay_cmd(
                 progress=lambda _src, n: bar.advance(task, n),
                 correlate=correlate,
                 notify=pipeline,
+                notify_within=within,
             )
     else:
         summary = replay(
-            sources, store, inventory=inventory, tz=tzinfo, year=year, correlate=correlate, notify=pipeline
+            sources,
+            store,
+            inventory=inventory,
+            tz=tzinfo,
+            year=year,
+            correlate=correlate,
+            notify=pipeline,
+            notify_within=within,
         )
     if as_json:
         emit_json(summary.to_json())

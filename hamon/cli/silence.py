@@ -8,16 +8,9 @@ import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, table
-from hamon.cli.timerange import RELATIVE_RE, UNITS
+from hamon.cli.timerange import parse_duration
 from hamon.errors import ConfigError
 from hamon.model import ALERT_KINDS, iso
-
-
-def _duration(value: str) -> dt.timedelta:
-    m = RELATIVE_RE.match(value)
-    if not m:
-        raise ConfigError(f"cannot read duration {value!r}: use 30m, 2h, 1d or 1w")
-    return dt.timedelta(seconds=float(m.group(1)) * UNITS[m.group(2).lower()])
 
 
 @click.group("silence")
@@ -48,7 +41,7 @@ def add_cmd(
         except ConfigError as exc:
             raise ConfigError(f"{exc}; a silence for a pair not seen yet needs --force") from exc
     now = dt.datetime.now(dt.UTC)
-    until = now + _duration(duration)
+    until = now + parse_duration(duration)
     silence = add_silence(obj.store(create=True), pair, kind, now, until, comment)
     sid = silence.silence_id
     row = silence.to_json()

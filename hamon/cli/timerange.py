@@ -32,3 +32,11 @@ def parse_time(value: str, now: dt.datetime | None = None) -> dt.datetime:
             f"cannot read time {value!r}: use ISO-8601 (2026-11-25T10:00:00Z, 2026-11-25) or an age (15m, 2h, 7d)"
         ) from None
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def parse_duration(value: str) -> dt.timedelta:
+    """A duration given on the command line: 30m, 2h, 1d, 1w (or plain seconds, 45s)."""
+    m = RELATIVE_RE.match(value)
+    if not m:
+        raise ConfigError(f"cannot read duration {value!r}: use 30m, 2h, 1d or 1w")
+    return dt.timedelta(seconds=float(m.group(1)) * UNITS[m.group(2).lower()])

@@ -146,6 +146,7 @@ def replay(
     progress: Progress | None = None,
     correlate: bool = True,
     notify: Pipeline | None = None,
+    notify_within: dt.timedelta | None = dt.timedelta(hours=1),
 ) -> Summary:
     """Parse every source into the store, then correlate the pairs it touched.
 
@@ -206,7 +207,16 @@ def replay(
         if notify is not None:
             from hamon.notify.pipeline import notices_for
 
-            summary.notifications = notify.process(notices_for(store, sorted(result.alert_ids))).to_json()
+            # A replay pages only for what is still going on: alerts open at the end of the input that
+            # started within `notify_within` of now. An archive's openings and resolutions are history.
+            # (`notify_within` None: every opening and resolution, as when the input was live.)
+            notices = notices_for(store, sorted(result.alert_ids))
+            current = notices
+            if notify_within is not None:
+                cutoff = dt.datetime.now(UTC) - notify_within
+                current = [n for n in notices if n.state == "firing" and n.ended_at is None and n.started_at >= cutoff]
+            report = notify.process(current)
+            summary.notifications = {**report.to_json(), "historical": len(notices) - len(current)}
     summary.elapsed_s = time.perf_counter() - t0
     return summary
 
