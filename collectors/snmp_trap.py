@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,8 @@ SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 CLOG_MESSAGE_GENERATED = "1.3.6.1.4.1.9.9.41.2.0.1"
 CLOG_HIST = "1.3.6.1.4.1.9.9.41.1.2.3.1"  # .3 severity, .4 msg name (the id), .5 text
 LEVELS = {1: "noAuthNoPriv", 2: "authNoPriv", 3: "authPriv"}
+LOG_EVERY = 60.0  # seconds between two log lines of one sender and reason
+log = logging.getLogger("hamon.serve")
 STATS = {  # pysnmp's own counters of what it refused
     ("__SNMPv2-MIB", "snmpInBadCommunityNames"): "unknown community",
     ("__SNMP-USER-BASED-SM-MIB", "usmStatsUnknownUserNames"): "unknown user",
@@ -100,6 +104,8 @@ class SnmpTrapReceiver:
         self.counters = counters
         self.users = {u.name: u for u in users}
         self._seen_stats: dict[str, int] = {}
+        self._outcome: str | None = None  # what became of the datagram being handled
+        self._logged: dict[tuple[str, str], float] = {}
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -159,6 +165,10 @@ class SnmpTrapReceiver:
                     securityEngineId=v2c.OctetString(hexValue=u.engine_id.removeprefix("0x")),
                 )
             ntfrcv.NotificationReceiver(eng, self._on_trap)
+            self._engine = eng
+            self._count_refusals()  # the baseline of pysnmp's own counters
+            inner = transport._callback_function  # the dispatcher's, set by add_transport
+            transport._callback_function = lambda t, address, datagram: self._datagram(inner, t, address, datagram)
         except BaseException as exc:  # handed to start()
             self._error = exc if isinstance(exc, ConfigError) else ConfigError(f"SNMP trap listener: {exc}")
             self._ready.set()
@@ -168,9 +178,7 @@ class SnmpTrapReceiver:
 
         async def watch() -> None:
             while not self._stop.is_set():
-                self._count_refusals()
                 await asyncio.sleep(0.2)
-            self._count_refusals()
 
         try:
             loop.run_until_complete(watch())
@@ -182,15 +190,45 @@ class SnmpTrapReceiver:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
-    def _count_refusals(self) -> None:
+    def _datagram(self, inner: Callable[..., Any], transport: Any, address: Any, datagram: bytes) -> None:
+        """Every datagram is accounted for with its sender: taken, refused (and why), or not a trap."""
+        source = str(address[0])
+        self._outcome = None
+        try:
+            inner(transport, address, datagram)
+        except Exception as exc:  # pysnmp raising on what it cannot read: counted, logged once a minute
+            self._outcome = f"malformed ({type(exc).__name__})"
+        refused = self._count_refusals(source)
+        if self._outcome is None and not refused:
+            self._outcome = "not an SNMP message hamon reads"
+        if self._outcome not in (None, "taken"):
+            self.counters.reject(self.transport, source, self._outcome)
+        if self._outcome not in (None, "taken") or refused:
+            self._log_once(source, self._outcome or refused)
+
+    def _log_once(self, source: str, reason: str) -> None:
+        """One log line per sender and reason a minute: a flood of junk does not flood the log."""
+        now = time.monotonic()
+        key = (source, reason)
+        if now - self._logged.get(key, -LOG_EVERY) >= LOG_EVERY:
+            if len(self._logged) > 10_000:
+                self._logged.clear()
+            self._logged[key] = now
+            log.warning("snmp trap from %s refused: %s", source, reason)
+
+    def _count_refusals(self, source: str = "*") -> str:
+        """pysnmp's own refusal counters since the last look, counted for `source`; the last reason."""
         mib = self._engine.get_mib_builder()
+        last = ""
         for (module, name), reason in STATS.items():
             (sym,) = mib.import_symbols(module, name)
             value = int(sym.syntax)
             delta = value - self._seen_stats.get(name, 0)
-            if delta > 0:
-                self.counters.reject(self.transport, "*", reason, delta)
+            if delta > 0 and name in self._seen_stats:
+                self.counters.reject(self.transport, source, reason, delta)
+                last = reason
             self._seen_stats[name] = value
+        return last
 
     def _on_trap(
         self, snmp_engine: Any, state: Any, context_engine: Any, context: Any, var_binds: Any, cb_ctx: Any
@@ -202,9 +240,10 @@ class SnmpTrapReceiver:
             user = self.users.get(name)
             if user is None or level < user.level:
                 need = LEVELS[user.level] if user else "a configured user"
-                self.counters.reject(self.transport, source, f"security level {LEVELS.get(level, level)} below {need}")
+                self._outcome = f"security level {LEVELS.get(level, level)} below {need}"
                 return
         binds = {str(oid): value for oid, value in var_binds}
+        self._outcome = "taken"
         self.counters.receive(self.transport, source)
         trap = str(binds.get(SNMP_TRAP_OID, ""))
         if trap == mibs.CUFW_FAILOVER_STATE_CHANGED:

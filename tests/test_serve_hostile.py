@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from helpers import wait_for
 from test_serve import Running
@@ -137,3 +138,31 @@ def test_a_black_holed_webhook_does_not_slow_ingest(sqlite_url: str) -> None:
     finally:
         r.stop()
         hole.close()
+
+
+def test_every_datagram_on_the_trap_port_is_counted_with_its_sender(sqlite_url: str, caplog: Any) -> None:
+    import random
+
+    r = Running(sqlite_url, snmp_trap=["127.0.0.1:0"], snmp_community=["hamon-ro"])
+    try:
+        port = r.port("snmp")
+        rng = random.Random(5)
+        junk = [rng.randbytes(rng.randint(1, 200)) for _ in range(300)]
+        junk += [b"\x30\x0f\x02\x01\x01\x04\x04abcd" + rng.randbytes(rng.randint(0, 8)) for _ in range(100)]  # cut BER
+        junk += [b"\x30\x82\xff\xff" + b"\x00" * 15 for _ in range(100)]  # a length beyond the datagram
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            for d in junk:
+                u.sendto(d, ("127.0.0.1", port))
+                time.sleep(0.001)
+
+        def counted() -> int:
+            snap = r.service.counters.snapshot()
+            return sum(x["count"] for x in snap["rejected"] if x["source"] == "127.0.0.1") + sum(
+                x["count"] for x in snap["received"] if x["source"] == "127.0.0.1"
+            )
+
+        assert wait_for(lambda: counted() == len(junk), timeout=20), counted()
+        refusals = [rec for rec in caplog.records if "snmp trap from" in rec.getMessage()]
+        assert len(refusals) <= 10  # one line per sender and reason a minute, not one per datagram
+    finally:
+        r.stop()
