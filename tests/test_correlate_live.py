@@ -124,3 +124,26 @@ def test_one_second_stamps_out_of_order_are_put_in_place_in_memory(tmp_path: Pat
     assert live.counts.rewinds >= 5 and live.counts.reruns >= 1  # both ways were taken
     assert live.counts.rewinds + live.counts.reruns == live.counts.late
     assert _shapes(live_view) == _shapes(replayed)
+
+
+def test_idle_pairs_are_forgotten_and_come_back_from_the_store(tmp_path: Path) -> None:
+    import time
+
+    from helpers import parse_bytes
+    from scenario import P, capture
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    live = LiveCorrelator(store, window=0.0)
+    result, _ = parse_bytes(capture([P(0, 105032, "LAN Failover interface is down")], host="fw-idle").encode())
+    store.add_events(result.events)
+    live.submit(result.events)
+    live.tick(result.events[0].at.timestamp())
+    assert "fw-idle" in live.machines
+    assert live.prune(time.time() + 7200) == 1 and "fw-idle" not in live.machines
+    later, _ = parse_bytes(capture([P(60, 105031, "Failover LAN interface is up")], host="fw-idle").encode())
+    store.add_events(later.events)
+    live.submit(later.events)
+    outs = live.tick(later.events[0].at.timestamp())
+    from hamon.model import AlertResolve
+
+    assert [type(o) for o in outs if isinstance(o, AlertResolve)] == [AlertResolve]  # its open alert came back

@@ -166,3 +166,42 @@ def test_every_datagram_on_the_trap_port_is_counted_with_its_sender(sqlite_url: 
         assert len(refusals) <= 10  # one line per sender and reason a minute, not one per datagram
     finally:
         r.stop()
+
+
+def test_sigterm_under_a_failover_storm_drains_everything_within_the_stop_timeout(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'storm.db'}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hamon", "--db", db, "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None and "listening" in proc.stderr.readline()
+        base = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=10)
+        lines = [
+            f"<161>{base + dt.timedelta(seconds=i // 1000):%b %d %Y %H:%M:%S} fw-{i % 20:02d} : "
+            f"%ASA-1-105008: ({'Primary' if i % 2 else 'Secondary'}) Testing Interface if{i}\n"
+            for i in range(5000)  # 1,000 failover messages in each device second
+        ]
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall("".join(lines).encode())
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0  # the shipped units give 15 s
+        assert time.monotonic() - t0 < 15
+        from hamon.store import Store
+
+        store = Store(db)
+        assert len(store.events()) == 5000
+        store.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

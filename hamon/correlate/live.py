@@ -160,6 +160,32 @@ class LiveCorrelator:
             heapq.heappush(self.buffers.setdefault(e.pair, []), (*_key(e), e))
             recent.add(e.event_id)
 
+    def prune(self, wall: float, idle: float = 3600.0) -> int:
+        """Forget the machines of pairs quiet for `idle` seconds of wall time with nothing pending
+        (their state is in the store and comes back with their next event): spoofed or retired
+        pairs cost no memory. Returns how many were forgotten."""
+        gone = [
+            pair
+            for pair, machine in self.machines.items()
+            if not self.buffers.get(pair)
+            and pair not in self.dirty
+            and machine.quiet()
+            and not machine.s.timers
+            and wall - self.clocks.get(pair, (0.0, wall))[1] >= idle
+        ]
+        for pair in gone:
+            for table in (
+                self.machines,
+                self.buffers,
+                self.last_key,
+                self.last_checkpoint,
+                self.rewinds,
+                self.recent,
+                self.clocks,
+            ):
+                table.pop(pair, None)
+        return len(gone)
+
     def pair_now(self, pair: str, wall: float) -> float | None:
         """A pair's event time at wall-clock `wall`: its newest event plus the wall time since it came.
 
@@ -192,9 +218,10 @@ class LiveCorrelator:
         for pair in sorted(waiting | set(self.machines) if everything else waiting):
             machine = self.machines.get(pair)
             if machine is None:
-                # A pair this service has not seen: its stored events (the waiting ones among them)
-                # are run (and stored) at once, and what they decided is told like any other output.
-                produced += self._resume(pair, None)
+                # A pair not in memory (new, or pruned while idle): it resumes from its newest
+                # checkpoint over its stored events (the waiting ones among them), and what they
+                # decided is told like any other output.
+                produced += self._resume(pair, wall + CATCH_UP_AHEAD)
                 machine = self.machines[pair]
             pair_now = now if now is not None else self.pair_now(pair, wall)
             if pair_now is None:

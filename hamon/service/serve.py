@@ -477,6 +477,7 @@ class Service:
         # device time (a unit whose clock runs hours behind) adds up instead of overwriting.
         if self.outage_since is not None:
             return  # counted activity waits in the parser; the first status after the outage says it all
+        self.counters.add("pairs_pruned", self.live.prune(time.time()))
         acts = self.parser.drain_activity()
         counts = {
             "lines": self.counters.totals["lines"],
