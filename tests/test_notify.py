@@ -198,7 +198,7 @@ def test_rate_limit_per_pair_and_kind(sqlite_url: str, tmp_path: Path, receiver:
 def test_alertmanager_payload_shape() -> None:
     t0 = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
     n = Notice("a1", "resolved", "fw", "split_brain", "critical", 2, None, t0, t0 + dt.timedelta(seconds=42), "both")
-    (item,) = AlertmanagerSender.payload([n])
+    (item,) = AlertmanagerSender("alertmanager://127.0.0.1:9093", external_url="https://grafana.example/").payload([n])
     assert item["labels"] == {
         "alertname": "hamon_split_brain",
         "pair": "fw",
@@ -208,6 +208,8 @@ def test_alertmanager_payload_shape() -> None:
         "failover_group": "2",
     }
     assert (item["startsAt"], item["endsAt"]) == ("2026-11-25T10:00:00Z", "2026-11-25T10:00:42Z")
+    assert item["generatorURL"] == "https://grafana.example/d/hamon-pair?var-pair=fw"
+    assert item["annotations"]["summary"] == "[RESOLVED] fw: split brain group 2"
 
 
 def test_secrets_in_target_urls_are_never_printed_or_stored(sqlite_url: str, receiver: Receiver) -> None:

@@ -137,3 +137,30 @@ def test_the_worker_retries_what_did_not_go_out_with_backoff(store: Store, sqlit
     worker.step([])
     assert len(receiver.posts) == 2 and worker.pending == {}
     receiver.server.shutdown()
+
+
+def test_a_critical_alert_still_open_is_told_again_every_repeat_interval(store: Store, sqlite_url: str) -> None:
+    from click.testing import CliRunner
+    from test_notify import Receiver
+
+    from hamon.bus.counters import Counters
+    from hamon.cli import main
+    from hamon.notify.pipeline import Pipeline, sender
+    from hamon.notify.worker import NotifyWorker
+
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=9)
+    log_file = Path(store.url.removeprefix("sqlite:///")).parent / "open.log"
+    log_file.write_text(f"<161>{started:%b %d %Y %H:%M:%S} fw-o : %ASA-1-105032: LAN Failover interface is down\n")
+    assert CliRunner().invoke(main, ["--db", sqlite_url, "replay", str(log_file), "--no-progress"]).exit_code == 0
+    receiver = Receiver()
+    now = [0.0]
+    worker = NotifyWorker(
+        store, Pipeline(store, [sender(f"json://127.0.0.1:{receiver.port}/hook")]), Counters(), clock=lambda: now[0]
+    )
+    now[0] = 61.0
+    worker.step([])  # 9 h open, every 4 h: told again as the 2nd period's repeat
+    now[0] = 122.0
+    worker.step([])  # the same period: not again
+    receiver.close()
+    titles = [body["title"] for _, body in receiver.posts]
+    assert titles == ["[CRITICAL] fw-o: failover link down (still open)"]

@@ -15,6 +15,9 @@ from hamon.resolve.settings import load_mapping
 CONFIG_KEYS = {
     "syslog_udp",
     "tz",
+    "external_url",
+    "repeat_every",
+    "spool_dir",
     "syslog_tcp",
     "syslog_tls",
     "tls_cert",
@@ -98,6 +101,11 @@ def load_config(path: str) -> dict[str, Any]:
     "--snmp-poll-community",
     envvar="HAMON_SNMP_POLL_COMMUNITY",
     help="Community for cfwHardwareStatusTable polls of the units under `snmp_poll:` (v3: config file).",
+)
+@click.option(
+    "--external-url",
+    metavar="URL",
+    help="hamon's Grafana (https://grafana.example): notifications link to the pair's dashboard.",
 )
 @click.option(
     "--tz",

@@ -15,6 +15,7 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,7 @@ class Notice:
     """An alert opened (firing) or resolved."""
 
     alert_id: str
-    state: str  # firing | resolved
+    state: str  # firing | resolved | "repeat N" (a critical alert still open, told again)
     pair: str
     kind: str
     severity: str
@@ -49,7 +50,8 @@ class Notice:
     def title(self) -> str:
         where = "".join(f" {x}" for x in (self.unit, f"group {self.group}" if self.group else None) if x)
         word = "RESOLVED" if self.state == "resolved" else self.severity.upper()
-        return f"[{word}] {self.pair}: {self.kind.replace('_', ' ')}{where}"
+        still = " (still open)" if self.state.startswith("repeat") else ""
+        return f"[{word}] {self.pair}: {self.kind.replace('_', ' ')}{where}{still}"
 
     @property
     def body(self) -> str:
@@ -108,7 +110,8 @@ class AlertmanagerSender:
     `alertmanager://host:port[/prefix]` (http) or `alertmanagers://…` (https).
     """
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, timeout: float = 5.0, external_url: str | None = None) -> None:
+        self.external_url = external_url.rstrip("/") if external_url else None
         scheme, rest = url.split("://", 1)
         base = ("https://" if scheme == "alertmanagers" else "http://") + rest.rstrip("/")
         self.target = target_id(masked(url), url)
@@ -116,8 +119,7 @@ class AlertmanagerSender:
         self._shown = masked(self.endpoint)
         self.timeout = timeout
 
-    @staticmethod
-    def payload(notices: Sequence[Notice]) -> list[dict[str, Any]]:
+    def payload(self, notices: Sequence[Notice]) -> list[dict[str, Any]]:
         """The alerts as Alertmanager's API takes them; a resolved alert carries its end time."""
         out = []
         for n in notices:
@@ -139,6 +141,8 @@ class AlertmanagerSender:
             }
             if n.state == "resolved" and n.ended_at is not None:
                 item["endsAt"] = iso(n.ended_at)
+            if self.external_url:  # where a person sees the pair: its Grafana dashboard
+                item["generatorURL"] = f"{self.external_url}/d/hamon-pair?var-pair={urllib.parse.quote(n.pair)}"
             out.append(item)
         return out
 
@@ -170,10 +174,10 @@ def target_id(shown: str, url: str) -> str:
     return f"{shown} #{digest}"
 
 
-def sender(url: str) -> Sender:
-    """The sender for a notification URL."""
+def sender(url: str, external_url: str | None = None) -> Sender:
+    """The sender for a notification URL (`external_url`: hamon's Grafana, for links back)."""
     if url.startswith(("alertmanager://", "alertmanagers://")):
-        return AlertmanagerSender(url)
+        return AlertmanagerSender(url, external_url=external_url)
     return AppriseSender(url)
 
 

@@ -4,16 +4,18 @@ The worker runs the pipeline (silence → dedup → rate limit → send) for eac
 failed to go out is tried again from the notification log with backoff (5 s doubling to 5 min) until
 it is delivered or a day has passed; firing alerts are re-posted to Alertmanager targets every
 `resend_every` seconds (Alertmanager resolves an alert it does not hear of again within its
-`resolve_timeout`). A black-holed webhook therefore delays only notifications, never ingest.
+`resolve_timeout`), and a critical alert still open is told again every `repeat_every` (4 h).
+A black-holed webhook therefore delays only notifications, never ingest.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hamon.bus.counters import Counters
 from hamon.errors import StoreError
@@ -41,7 +43,9 @@ class NotifyWorker:
     pipeline: Pipeline
     counters: Counters
     resend_every: float = 60.0
+    repeat_every: float = 4 * 3600.0  # a critical alert still open is told again this often
     clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     pending: dict[str, Pending] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +87,7 @@ class NotifyWorker:
             if now - self._resent >= self.resend_every:
                 self._resent = now
                 self._repost()
+                self._repeat()
         except StoreError:
             for a in ids:  # the store is away: these are tried again with the retries
                 self.pending.setdefault(a, Pending(now, now + RETRY_FIRST))
@@ -102,6 +107,19 @@ class NotifyWorker:
                     self.pending[a] = p
             else:
                 self.pending.pop(a, None)
+
+    def _repeat(self) -> None:
+        """Critical alerts open for every `repeat_every`: told again, once per period (the log keeps count)."""
+        now = self.wall()
+        open_alerts = alert_list(self.store, open_only=True)
+        repeats = []
+        for n in notices_for(self.store, [a["alert_id"] for a in open_alerts if a["severity"] == "critical"]):
+            periods = int((now - n.started_at).total_seconds() // self.repeat_every)
+            if periods >= 1:
+                repeats.append(replace(n, state=f"repeat {periods}"))
+        if repeats:
+            report = self.pipeline.process(repeats)
+            self.counters.add("notifications_repeated", report.sent)
 
     def _repost(self) -> None:
         managers = [s for s in self.pipeline.senders if isinstance(s, AlertmanagerSender)]

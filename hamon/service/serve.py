@@ -101,6 +101,8 @@ class ServeConfig:
     bus_capacity: Annotated[int, Ge(1)] = 4096
     tz: str = "UTC"  # the zone of device stamps that carry none (a pair's inventory `tz:` goes first)
     spool_dir: str | None = None  # where received messages wait while the store is unreachable
+    external_url: str | None = None  # hamon's Grafana, for links in notifications (generatorURL)
+    repeat_every: Annotated[float, Gt(0)] = 4 * 3600.0  # a critical alert still open is told again
     spool_memory_events: Annotated[int, Ge(0)] = 200_000
     spool_disk_bytes: Annotated[int, Ge(0)] = 1 << 30
 
@@ -159,7 +161,10 @@ class Service:
             from hamon.notify.pipeline import Pipeline, sender
             from hamon.notify.worker import NotifyWorker
 
-            self.notifier = NotifyWorker(store, Pipeline(store, [sender(u) for u in config.notify]), self.counters)
+            senders = [sender(u, config.external_url) for u in config.notify]
+            self.notifier = NotifyWorker(
+                store, Pipeline(store, senders), self.counters, repeat_every=config.repeat_every
+            )
         self._metrics_server: Any = None
         self.poller: Any = None
         self.snmp_poller: Any = None
