@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import hashlib
 import logging
 import socket
 import ssl
 import threading
 import time
+from typing import Any
 
 from hamon.bus import Bus
 from hamon.bus.counters import Counters
@@ -41,6 +43,18 @@ def tls_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLCon
         ctx.load_verify_locations(client_ca)
         ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+def peer_identities(conn: ssl.SSLSocket) -> tuple[str, ...]:
+    """A TLS client's certificate as the inventory's `tls_peers:` names it: fingerprint and subject CN."""
+    der = conn.getpeercert(binary_form=True)
+    if not der:
+        return ()
+    out = [f"sha256:{hashlib.sha256(der).hexdigest()}"]
+    subject: Any = (conn.getpeercert() or {}).get("subject", ())
+    for rdn in subject:
+        out += [f"CN={value}" for key, value in rdn if key == "commonName"]
+    return tuple(out)
 
 
 class StreamFramer:
@@ -186,11 +200,13 @@ class TcpSyslog:
 
     def _serve(self, conn: socket.socket, source: str) -> None:
         framer = StreamFramer()
+        peer: tuple[str, ...] = ()
         try:
             conn.settimeout(0.5)
             if self.tls is not None:
                 try:
                     conn = self.tls.wrap_socket(conn, server_side=True)
+                    peer = peer_identities(conn)
                 except (ssl.SSLError, OSError) as exc:
                     self.counters.reject(
                         self.transport, source, f"tls handshake: {getattr(exc, 'reason', None) or exc}"
@@ -215,13 +231,13 @@ class TcpSyslog:
                 if data:
                     pending += framer.feed(data)
                 if pending:  # one read's messages at once: under load a read holds many
-                    self._publish(source, pending)
+                    self._publish(source, pending, peer)
                     pending = []
                 if data is None and self._stop.is_set():
                     break
             pending += framer.rest()
             if pending:
-                self._publish(source, pending)
+                self._publish(source, pending, peer)
         finally:
             if framer.oversized:
                 self.counters.reject(self.transport, source, "oversized frame", framer.oversized)
@@ -229,7 +245,7 @@ class TcpSyslog:
             self._slots.release()
             self._leave(source)
 
-    def _publish(self, source: str, messages: list[bytes]) -> None:
+    def _publish(self, source: str, messages: list[bytes], peer: tuple[str, ...] = ()) -> None:
         self.counters.receive(self.transport, source, len(messages))
         batch = RawBatch(
             b"\n".join(m.replace(b"\n", b" ") for m in messages) + b"\n",
@@ -238,5 +254,6 @@ class TcpSyslog:
             self.transport,
             f"syslog-{self.transport}",
             f"{self.transport}:{source}",
+            peer,
         )
         self.bus.publish(batch, block=True)  # a full bus slows the sender down

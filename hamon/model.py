@@ -48,6 +48,7 @@ class RawBatch:
     transport: str
     collector: str
     origin: str = ""
+    peer: tuple[str, ...] = ()  # a TLS client's identities: `sha256:<fingerprint>`, `CN=<subject CN>`
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,6 +236,38 @@ def test_tls_with_and_without_client_certificates(
         r.stop()
 
 
+def test_only_a_pairs_permitted_tls_peers_speak_for_it(sqlite_url: str, pki: dict[str, Path], tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(
+        "pairs:\n  - name: fw-edge\n    match: [fw-edge]\n    tls_peers: ['CN=fw-edge']\n"
+        "  - name: fw-other\n    match: [fw-other]\n    tls_peers: ['CN=someone-else']\n"
+    )
+    r = Running(
+        sqlite_url,
+        inventory=str(inv),
+        syslog_tls=["127.0.0.1:0"],
+        syslog_tcp=["127.0.0.1:0"],
+        tls_cert=str(pki["server.pem"]),
+        tls_key=str(pki["server.key"]),
+        tls_client_ca=str(pki["ca.pem"]),
+    )
+    try:
+        client = (pki["client.pem"], pki["client.key"])  # its certificate says CN=fw-edge
+        _tls_send(r.port("tls"), pki["ca.pem"], client, "<166>Nov 25 2026 10:00:00 fw-edge : " + LINK_DOWN)
+        _tls_send(r.port("tls"), pki["ca.pem"], client, "<166>Nov 25 2026 10:00:01 fw-other : " + LINK_DOWN)
+        with socket.create_connection(("127.0.0.1", r.port("tcp"))) as plain:  # no certificate at all
+            plain.sendall(("<166>Nov 25 2026 10:00:02 fw-edge : " + TAKEOVER + "\n").encode())
+        wait_for(lambda: len(r.store.quarantined()) == 2, timeout=10)
+        assert [e.msg_id for e in r.store.events()] == [105032]  # the permitted peer's own pair
+        reasons = sorted(q.reason for q in r.store.quarantined())
+        assert reasons == [
+            "127.0.0.1 is not a permitted TLS peer of pair 'fw-edge' (inventory tls_peers:)",
+            "CN=fw-edge is not a permitted TLS peer of pair 'fw-other' (inventory tls_peers:)",
+        ]
+    finally:
+        r.stop()
+
+
 def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url: str, tmp_path: Path) -> None:
     inv = tmp_path / "inv.yml"
     inv.write_text("pairs:\n  - name: before\n    match: [fw-edge]\n")

@@ -88,15 +88,17 @@ class BatchParser:
         zones: dict[str, dt.tzinfo] | None = None,
         next_seq: Callable[[], int] | None = None,
         senders: dict[str, tuple[Network, ...]] | None = None,
+        tls_peers: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self._resolve = resolve
         self._tz = tz
         self._zones = zones or {}  # pair -> the zone of its units' zone-less stamps (inventory `tz:`)
         self._next_seq = next_seq or (lambda: 0)  # arrival order, from the store the events go to
         self._senders = senders or {}  # pair -> the networks that may speak for it (live input only)
+        self._tls_peers = tls_peers or {}  # pair -> the TLS client certificates that may speak for it
         self._year = year
         self._origins: dict[bytes, Origin] = {}
-        self._origins_ref: tuple[dt.datetime, str, bool] | None = None
+        self._origins_ref: tuple[dt.datetime, str, bool, tuple[str, ...]] | None = None
         self._shapes: dict[str, tuple[int, int | None, int | None, str, str | None, str]] = {}
         self._stamps: dict[tuple[str, dt.tzinfo], dt.datetime | None] = {}
         self._line_base = 0  # lines of this stream before the current batch
@@ -318,7 +320,12 @@ class BatchParser:
         return origin
 
     def _refused_sender(self, pair: str, batch: RawBatch) -> str | None:
-        """A live sender (its real address, whatever a header claims) not listed for the pair."""
+        """A live sender (its real address, whatever a header claims; its TLS certificate) not listed
+        for the pair."""
+        peers = self._tls_peers.get(pair)
+        if peers and batch.transport != "file" and not peers.intersection(batch.peer):
+            who = next((p for p in batch.peer if p.startswith("CN=")), None) or batch.source
+            return f"{who} is not a permitted TLS peer of pair {pair!r} (inventory tls_peers:)"
         allowed = self._senders.get(pair)
         if not allowed or batch.transport == "file":
             return None
@@ -386,7 +393,7 @@ class BatchParser:
 
     def _reset_cache(self, batch: RawBatch) -> None:
         # Cached origins hold times read against this reference and this fallback sender.
-        ref = (batch.received_at, batch.source, batch.transport == "file")
+        ref = (batch.received_at, batch.source, batch.transport == "file", batch.peer)
         if ref != self._origins_ref:
             self._origins.clear()
             self._shapes.clear()

@@ -18,6 +18,7 @@ pairs:
     flap_window: 600
     tz: Europe/Berlin             # the units' clock zone (IANA): device times without an offset
     senders: [192.0.2.10, 192.0.2.11]  # only these may speak for the pair (others quarantined)
+    tls_peers: ["CN=fw-edge"]     # only these TLS client certificates (sha256:FINGERPRINT or CN=NAME)
 ```
 Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
 naming the file, the pair and the key.
@@ -59,6 +60,7 @@ PAIR_KEYS = frozenset(
         "flap_window",
         "tz",
         "senders",
+        "tls_peers",
     }
 )
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
@@ -105,6 +107,7 @@ class PairConfig:
     snmp_poll: tuple[str, ...] = ()  # the units' addresses for cfwHardwareStatusTable polls
     tz: str | None = None  # the units' clock zone (IANA name), for device times without an offset
     senders: tuple[str, ...] = ()  # addresses or networks allowed to speak for the pair (empty: any)
+    tls_peers: tuple[str, ...] = ()  # TLS client certificates that may speak for it: sha256:FP or CN=NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,10 @@ class Inventory:
         return {
             p.name: tuple(ipaddress.ip_network(x, strict=False) for x in p.senders) for p in self.pairs if p.senders
         }
+
+    def tls_peers(self) -> dict[str, frozenset[str]]:
+        """The pairs only listed TLS client certificates may speak for (inventory `tls_peers:`)."""
+        return {p.name: frozenset(p.tls_peers) for p in self.pairs if p.tls_peers}
 
     def zones(self) -> dict[str, dt.tzinfo]:
         """The pairs whose units' clocks run in a named zone (`tz:`), for zone-less device stamps."""
@@ -278,6 +285,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "snmp_poll": _unit_addresses,
     "tz": lambda value, where: _zone_name(value, where),
     "senders": lambda value, where: _networks(value, where),
+    "tls_peers": lambda value, where: _peers(value, where),
 }
 
 
@@ -325,6 +333,24 @@ def _networks(value: Any, where: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise InventoryError(f"{where}: {x!r} is not an address or network") from exc
     return tuple(x.strip() for x in items)
+
+
+PEER_RE = re.compile(r"^(sha256:[0-9a-f]{64}|CN=.+)$")
+
+
+def _peers(value: Any, where: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for x in items:
+        text = str(x).strip()
+        if text.lower().startswith("sha256:"):  # fingerprints as openssl prints them, or plain hex
+            text = "sha256:" + text[7:].replace(":", "").lower()
+        if not PEER_RE.match(text):
+            raise InventoryError(f"{where}: {x!r} is neither sha256:FINGERPRINT nor CN=NAME")
+        out.append(text)
+    if not out:
+        raise InventoryError(f"{where} must list sha256:FINGERPRINT or CN=NAME entries")
+    return tuple(out)
 
 
 def _zone_name(value: Any, where: str) -> str:

@@ -152,6 +152,7 @@ class Service:
             zones=self.inventory.zones() if self.inventory else None,
             next_seq=store.next_seq,
             senders=self.inventory.senders() if self.inventory else None,
+            tls_peers=self.inventory.tls_peers() if self.inventory else None,
         )
         from hamon.correlate.live import LiveCorrelator
 
@@ -450,7 +451,12 @@ class Service:
         self.inventory = inv
         self._resolver = PairResolver(inv)
         parser = BatchParser(
-            self._resolver.resolve, self.tz, zones=inv.zones(), next_seq=self.store.next_seq, senders=inv.senders()
+            self._resolver.resolve,
+            self.tz,
+            zones=inv.zones(),
+            next_seq=self.store.next_seq,
+            senders=inv.senders(),
+            tls_peers=inv.tls_peers(),
         )
         parser.activity = self.parser.activity  # counted under the old inventory, written with the next status
         self.parser = parser
