@@ -27,6 +27,7 @@ naming the file, the pair and the key.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -204,24 +205,82 @@ def parse_inventory(doc: Any, where: str = "<inventory>") -> Inventory:
 
 
 def _pair(raw: Any, where: str, index: int) -> PairConfig:
+    """One pair, validated by its typed model (PairModel); a mistake names the file, pair and key."""
+    from pydantic import ValidationError
+
     if not isinstance(raw, dict):
         raise InventoryError(f"{where}: pairs[{index}] must be a mapping with name and match")
     name = raw.get("name")
     label = f"pair {name!r}" if isinstance(name, str) else f"pairs[{index}]"
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise InventoryError(f"{where}: {label}: key 'name' must be a word of letters, digits and . _ : -")
-    unknown = sorted(set(raw) - PAIR_KEYS)
-    if unknown:
-        raise InventoryError(f"{where}: {label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(PAIR_KEYS))})")
-    values = {key: READERS[key](raw[key], f"{where}: {label}: key {key!r}") for key in READERS if key in raw}
-    cfg = PairConfig(name=name, match=_match(raw.get("match", []), f"{where}: {label}: key 'match'"), **values)
-    for hold, poll, times in (("unit_holdtime", "unit_polltime", 3), ("interface_holdtime", "interface_polltime", 5)):
-        if getattr(cfg, hold) < times * getattr(cfg, poll):
-            raise InventoryError(
-                f"{where}: {label}: key {hold!r} ({getattr(cfg, hold):g}s) must be at least {times} times "
-                f"{poll} ({getattr(cfg, poll):g}s)"
-            )
-    return cfg
+    try:
+        model = _pair_model().model_validate({"match": [], **raw})
+    except ValidationError as exc:
+        raise InventoryError(f"{where}: {label}: {_explain(exc)}") from exc
+    values = {k: v for k, v in model.__dict__.items() if k in raw and k != "name"}
+    return PairConfig(name=name, **values)
+
+
+def _explain(exc: Any) -> str:
+    """The first of a pydantic ValidationError's errors, in the inventory's words."""
+    err = exc.errors()[0]
+    key = str(err["loc"][0]) if err["loc"] else ""
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {key!r} (known: {', '.join(sorted(PAIR_KEYS))})"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not key:  # a rule across keys (hold time against poll time)
+        return msg
+    return f"key {key!r}{'' if msg.startswith(':') else ' '}{msg}"
+
+
+def _reader(read: Callable[[Any, str], Any]) -> Any:
+    """A reader of one key as a pydantic validator: its InventoryError becomes the field's error."""
+    from pydantic import BeforeValidator
+
+    def validate(value: Any) -> Any:
+        try:
+            return read(value, "")
+        except InventoryError as exc:
+            raise ValueError(str(exc).strip()) from exc
+
+    return BeforeValidator(validate)
+
+
+@functools.cache
+def _pair_model() -> Any:
+    """The typed model of a pair (pydantic): fields, types and defaults from PairConfig, each key read
+    by its reader in READERS (the device's ranges, in the device's words), unknown keys refused."""
+    from typing import Annotated
+
+    from pydantic import ConfigDict, create_model, model_validator
+
+    defaults = PairConfig(name="-")
+    fields: dict[str, Any] = {
+        "name": (str, ...),
+        "match": (Annotated[tuple[str, ...], _reader(_match)], ...),
+    }
+    for key, read in READERS.items():
+        fields[key] = (Annotated[Any, _reader(read)], getattr(defaults, key))
+
+    def ratios(model: Any) -> Any:
+        for hold, poll, times in (
+            ("unit_holdtime", "unit_polltime", 3),
+            ("interface_holdtime", "interface_polltime", 5),
+        ):
+            if getattr(model, hold) < times * getattr(model, poll):
+                raise ValueError(
+                    f"key {hold!r} ({getattr(model, hold):g}s) must be at least {times} times "
+                    f"{poll} ({getattr(model, poll):g}s)"
+                )
+        return model
+
+    return create_model(
+        "PairModel",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        __validators__={"ratios": model_validator(mode="after")(ratios)},  # type: ignore[dict-item]
+        **fields,
+    )
 
 
 def _match(value: Any, where: str) -> tuple[str, ...]:
