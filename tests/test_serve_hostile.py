@@ -205,3 +205,51 @@ def test_sigterm_under_a_failover_storm_drains_everything_within_the_stop_timeou
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_kill_9_keeps_what_was_stored_and_a_restarted_service_goes_on(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from hamon.store import Store
+
+    db = f"sqlite:///{tmp_path / 'crash.db'}"
+
+    def start() -> tuple[subprocess.Popen[str], int]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hamon", "--db", db, "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None and "listening" in proc.stderr.readline()
+        return proc, port
+
+    def send(port: int, first: int, n: int) -> None:
+        now = dt.datetime.now(dt.UTC)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(
+                "".join(
+                    f"<161>{now:%b %d %Y %H:%M:%S} fw-{i % 10} : %ASA-1-105008: (Primary) Testing Interface if{i}\n"
+                    for i in range(first, first + n)
+                ).encode()
+            )
+
+    store = Store(db)
+    proc, port = start()
+    try:
+        send(port, 0, 2000)
+        assert wait_for(lambda: len(store.events()) == 2000, timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc, port = start()  # the same store, after a crash
+        send(port, 2000, 500)
+        assert wait_for(lambda: len(store.events()) == 2500, timeout=30)
+        assert len({e.event_id for e in store.events()}) == 2500  # nothing lost, nothing twice
+    finally:
+        proc.kill()
+        proc.wait()
+        store.close()
