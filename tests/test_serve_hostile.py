@@ -4,7 +4,10 @@ connections, spoofed source addresses — UDP ingest keeps working, memory and m
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,20 @@ from hamon.collectors import syslog_tcp
 from hamon.collectors.syslog_tcp import MAX_MESSAGE, StreamFramer
 
 LINE = "<161>{t:%b %d %Y %H:%M:%S} fw-edge : %ASA-1-105032: LAN Failover interface is down"
+
+
+def serve_process(db: str) -> tuple[subprocess.Popen[str], int]:
+    """`hamon serve` as its own process on a free TCP port of 127.0.0.1, once it listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hamon", "--db", db, "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None and "listening" in proc.stderr.readline()
+    return proc, port
 
 
 def test_an_octet_count_bomb_buffers_at_most_one_message() -> None:
@@ -169,21 +186,9 @@ def test_every_datagram_on_the_trap_port_is_counted_with_its_sender(sqlite_url: 
 
 
 def test_sigterm_under_a_failover_storm_drains_everything_within_the_stop_timeout(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
     db = f"sqlite:///{tmp_path / 'storm.db'}"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hamon", "--db", db, "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, port = serve_process(db)
     try:
-        assert proc.stderr is not None and "listening" in proc.stderr.readline()
         base = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=10)
         lines = [
             f"<161>{base + dt.timedelta(seconds=i // 1000):%b %d %Y %H:%M:%S} fw-{i % 20:02d} : "
@@ -208,25 +213,9 @@ def test_sigterm_under_a_failover_storm_drains_everything_within_the_stop_timeou
 
 
 def test_kill_9_keeps_what_was_stored_and_a_restarted_service_goes_on(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
     from hamon.store import Store
 
     db = f"sqlite:///{tmp_path / 'crash.db'}"
-
-    def start() -> tuple[subprocess.Popen[str], int]:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hamon", "--db", db, "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None and "listening" in proc.stderr.readline()
-        return proc, port
 
     def send(port: int, first: int, n: int) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -239,13 +228,13 @@ def test_kill_9_keeps_what_was_stored_and_a_restarted_service_goes_on(tmp_path: 
             )
 
     store = Store(db)
-    proc, port = start()
+    proc, port = serve_process(db)
     try:
         send(port, 0, 2000)
         assert wait_for(lambda: len(store.events()) == 2000, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        proc, port = start()  # the same store, after a crash
+        proc, port = serve_process(db)  # the same store, after a crash
         send(port, 2000, 500)
         assert wait_for(lambda: len(store.events()) == 2500, timeout=30)
         assert len({e.event_id for e in store.events()}) == 2500  # nothing lost, nothing twice
