@@ -73,3 +73,19 @@ def cli(db: str, *args: str) -> Any:
     result = CliRunner().invoke(main, ["--db", db, *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+def require(tool: str, why: str) -> str:
+    """The path of a system client a test needs; without it the test is skipped with the reason —
+    except under CI (CI=true), where nothing real may be skipped silently: it fails."""
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is not installed: CI must run this test ({why})")
+        pytest.skip(f"{tool} is not installed ({why})")
+    return path

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import require
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -140,10 +141,8 @@ def test_systemd_unit_is_hardened_and_verifies(tmp_path: Path) -> None:
     serve_args_ok(exec_start.group(2).split())
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit  # SIGHUP reloads the inventory
     ServeConfig(**load_config(str(DEPLOY / "systemd/serve.yml")))
-    analyze = shutil.which("systemd-analyze")
-    hamon = shutil.which("hamon")
-    if not analyze or not hamon:
-        pytest.skip("systemd-analyze or the hamon script is not installed")
+    analyze = require("systemd-analyze", "systemd-analyze verify checks the unit file")
+    hamon = require("hamon", "the installed hamon script is what the unit runs")
     copy = tmp_path / "hamon.service"
     copy.write_text(unit.replace(exec_start.group(1), hamon))
     out = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60)
@@ -194,6 +193,7 @@ def _reader_reads(postgres_url: str, reader_url: Any) -> None:
 def test_the_image_build_stage_has_what_the_wheel_needs(tmp_path: Path) -> None:
     """The files the Dockerfile copies build hamon's wheel, C scanner and TextFSM templates included
     (no Docker engine here: the build stage's own command on the same inputs)."""
+    require("cc", "the wheel's C line scanner needs a C compiler, as the image's build stage has")
     dockerfile = (DEPLOY / "Dockerfile").read_text().split("FROM", 2)[1]  # the build stage
     context = tmp_path / "context"
     context.mkdir()
@@ -262,11 +262,7 @@ def _compose_environment(service: str) -> dict[str, str]:
 
 
 def test_grafana_provisioning_expands_to_a_working_datasource(tmp_path: Path) -> None:
-    go = shutil.which("go")
-    if go is None:
-        if os.environ.get("CI"):
-            pytest.fail("go is not installed: CI must check the provisioning the way Grafana reads it")
-        pytest.skip("go is not installed (it checks the provisioning with Go's os.ExpandEnv)")
+    go = require("go", "Go's os.ExpandEnv is how Grafana reads its provisioning")
     (tmp_path / "expand.go").write_text(GO_EXPAND)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAMON_")}
     env |= _compose_environment("grafana") | {"GOCACHE": str(tmp_path / "cache"), "GOFLAGS": "-mod=mod"}

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import wait_for
+from helpers import require, wait_for
 
 from hamon.cli import main
 from hamon.collectors.syslog_tcp import StreamFramer
@@ -57,7 +57,8 @@ def running(sqlite_url: str) -> Iterator[Running]:
 
 
 def logger(*args: str) -> None:
-    subprocess.run(["logger", "--rfc3164", "-t", "fw-edge", *args], check=True, timeout=10)
+    exe = require("logger", "util-linux logger is the real syslog client these tests send with")
+    subprocess.run([exe, "--rfc3164", "-t", "fw-edge", *args], check=True, timeout=10)
 
 
 def test_logger_over_udp_and_tcp_with_octet_counting(running: Running) -> None:
@@ -139,9 +140,10 @@ def test_tcp_is_slowed_not_dropped_when_the_bus_is_full(sqlite_url: str) -> None
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("pki")
+    openssl = require("openssl", "openssl makes the CA and certificates the TLS tests use")
 
     def ossl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=60)
 
     ossl(
         "req",
@@ -372,7 +374,8 @@ def v3(level: str, *, user: str = "asa-v3", auth: str | None = None, priv: str |
 
 def snmptrap(port: int, *security: str, text_row: str = "9") -> None:
     binds = [v.replace(".9", f".{text_row}") if v.startswith("1.3.6") else v for v in CLOG_VARS]
-    subprocess.run(["snmptrap", *security, f"127.0.0.1:{port}", "", CLOG, *binds], check=True, timeout=10)
+    exe = require("snmptrap", "net-snmp's snmptrap is the real trap sender")
+    subprocess.run([exe, *security, f"127.0.0.1:{port}", "", CLOG, *binds], check=True, timeout=10)
 
 
 def test_snmp_traps_v2c_and_v3_authpriv_and_refusals(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -435,7 +438,15 @@ def test_cufw_failover_state_traps_are_decoded_from_the_mib(sqlite_url: str) -> 
         port = r.port("snmp")
         for group, state in (("1", "9"), ("2", "10"), ("1", "42")):  # active, standby, not a HardwareStatus
             binds = [f"{entry}.1.{group}", "i", group, f"{entry}.3.{group}", "i", state]
-            trap = ["snmptrap", "-v2c", "-c", "hamon-ro", f"127.0.0.1:{port}", "", "1.3.6.1.4.1.9.9.491.0.3"]
+            trap = [
+                require("snmptrap", "net-snmp's snmptrap is the real trap sender"),
+                "-v2c",
+                "-c",
+                "hamon-ro",
+                f"127.0.0.1:{port}",
+                "",
+                "1.3.6.1.4.1.9.9.491.0.3",
+            ]
             subprocess.run([*trap, *binds], check=True, timeout=10)
         events = wait_for(lambda: len(r.store.events()) >= 2 and r.store.events())
         decoded = sorted((e.kind, e.group, e.my_state, e.source) for e in events)

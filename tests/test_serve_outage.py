@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import require, wait_for
 from test_serve import Running
 
 from hamon.store import Store
@@ -35,6 +35,8 @@ class Postgres:
                 pytest.fail("PostgreSQL's server binaries are not installed: CI must run the outage test")
             pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
         self.bin = Path(bins[-1]).parent
+        if os.getuid() == 0:
+            require("runuser", "PostgreSQL's server runs as the postgres user")
         # Outside pytest's root-only directory: the server runs as the postgres user.
         self.data = Path(tempfile.mkdtemp(prefix="hamon-test-pg-"))
         if os.getuid() == 0:
