@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, table
+from hamon.cli.render import console, emit_json, emit_json_stream, table
 from hamon.cli.timerange import parse_time
 from hamon.model import iso
 from hamon.parse.catalog import EVENT_KINDS
@@ -64,10 +64,11 @@ def events_cmd(
     as_json: bool,
 ) -> None:
     """List stored failover events in time order."""
-    evs = obj.store().events(pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit)
-    if as_json:
-        emit_json([e.to_json() for e in evs])
+    query = dict(pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit)
+    if as_json:  # written as read: a million events in bounded memory
+        emit_json_stream(e.to_json() for e in obj.store().iter_events(**query))  # type: ignore[arg-type]
         return
+    evs = obj.store().events(**query)  # type: ignore[arg-type]
     rows = [
         (
             iso(e.at),

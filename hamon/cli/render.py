@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -36,6 +36,19 @@ def emit_json(value: Any) -> None:
     """Write JSON to stdout, one document, newline-terminated."""
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def emit_json_stream(items: Iterable[Any]) -> None:
+    """Write a JSON array item by item, as the items come (the same document emit_json writes)."""
+    out = sys.stdout
+    first = True
+    out.write("[")
+    for item in items:
+        body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        out.write(("\n  " if first else ",\n  ") + body)
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+    out.flush()
 
 
 def console(stderr: bool = False) -> Console:

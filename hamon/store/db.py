@@ -297,11 +297,36 @@ class Store:
             q = q.where(events.c.msg_id == msg_id)
         if kind is not None:
             q = q.where(events.c.kind == kind)
+        return list(
+            self.iter_events(pair=pair, since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, after=after)
+        )
+
+    def iter_events(
+        self,
+        *,
+        pair: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        msg_id: int | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        after: dt.datetime | None = None,
+    ) -> Iterator[Event]:
+        """The events of `events()` as they are read (a server-side cursor, rows fetched in 2,000s):
+        a listing of millions of events in bounded memory."""
+        q = in_range(select(events), events, pair, since, until)
+        if after is not None:
+            q = q.where(events.c.at > after)
+        if msg_id is not None:
+            q = q.where(events.c.msg_id == msg_id)
+        if kind is not None:
+            q = q.where(events.c.kind == kind)
         q = q.order_by(events.c.at, events.c.seq, events.c.event_id)
         if limit is not None:
             q = q.limit(limit)
         with self._begin("reading events") as conn:
-            return [events_map.from_row(r) for r in conn.execute(q)]
+            for r in conn.execution_options(yield_per=2000).execute(q):
+                yield events_map.from_row(r)
 
     def pairs(self) -> list[str]:
         """Every pair that has stored events, by name."""
