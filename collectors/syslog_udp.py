@@ -9,8 +9,10 @@ counted per sender — never silently.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import select
 import socket
+import sys
 import threading
 import time
 
@@ -18,11 +20,44 @@ from hamon.bus import Bus
 from hamon.bus.counters import Counters
 from hamon.model import RawBatch
 
+log = logging.getLogger(__name__)
+
 RCVBUF = 64 << 20
 MAX_DRAIN = 20_000  # datagrams per wake-up, so a flood cannot starve the stop check
 MAX_DATAGRAM = 65_535
 GATHER = 0.002  # after a small drain, let datagrams gather this long (bigger batches, less overhead)
 SMALL = 256
+
+
+# Linux's SO_RCVBUFFORCE (asm-generic/socket.h); Python 3.11's socket module does not name it.
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux") else None)
+
+
+def set_receive_buffer(sock: socket.socket, size: int) -> int:
+    """Ask for a `size`-byte receive buffer and return the usable size the kernel granted (Linux
+    reports twice that, counting its bookkeeping; without privilege net.core.rmem_max caps it).
+
+    SO_RCVBUFFORCE (root or CAP_NET_ADMIN) passes the rmem_max cap; without the privilege SO_RCVBUF
+    gets at most rmem_max. A buffer smaller than asked is logged once, with how to raise it."""
+    for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        if opt is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, size)
+            break
+        except OSError:  # no privilege for SO_RCVBUFFORCE: fall back to the capped SO_RCVBUF
+            continue
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    usable = granted // 2 if sys.platform.startswith("linux") else granted
+    if usable < size:
+        log.warning(
+            "UDP receive buffer is %d KiB, asked for %d KiB: a burst longer than it holds is lost "
+            "(raise net.core.rmem_max, e.g. sysctl -w net.core.rmem_max=%d, or grant CAP_NET_ADMIN)",
+            usable >> 10,
+            size >> 10,
+            size,
+        )
+    return usable
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -38,14 +73,7 @@ class UdpSyslog:
         self.bus = bus
         self.counters = counters
         self.sock = socket.socket(_family(host), socket.SOCK_DGRAM)
-        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-            if opt is None:
-                continue
-            try:
-                self.sock.setsockopt(socket.SOL_SOCKET, opt, RCVBUF)
-                break
-            except OSError:  # SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by rmem_max
-                continue
+        self.receive_buffer = set_receive_buffer(self.sock, RCVBUF)
         self.sock.bind((host, port))
         self.sock.setblocking(False)
         self.address = self.sock.getsockname()[:2]

@@ -96,6 +96,45 @@ def test_stream_framer() -> None:
     assert f.feed(b"<13>last, no newline") == [] and f.rest() == [b"<13>last, no newline"]
 
 
+def test_metrics_and_status_say_what_was_received_and_the_udp_buffer_granted(sqlite_url: str) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"], metrics="127.0.0.1:0")
+    try:
+        udp, metrics = r.port("udp"), r.port("metrics")
+        granted = next(c for c in r.service.collectors if c.transport == "udp").sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(3):
+                s.sendto(f"<161>fw-edge : {LINK_DOWN}".encode(), ("127.0.0.1", udp))
+        wait_for(lambda: r.service.counters.snapshot()["received"], timeout=10)
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as resp:
+                return str(resp.read().decode())
+
+        text = wait_for(lambda: 'source="127.0.0.1",transport="udp"} 3.0' in (t := scrape()) and t, timeout=10)
+        want = granted // 2 if sys.platform.startswith("linux") else granted
+        samples = {
+            (x.name, tuple(sorted(x.labels.items()))): x.value
+            for family in text_string_to_metric_families(text)
+            for x in family.samples
+        }
+        assert samples[("hamon_receive_buffer_bytes", (("listener", f"udp 127.0.0.1:{udp}"),))] == want
+        assert samples[("hamon_received_messages_total", (("source", "127.0.0.1"), ("transport", "udp")))] == 3
+        wait_for(lambda: CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout.strip(), timeout=10)
+        status = json.loads(CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout)
+        listener = next(x for x in status["services"][0]["listeners"] if x["transport"] == "udp")
+        assert listener == {"transport": "udp", "host": "127.0.0.1", "port": udp, "receive_buffer_bytes": want}
+        shown = CliRunner().invoke(main, ["--db", sqlite_url, "status"]).stdout
+        assert f"udp 127.0.0.1:{udp} (receive buffer {want / (1 << 20):.0f} MiB)" in shown
+    finally:
+        r.stop()
+
+
 def test_udp_drops_are_counted_when_the_bus_is_full(sqlite_url: str) -> None:
     store = Store(sqlite_url)
     service = Service(ServeConfig(syslog_udp=["127.0.0.1:0"], bus_capacity=2), store)

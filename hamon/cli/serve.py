@@ -160,6 +160,14 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     out.print("stopped")
 
 
+def listener_text(x: dict[str, Any]) -> str:
+    """`udp 0.0.0.0:514 (receive buffer 64 MiB)`."""
+    text = f"{x['transport']} {x['host']}:{x['port']}"
+    if "receive_buffer_bytes" in x:
+        text += f" (receive buffer {x['receive_buffer_bytes'] / (1 << 20):.0f} MiB)"
+    return text
+
+
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -202,7 +210,7 @@ def status_cmd(obj: Context, as_json: bool) -> None:
         else:
             state = f"[red]not running[/] — last seen {s['last_seen_s']:.0f} s ago ({s['updated_at']})"
         out.print(f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}")
-        out.print("  listening: " + ", ".join(f"{x['transport']} {x['host']}:{x['port']}" for x in s["listeners"]))
+        out.print("  listening: " + ", ".join(listener_text(x) for x in s["listeners"]))
         c = s["counters"]
         out.print("  " + ", ".join(f"{k} {v:,}" for k, v in c["totals"].items()) + f", bus depth {c['bus_depth']}")
         traffic = [

@@ -16,6 +16,7 @@ def serve_metrics(
     bus: Bus,
     late: Callable[[], int],
     gauges: Callable[[], dict[str, float]] = dict,
+    listeners: Callable[[], list[dict[str, Any]]] = list,
 ) -> Any:
     """Start the /metrics endpoint; returns the HTTP server (shutdown() stops it)."""
     from prometheus_client import CollectorRegistry, start_http_server
@@ -48,6 +49,15 @@ def serve_metrics(
             yield CounterMetricFamily("hamon_late_events", "Events later than the reorder window", value=late())
             for name, value in gauges().items():  # the spool and the store's availability, now
                 yield GaugeMetricFamily(f"hamon_{name}", name.replace("_", " "), value=value)
+            buffers = GaugeMetricFamily(
+                "hamon_receive_buffer_bytes",
+                "Usable kernel receive buffer granted to a UDP listener",
+                labels=["listener"],
+            )
+            for x in listeners():
+                if "receive_buffer_bytes" in x:
+                    buffers.add_metric([f"{x['transport']} {x['host']}:{x['port']}"], x["receive_buffer_bytes"])
+            yield buffers
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector())

@@ -220,7 +220,12 @@ class Service:
             from hamon.service.metrics import serve_metrics
 
             self._metrics_server = serve_metrics(
-                *address(self.cfg.metrics), self.counters, self.bus, lambda: self.live.counts.late, self.gauges
+                *address(self.cfg.metrics),
+                self.counters,
+                self.bus,
+                lambda: self.live.counts.late,
+                self.gauges,
+                self.listeners,
             )
         # Read first: the listeners drain their sockets onto the bus while the correlator catches up
         # with the store (what arrives meanwhile waits on the bus, not in the kernel's buffers).
@@ -243,6 +248,7 @@ class Service:
     def listeners(self) -> list[dict[str, Any]]:
         out = [
             {"transport": c.transport, "host": c.address[0], "port": c.address[1]}
+            | ({"receive_buffer_bytes": c.receive_buffer} if hasattr(c, "receive_buffer") else {})
             for c in self.collectors
             if hasattr(c, "address")
         ]
