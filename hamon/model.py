@@ -156,9 +156,9 @@ class ParseResult:
 
 def iso(t: dt.datetime) -> str:
     """ISO-8601 in UTC with a Z suffix and millisecond precision when there is one."""
-    t = t.astimezone(UTC)
-    spec = "milliseconds" if t.microsecond else "seconds"
-    return t.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    if t.tzinfo is not UTC:
+        t = t.astimezone(UTC)
+    return t.isoformat(timespec="milliseconds" if t.microsecond else "seconds")[:-6] + "Z"  # "+00:00" off
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The streamed JSON array is the same document the one-shot writer produces."""
+"""The streamed JSON array holds what the one-shot writer's does, one item per line."""
 
 import json
 
@@ -16,11 +16,13 @@ CASES = [
 @pytest.mark.parametrize("items", CASES)
 def test_stream_matches_one_shot(items, capsys):
     emit_json(items)
-    whole = capsys.readouterr().out
+    whole = json.loads(capsys.readouterr().out)
     emit_json_stream(iter(items))
     streamed = capsys.readouterr().out
-    assert streamed == whole
-    assert json.loads(streamed) == items
+    assert json.loads(streamed) == whole == items
+    lines = streamed.splitlines()
+    assert lines[0] == "[" if items else lines == ["[]"]
+    assert [json.loads(x.strip().rstrip(",")) for x in lines[1:-1]] == items  # one item per line
 
 
 def test_stream_consumes_lazily(capsys):

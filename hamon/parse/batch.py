@@ -43,7 +43,9 @@ FAILOVER_RE = re.compile(FAILOVER_TAG)
 FRACTION_RE = re.compile(rb"(?<=\d:\d\d)\.\d{1,9}")
 PRI_PREFIX_RE = re.compile(rb"[ \t]*<\d{1,3}>")
 HMS_RE = re.compile(rb"(?<!\d)\d\d:\d\d:\d\d")
-HEADER_CACHE_MAX = 200_000
+# Header readings kept for reuse: headers of one sender and second repeat, old seconds do not come
+# back, so a small cache (cleared when full) serves as well as a big one and bounds memory.
+HEADER_CACHE_MAX = 20_000
 SECOND_BYTES = 450  # a bitmap of the 3,600 seconds of an hour
 NUL = b"\0"
 # The framing of a syslog line from another program: PRI, timestamp, host.
@@ -346,8 +348,9 @@ class BatchParser:
         if key in self._stamps:
             return self._stamps[key]
         t = from_match(m, ctx)
-        if len(self._stamps) < HEADER_CACHE_MAX:
-            self._stamps[key] = t
+        if len(self._stamps) >= HEADER_CACHE_MAX:
+            self._stamps.clear()
+        self._stamps[key] = t
         return t
 
     @staticmethod

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -98,38 +98,58 @@ Progress = Callable[[Source, int], None]
 class StoreWriter:
     """Writes parsed batches on a helper thread, so the database works while the next batch parses.
 
-    The queue is bounded (backpressure, flat memory). `close()` waits until everything queued
-    is committed and re-raises the first error the writer met: nothing is dropped silently.
+    The queue is bounded in events, not batches (backpressure, flat memory: a 4 MiB batch of
+    failover lines only is some 40,000 events, one of ordinary traffic a few hundred). `close()`
+    waits until everything queued is committed and re-raises the first error the writer met:
+    nothing is dropped silently.
     """
 
-    def __init__(self, store: Store, depth: int = 4) -> None:
+    def __init__(self, store: Store, max_events: int = 20_000) -> None:
         self._store = store
-        self._queue: queue.Queue[tuple[list[Event], list[Quarantined]] | None] = queue.Queue(maxsize=depth)
+        self._max = max_events
+        self._items: collections.deque[tuple[list[Event], list[Quarantined]] | None] = collections.deque()
+        self._queued = 0  # events and quarantined lines waiting or being written
+        self._cond = threading.Condition()
         self._error: BaseException | None = None
         self.stored = 0
         self._thread = threading.Thread(target=self._run, name="store writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drain after a failure; close() reports it
-            try:
-                self.stored += self._store.add_events(item[0])
-                self._store.add_quarantined(item[1])
-            except BaseException as exc:  # handed to the caller in close()
-                self._error = exc
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._items))
+                item = self._items.popleft()
+            if item is None:
+                return
+            if self._error is None:  # after a failure only drain; close() reports it
+                try:
+                    self.stored += self._store.add_events(item[0])
+                    self._store.add_quarantined(item[1])
+                except BaseException as exc:  # handed to the caller in close()
+                    self._error = exc
+            with self._cond:
+                self._queued -= len(item[0]) + len(item[1])
+                self._cond.notify_all()
 
     def put(self, evs: list[Event], quarantined: list[Quarantined]) -> None:
-        """Queue one batch; blocks while the writer is `depth` batches behind."""
+        """Queue one batch; blocks while `max_events` wait before it (one batch always goes)."""
         if self._error is not None:
             raise self._error
-        if evs or quarantined:
-            self._queue.put((evs, quarantined))
+        if not (evs or quarantined):
+            return
+        n = len(evs) + len(quarantined)
+        with self._cond:
+            self._cond.wait_for(lambda: self._queued == 0 or self._queued + n <= self._max)
+            self._queued += n
+            self._items.append((evs, quarantined))
+            self._cond.notify_all()
 
     def close(self) -> int:
         """Wait for every queued batch; returns the number of new events stored."""
-        self._queue.put(None)
+        with self._cond:
+            self._items.append(None)
+            self._cond.notify_all()
         self._thread.join()
         if self._error is not None:
             raise self._error
