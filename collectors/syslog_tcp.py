@@ -144,7 +144,8 @@ class TcpSyslog:
     def stop(self) -> None:
         """Stop accepting, let open connections finish what they sent."""
         self._stop.set()
-        self._accept.join(timeout=5)
+        if self._accept.ident is not None:  # closed before it started: nothing to wait for
+            self._accept.join(timeout=5)
         self.sock.close()
         for t in list(self._threads):
             t.join(timeout=2)

@@ -86,7 +86,8 @@ class UdpSyslog:
     def stop(self) -> None:
         """Stop after draining what the socket holds."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # closed before it started: nothing to wait for
+            self._thread.join(timeout=5)
         self.sock.close()
 
     def _run(self) -> None:

@@ -384,6 +384,18 @@ def test_sigterm_drains_and_exits_0_and_sighup_reloads_the_inventory(sqlite_url:
 def test_ports_below_1024_and_bad_addresses_are_clear_errors(sqlite_url: str) -> None:
     result = CliRunner().invoke(main, ["--db", sqlite_url, "serve", "--syslog-udp", "127.0.0.1:notaport"])
     assert result.exit_code == 1 and "not HOST:PORT" in result.stderr
+    with socket.socket() as taken:  # a port another program holds: the error names the listener
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, name in (
+            (["--syslog-tcp", f"127.0.0.1:{port}"], f"tcp 127.0.0.1:{port}"),
+            (["--syslog-udp", "127.0.0.1:0", "--metrics", f"127.0.0.1:{port}"], f"metrics 127.0.0.1:{port}"),
+            (["--syslog-udp", "127.0.0.1:0", "--syslog-tcp", f"127.0.0.1:{port}"], f"tcp 127.0.0.1:{port}"),
+        ):
+            result = CliRunner().invoke(main, ["--db", sqlite_url, "serve", *args])
+            assert result.exit_code == 1
+            assert f"cannot listen on {name}: address already in use" in result.stderr
 
 
 CLOG = "1.3.6.1.4.1.9.9.41.2.0.1"

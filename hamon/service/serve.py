@@ -176,22 +176,27 @@ class Service:
         from hamon.collectors import syslog_tcp as tcp
         from hamon.collectors import syslog_udp as udp
 
+        trying = ""  # the listener being opened, named in an error
         try:
             for a in self.cfg.syslog_udp:
+                trying = f"udp {a}"
                 self.collectors.append(udp.UdpSyslog(*address(a), self.bus, self.counters))
             for a in self.cfg.syslog_tcp:
+                trying = f"tcp {a}"
                 self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters))
             if self.cfg.syslog_tls:
                 if not (self.cfg.tls_cert and self.cfg.tls_key):
                     raise ConfigError("--syslog-tls needs --tls-cert and --tls-key")
                 ctx = tcp.tls_context(self.cfg.tls_cert, self.cfg.tls_key, self.cfg.tls_client_ca)
                 for a in self.cfg.syslog_tls:
+                    trying = f"tls {a}"
                     self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters, tls=ctx))
             if self.cfg.snmp_trap:
                 from hamon.collectors import snmp_trap as snmp
 
                 users = [snmp_user(u) for u in self.cfg.snmp_users]
                 for a in self.cfg.snmp_trap:
+                    trying = f"snmp {a}"
                     receiver = snmp.SnmpTrapReceiver(
                         *address(a),
                         self.bus,
@@ -208,25 +213,31 @@ class Service:
         except PermissionError as exc:
             self._close_collectors()
             raise ConfigError(
-                f"cannot listen: {exc.strerror} (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                f"cannot listen on {trying}: {exc.strerror} (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
             ) from exc
         except OSError as exc:
             self._close_collectors()
-            raise ConfigError(f"cannot listen: {exc.strerror or exc}") from exc
+            raise ConfigError(f"cannot listen on {trying}: {(exc.strerror or str(exc)).lower()}") from exc
         self.collectors += self._pollers(self.inventory)
         if not self.collectors:
             raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
             from hamon.service.metrics import serve_metrics
 
-            self._metrics_server = serve_metrics(
-                *address(self.cfg.metrics),
-                self.counters,
-                self.bus,
-                lambda: self.live.counts.late,
-                self.gauges,
-                self.listeners,
-            )
+            try:
+                self._metrics_server = serve_metrics(
+                    *address(self.cfg.metrics),
+                    self.counters,
+                    self.bus,
+                    lambda: self.live.counts.late,
+                    self.gauges,
+                    self.listeners,
+                )
+            except OSError as exc:
+                self._close_collectors()
+                raise ConfigError(
+                    f"cannot listen on metrics {self.cfg.metrics}: {(exc.strerror or str(exc)).lower()}"
+                ) from exc
         # Read first: the listeners drain their sockets onto the bus while the correlator catches up
         # with the store (what arrives meanwhile waits on the bus, not in the kernel's buffers).
         for c in self.collectors:
