@@ -166,3 +166,14 @@ def test_typos_are_errors_not_empty_answers(sqlite_url: str) -> None:
     code, _, err = run("--db", sqlite_url, "silence", "add", "--pair", "fw-edgee")
     assert code == 1 and "needs --force" in err
     assert run("--db", sqlite_url, "silence", "add", "--pair", "fw-new", "--force")[0] == 0
+
+
+def test_help_names_the_effective_store_without_its_password(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = runner.invoke(main, ["--help"], env={"HAMON_DB": "postgresql+psycopg://noc:s3cret@db.example:5432/hamon"})
+    assert out.exit_code == 0
+    assert "Store: postgresql+psycopg://noc:***@db.example:5432/hamon (HAMON_DB; --db overrides)" in out.output
+    assert "s3cret" not in out.output
+    out = runner.invoke(main, ["--help"], env={"HAMON_DB": "", "XDG_DATA_HOME": str(tmp_path)})
+    assert f"Store: sqlite:///{tmp_path}/hamon/hamon.db (default; --db overrides)" in out.output
+    assert "Store:" not in runner.invoke(main, ["events", "--help"]).output  # only the top level says it

@@ -24,6 +24,18 @@ class OneLineUsageError(click.UsageError):
 class HamonGroup(click.Group):
     """Turns hamon's errors into one line and exit status 1; never a traceback."""
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """`hamon --help` ends with the store commands use here (password masked)."""
+        super().format_epilog(ctx, formatter)
+        if ctx.parent is not None:
+            return
+        from hamon.store.db import shown_url
+
+        shown = shown_url(os.environ.get("HAMON_DB"))
+        formatter.write_paragraph()
+        source = "HAMON_DB" if os.environ.get("HAMON_DB") else "default"
+        formatter.write(f"Store: {shown} ({source}; --db overrides)\n")  # one line, not wrapped
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -38,6 +38,14 @@ def _normalize_url(url: str) -> str:
     return url
 
 
+def shown_url(url: str | None = None) -> str:
+    """A store URL as it may be shown: the default when none is given, the password masked."""
+    try:
+        return make_url(_normalize_url(url or default_url())).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
 class Store:
     """A hamon store; the schema is brought to the current revision on first use."""
 
