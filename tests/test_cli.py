@@ -67,6 +67,14 @@ def test_events_time_filters(sqlite_url: str) -> None:
     earlier = json.loads(run("--db", sqlite_url, "events", "--until", cut, "--json")[1])
     assert len(later) + len(earlier) == len(all_events)
     assert all(e["at"] >= cut for e in later) and all(e["at"] < cut for e in earlier)
+    for command in (["events"], ["failovers"], ["report"]):  # an inverted range is said, not silently empty
+        code, out, err = run("--db", sqlite_url, *command, "--until", "2026-11-25", "--since", "2026-11-26", "--json")
+        listed = json.loads(out)
+        assert code == 0 and (listed["failovers_per_week"] if isinstance(listed, dict) else listed) == []
+        assert err == (
+            "warning: --since 2026-11-26T00:00:00Z is not before --until 2026-11-25T00:00:00Z: nothing can match\n"
+        )
+    assert run("--db", sqlite_url, "events", "--since", cut, "--json")[2] == ""
 
 
 def test_replay_reads_stdin_and_gzip(sqlite_url: str, tmp_path: Path) -> None:

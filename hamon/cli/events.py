@@ -34,10 +34,21 @@ class TimeParam(click.ParamType[dt.datetime]):
 TIME = TimeParam()
 
 
+def _inverted(ctx: click.Context, param: click.Parameter, value: dt.datetime | None) -> dt.datetime | None:
+    """Warn (once: the second of the two options to be read sees both) when nothing can match."""
+    since = value if param.name == "since" else ctx.params.get("since")
+    until = value if param.name == "until" else ctx.params.get("until")
+    if since is not None and until is not None and since >= until:
+        click.echo(f"warning: --since {iso(since)} is not before --until {iso(until)}: nothing can match", err=True)
+    return value
+
+
 def time_range(command: Callable[..., Any]) -> Callable[..., Any]:
     """The --since/--until options every time-bounded listing has."""
-    command = click.option("--until", type=TIME, help="Up to this time (exclusive).")(command)
-    return click.option("--since", type=TIME, help="From this time (inclusive): ISO-8601 or an age (2h, 7d).")(command)
+    command = click.option("--until", type=TIME, callback=_inverted, help="Up to this time (exclusive).")(command)
+    return click.option(
+        "--since", type=TIME, callback=_inverted, help="From this time (inclusive): ISO-8601 or an age (2h, 7d)."
+    )(command)
 
 
 @click.command("events")
