@@ -185,3 +185,24 @@ def test_help_names_the_effective_store_without_its_password(tmp_path: Path) -> 
     out = runner.invoke(main, ["--help"], env={"HAMON_DB": "", "XDG_DATA_HOME": str(tmp_path)})
     assert f"Store: sqlite:///{tmp_path}/hamon/hamon.db (default; --db overrides)" in out.output
     assert "Store:" not in runner.invoke(main, ["events", "--help"]).output  # only the top level says it
+
+
+def test_alerts_since_until_list_what_was_open_in_the_range(sqlite_url: str) -> None:
+    run("--db", sqlite_url, "replay", str(EXAMPLE))
+
+    def alerts(*args: str) -> list[tuple[str, str]]:
+        code, out, _ = run("--db", sqlite_url, "alerts", *args, "--json")
+        assert code == 0
+        return sorted((a["pair"], a["kind"]) for a in json.loads(out))
+
+    every = alerts()
+    assert every == [
+        ("fw-dc", "failover"),
+        ("fw-dc", "interface_threshold"),
+        ("fw-edge", "failover"),
+        ("fw-edge", "unit_failed"),
+    ]
+    assert alerts("--since", "2026-11-25T10:01:00Z", "--until", "2026-11-25T10:02:00Z") == every[2:]  # fw-edge's
+    assert alerts("--since", "2026-11-25T10:06:00Z") == every[:2]  # fw-edge's ended at 10:05:03
+    assert alerts("--until", "2026-11-25T10:03:16Z") == every[2:]  # fw-dc's started at 10:03:16
+    assert alerts("--since", "2026-11-25T10:08:01Z") == []

@@ -76,16 +76,27 @@ def failovers_cmd(
 @click.option("--pair", metavar="PAIR", help="Only this pair.")
 @click.option("--open", "open_only", is_flag=True, help="Only alerts that are still open.")
 @click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only this kind.")
+@time_range
 @click.option("--evidence", is_flag=True, help="Add each alert's id and the ids of its evidence events.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def alerts_cmd(
-    obj: Context, pair: str | None, open_only: bool, kind: str | None, evidence: bool, as_json: bool
+    obj: Context,
+    pair: str | None,
+    open_only: bool,
+    kind: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    evidence: bool,
+    as_json: bool,
 ) -> None:
-    """Alerts with their lifecycle: open ones have no end yet."""
+    """Alerts with their lifecycle: open ones have no end yet. With --since/--until, the alerts that
+    were open at some time in that range (started before --until, not ended before --since)."""
     from hamon.store import outputs
 
-    rows = outputs.alert_list(obj.store(), pair=obj.known_pair(pair), open_only=open_only, kind=kind)
+    rows = outputs.alert_list(
+        obj.store(), pair=obj.known_pair(pair), open_only=open_only, kind=kind, since=since, until=until
+    )
     if as_json:
         emit_json(_shape(rows, ALERT_KEYS, evidence))
         return
