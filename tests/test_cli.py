@@ -206,3 +206,20 @@ def test_alerts_since_until_list_what_was_open_in_the_range(sqlite_url: str) -> 
     assert alerts("--since", "2026-11-25T10:06:00Z") == every[:2]  # fw-edge's ended at 10:05:03
     assert alerts("--until", "2026-11-25T10:03:16Z") == every[2:]  # fw-dc's started at 10:03:16
     assert alerts("--since", "2026-11-25T10:08:01Z") == []
+
+
+def test_limit_takes_the_newest_listed_oldest_first(sqlite_url: str, tmp_path: Path) -> None:
+    run("--db", sqlite_url, "replay", str(EXAMPLE))
+    every = json.loads(run("--db", sqlite_url, "events", "--json")[1])
+    assert json.loads(run("--db", sqlite_url, "events", "--limit", "3", "--json")[1]) == every[-3:]
+    edge = [e for e in every if e["pair"] == "fw-edge"]
+    assert json.loads(run("--db", sqlite_url, "events", "--pair", "fw-edge", "--limit", "2", "--json")[1]) == edge[-2:]
+    bad = tmp_path / "bad.log"
+    bad.write_text(
+        "".join(f"<161>Nov 25 0999 10:00:0{i} fwy : %ASA-1-104001: (Primary) Switching to ACTIVE\n" for i in range(4))
+    )
+    run("--db", sqlite_url, "replay", str(bad))
+    held = json.loads(run("--db", sqlite_url, "quarantine", "--json")[1])
+    assert [q["line_no"] for q in held] == [1, 2, 3, 4]
+    newest = json.loads(run("--db", sqlite_url, "quarantine", "--limit", "2", "--json")[1])
+    assert [q["line_no"] for q in newest] == [3, 4]

@@ -61,7 +61,7 @@ def time_range(command: Callable[..., Any]) -> Callable[..., Any]:
     metavar="KIND",
     help="Only this kind (switch_active, failover_link_down, ...).",
 )
-@click.option("--limit", type=click.IntRange(1), help="At most this many events.")
+@click.option("--limit", type=click.IntRange(1), help="Only the newest N events (listed oldest first).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def events_cmd(
@@ -75,11 +75,13 @@ def events_cmd(
     as_json: bool,
 ) -> None:
     """List stored failover events in time order."""
-    query = dict(pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit)
+    read = obj.store().iter_events(
+        pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, newest=True
+    )
     if as_json:  # written as read: a million events in bounded memory
-        emit_json_stream(e.to_json() for e in obj.store().iter_events(**query))  # type: ignore[arg-type]
+        emit_json_stream(e.to_json() for e in read)
         return
-    evs = obj.store().events(**query)  # type: ignore[arg-type]
+    evs = list(read)
     rows = [
         (
             iso(e.at),
@@ -100,12 +102,18 @@ def events_cmd(
 
 @click.command("quarantine")
 @click.option("--since", type=TIME, help="Received from this time on.")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="At most this many lines.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Only the newest N lines (listed oldest first).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def quarantine_cmd(obj: Context, since: dt.datetime | None, limit: int, as_json: bool) -> None:
     """List quarantined input lines with the reason each was refused."""
-    recs = obj.store().quarantined(limit=limit, since=since)
+    recs = obj.store().quarantined(limit=limit, since=since, newest=True)
     if as_json:
         emit_json([q.to_json() for q in recs])
         return

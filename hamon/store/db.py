@@ -298,13 +298,6 @@ class Store:
         after: dt.datetime | None = None,
     ) -> list[Event]:
         """Events in (time, arrival) order, filtered; `since` is inclusive, `after` and `until` exclusive."""
-        q = in_range(select(events), events, pair, since, until)
-        if after is not None:
-            q = q.where(events.c.at > after)
-        if msg_id is not None:
-            q = q.where(events.c.msg_id == msg_id)
-        if kind is not None:
-            q = q.where(events.c.kind == kind)
         return list(
             self.iter_events(pair=pair, since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, after=after)
         )
@@ -319,9 +312,11 @@ class Store:
         kind: str | None = None,
         limit: int | None = None,
         after: dt.datetime | None = None,
+        newest: bool = False,
     ) -> Iterator[Event]:
         """The events of `events()` as they are read (a server-side cursor, rows fetched in 2,000s):
-        a listing of millions of events in bounded memory."""
+        a listing of millions of events in bounded memory. With `newest`, `limit` takes the newest
+        events (still given oldest first, as `journalctl -n` does)."""
         q = in_range(select(events), events, pair, since, until)
         if after is not None:
             q = q.where(events.c.at > after)
@@ -329,6 +324,12 @@ class Store:
             q = q.where(events.c.msg_id == msg_id)
         if kind is not None:
             q = q.where(events.c.kind == kind)
+        if newest and limit is not None:
+            q = q.order_by(events.c.at.desc(), events.c.seq.desc(), events.c.event_id.desc()).limit(limit)
+            with self._begin("reading events") as conn:
+                rows = list(conn.execute(q))  # at most `limit`
+            yield from (events_map.from_row(r) for r in reversed(rows))
+            return
         q = q.order_by(events.c.at, events.c.seq, events.c.event_id)
         if limit is not None:
             q = q.limit(limit)
@@ -372,14 +373,21 @@ class Store:
         """Events made without a parser (polls, saved CLI output) with their arrival order."""
         return [replace(e, seq=self.next_seq()) for e in batch]
 
-    def quarantined(self, *, limit: int | None = None, since: dt.datetime | None = None) -> list[Quarantined]:
-        """Quarantined lines, oldest first."""
+    def quarantined(
+        self, *, limit: int | None = None, since: dt.datetime | None = None, newest: bool = False
+    ) -> list[Quarantined]:
+        """Quarantined lines, oldest first; with `newest`, `limit` takes the newest of them."""
         q = select(quarantine)
         if since is not None:
             q = q.where(quarantine.c.received_at >= since)
-        q = q.order_by(quarantine.c.received_at, quarantine.c.origin, quarantine.c.line_no)
-        if limit is not None:
-            q = q.limit(limit)
+        order = (quarantine.c.received_at, quarantine.c.origin, quarantine.c.line_no)
+        if newest and limit is not None:
+            inner = q.order_by(*(c.desc() for c in order)).limit(limit).subquery()
+            q = select(inner).order_by(inner.c.received_at, inner.c.origin, inner.c.line_no)
+        else:
+            q = q.order_by(*order)
+            if limit is not None:
+                q = q.limit(limit)
         with self._begin("reading quarantined lines") as conn:
             return [
                 Quarantined(
