@@ -33,10 +33,9 @@ UTC = dt.UTC
 Key = tuple[float, int, str]  # (device time, arrival order, event id): the order events are applied in
 FIRST: Key = (float("-inf"), 0, "")
 LAST_SEQ = 2**62
-REWIND_SPAN = 1.0
-CATCH_UP_AHEAD = (
-    366 * 86400.0
-)  # resume from the newest checkpoint of all, even one stamped ahead of the clock  # seconds of event time a pair's in-memory copy covers before it is renewed
+REWIND_SPAN = 1.0  # seconds of event time a pair's in-memory copy covers before it is renewed
+# Resume from the newest checkpoint of all, even one stamped ahead of the clock.
+CATCH_UP_AHEAD = 366 * 86400.0
 
 
 @dataclass
