@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -111,6 +112,17 @@ def replay_cmd(
         from hamon.notify.pipeline import Pipeline, sender
 
         pipeline = Pipeline(store, [sender(u) for u in notify_urls])
+    run = functools.partial(
+        replay,
+        sources,
+        store,
+        inventory=inventory,
+        tz=tzinfo,
+        year=year,
+        correlate=correlate,
+        notify=pipeline,
+        notify_within=within,
+    )
     show = sys.stderr.isatty() if progress is None else progress
     if show:
         from rich.progress import (
@@ -134,28 +146,9 @@ def replay_cmd(
         )
         with bar:
             task = bar.add_task("replay", total=total)
-            summary = replay(
-                sources,
-                store,
-                inventory=inventory,
-                tz=tzinfo,
-                year=year,
-                progress=lambda _src, n: bar.advance(task, n),
-                correlate=correlate,
-                notify=pipeline,
-                notify_within=within,
-            )
+            summary = run(progress=lambda _src, n: bar.advance(task, n))
     else:
-        summary = replay(
-            sources,
-            store,
-            inventory=inventory,
-            tz=tzinfo,
-            year=year,
-            correlate=correlate,
-            notify=pipeline,
-            notify_within=within,
-        )
+        summary = run()
     if as_json:
         emit_json(summary.to_json())
     else:
