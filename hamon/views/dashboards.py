@@ -72,6 +72,14 @@ def _state_mappings() -> dict[str, Any]:
     }
 
 
+def _seconds(column: str) -> dict[str, Any]:
+    """A table column shown as a duration: its values are seconds."""
+    return {
+        "defaults": {},
+        "overrides": [{"matcher": {"id": "byName", "options": column}, "properties": [{"id": "unit", "value": "s"}]}],
+    }
+
+
 def _dashboard(
     uid: str,
     title: str,
@@ -323,15 +331,7 @@ def alerts_dashboard() -> dict[str, Any]:
                     "WHERE {alerts.ended_at} IS NULL ORDER BY {alerts.started_at}"
                 ),
                 (0, 0, 24, 9),
-                field_config={
-                    "defaults": {},
-                    "overrides": [
-                        {
-                            "matcher": {"id": "byName", "options": "open_for_s"},
-                            "properties": [{"id": "unit", "value": "s"}],
-                        }
-                    ],
-                },
+                field_config=_seconds("open_for_s"),
             ),
             _panel(
                 2,
@@ -362,15 +362,7 @@ def alerts_dashboard() -> dict[str, Any]:
                     "ORDER BY {alerts.started_at} DESC LIMIT 1000"
                 ),
                 (0, 17, 24, 12),
-                field_config={
-                    "defaults": {},
-                    "overrides": [
-                        {
-                            "matcher": {"id": "byName", "options": "duration_s"},
-                            "properties": [{"id": "unit", "value": "s"}],
-                        }
-                    ],
-                },
+                field_config=_seconds("duration_s"),
             ),
         ],
     )
