@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -36,6 +36,16 @@ def _normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _ordered(q: Select[Any], order: tuple[Any, ...], limit: int | None, newest: bool) -> Select[Any]:
+    """`q` in `order`, at most `limit` rows: the first ones, or with `newest` the last ones (still
+    given in `order`, as `journalctl -n` does)."""
+    if newest and limit is not None:
+        inner = q.order_by(*(c.desc() for c in order)).limit(limit).subquery()
+        return select(inner).order_by(*(inner.c[c.name] for c in order))
+    q = q.order_by(*order)
+    return q if limit is None else q.limit(limit)
 
 
 def shown_url(url: str | None = None) -> str:
@@ -324,15 +334,7 @@ class Store:
             q = q.where(events.c.msg_id == msg_id)
         if kind is not None:
             q = q.where(events.c.kind == kind)
-        if newest and limit is not None:
-            q = q.order_by(events.c.at.desc(), events.c.seq.desc(), events.c.event_id.desc()).limit(limit)
-            with self._begin("reading events") as conn:
-                rows = list(conn.execute(q))  # at most `limit`
-            yield from (events_map.from_row(r) for r in reversed(rows))
-            return
-        q = q.order_by(events.c.at, events.c.seq, events.c.event_id)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _ordered(q, (events.c.at, events.c.seq, events.c.event_id), limit, newest)
         with self._begin("reading events") as conn:
             for r in conn.execution_options(yield_per=2000).execute(q):
                 yield events_map.from_row(r)
@@ -380,14 +382,7 @@ class Store:
         q = select(quarantine)
         if since is not None:
             q = q.where(quarantine.c.received_at >= since)
-        order = (quarantine.c.received_at, quarantine.c.origin, quarantine.c.line_no)
-        if newest and limit is not None:
-            inner = q.order_by(*(c.desc() for c in order)).limit(limit).subquery()
-            q = select(inner).order_by(inner.c.received_at, inner.c.origin, inner.c.line_no)
-        else:
-            q = q.order_by(*order)
-            if limit is not None:
-                q = q.limit(limit)
+        q = _ordered(q, (quarantine.c.received_at, quarantine.c.origin, quarantine.c.line_no), limit, newest)
         with self._begin("reading quarantined lines") as conn:
             return [
                 Quarantined(
