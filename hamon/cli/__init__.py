@@ -84,9 +84,9 @@ def main(ctx: click.Context, db: str | None, inventory: str | None) -> None:
 
 
 def _register() -> None:
-    from hamon.cli import correlation, dashboards, db, events, polls, replay, serve, silence, views
+    from hamon.cli import correlation, dashboards, db, events, kafka, polls, replay, serve, silence, views
 
-    for module in (replay, serve, events, correlation, views, silence, dashboards, db, polls):
+    for module in (replay, serve, kafka, events, correlation, views, silence, dashboards, db, polls):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -33,6 +33,8 @@ CONFIG_KEYS = {
     "ssh_secrets",
     "snmp_poll",
     "poll_timeout",
+    "bus",
+    "topic_prefix",
 }
 LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify", "snmp_trap", "snmp_community"}
 DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
@@ -45,6 +47,22 @@ def load_config(path: str) -> dict[str, Any]:
         if isinstance(doc[k], str):
             doc[k] = [doc[k]]
     return doc
+
+
+def bus_options(f: Any) -> Any:
+    """--bus and --topic-prefix (serve, worker, kafka init)."""
+    f = click.option(
+        "--topic-prefix",
+        envvar="HAMON_TOPIC_PREFIX",
+        metavar="NAME",
+        help="Kafka topics' prefix: <prefix>.events (default hamon; env HAMON_TOPIC_PREFIX).",
+    )(f)
+    return click.option(
+        "--bus",
+        envvar="HAMON_BUS",
+        metavar="URL",
+        help="memory (default: one process) or kafka://HOST:PORT[,HOST:PORT...] (env HAMON_BUS).",
+    )(f)
 
 
 @click.command("serve")
@@ -116,11 +134,14 @@ def load_config(path: str) -> dict[str, Any]:
     type=click.FloatRange(0, 60),
     help="Seconds events wait for earlier ones (default 0: apply at once, re-run a pair on a late one).",
 )
+@bus_options
 @click.pass_obj
 def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     """Listen for syslog, store and correlate as messages arrive; SIGTERM drains and exits.
 
     Ports below 1024 (514, 6514) need root or CAP_NET_BIND_SERVICE; the defaults (5514) do not.
+    With --bus kafka://HOST:PORT this is a sink: it parses and publishes failover events to
+    <prefix>.events (keyed by pair) for `hamon worker` processes to store and correlate.
     """
     import logging
 
@@ -142,6 +163,8 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
             dict(zip(("name", "engine_id", "auth", "priv"), (p.strip() for p in u.split(",")), strict=False))
             for u in users
         ]
+    if settings.get("bus") == "memory":
+        settings.pop("bus")
     if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls", "snmp_trap")):
         settings.update(DEFAULTS)
     # The schema is checked when the service starts; a store that is down then does not keep it from
@@ -156,6 +179,8 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     out = console(stderr=True)
     for listener in service.listeners():
         out.print(f"listening: {listener['transport']} {listener['host']}:{listener['port']}")
+    if service.sink is not None:
+        out.print(f"publishing: {service.kafka} topic {service.sink.topic} ({service.sink.partitions} partitions)")
     service.run()
     out.print("stopped")
 

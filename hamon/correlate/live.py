@@ -18,6 +18,7 @@ import copy
 import datetime as dt
 import heapq
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapshot
@@ -91,15 +92,36 @@ class LiveCorrelator:
         Each pair resumes from its newest checkpoint (only what follows it is run again), so a
         service with a large store starts in the time its last hour of events takes, not all of it.
         """
-        pairs = self.store.pairs()
+        return self.resume_pairs(self.store.pairs())
+
+    def resume_pairs(self, pairs: Iterable[str]) -> int:
+        """Resume these pairs from the store (a worker given their partitions): each from its newest
+        checkpoint, its clock going on with the wall clock from where its stored events left it."""
         wall = time.time()
+        n = 0
         for pair in sorted(pairs):
             self._count(self._resume(pair, wall + CATCH_UP_AHEAD))
             machine = self.machines[pair]
             if machine.now is not None:
-                # Its clock goes on from where its stored events left it, with the wall clock.
                 self.clocks[pair] = (machine.now, wall)
-        return len(pairs)
+            n += 1
+        return n
+
+    def forget(self, pairs: Iterable[str]) -> None:
+        """Stop holding these pairs (idle, or handed to another worker): their state is in the store."""
+        for pair in pairs:
+            for table in (
+                self.machines,
+                self.buffers,
+                self.last_key,
+                self.last_checkpoint,
+                self.rewinds,
+                self.recent,
+                self.clocks,
+                self.dirty,
+            ):
+                table.pop(pair, None)
+            self.restated.discard(pair)
 
     def _resume(self, pair: str, before: float | None) -> list[Output]:
         earliest = None if before is None else dt.datetime.fromtimestamp(before, UTC)
@@ -172,17 +194,7 @@ class LiveCorrelator:
             and not machine.s.timers
             and wall - self.clocks.get(pair, (0.0, wall))[1] >= idle
         ]
-        for pair in gone:
-            for table in (
-                self.machines,
-                self.buffers,
-                self.last_key,
-                self.last_checkpoint,
-                self.rewinds,
-                self.recent,
-                self.clocks,
-            ):
-                table.pop(pair, None)
+        self.forget(gone)
         return len(gone)
 
     def pair_now(self, pair: str, wall: float) -> float | None:

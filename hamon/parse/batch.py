@@ -54,6 +54,11 @@ OTHER_HEADER_RE = re.compile(rf"\s*(?:<\d{{1,3}}>)?\s*(?:(?:{STAMP_RE.pattern})\
 Resolve = Callable[[str | None, str], str]
 
 
+# Input that came through a relay (a file, a Kafka topic filled by rsyslog or syslog-ng): its transport
+# sender is the relay, so the host field names the sender and `senders:`/`tls_peers:` do not apply.
+RELAYED = frozenset({"file", "kafka"})
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a header's lines come from, once resolved: sender, device-id, pair and times."""
@@ -325,11 +330,11 @@ class BatchParser:
         """A live sender (its real address, whatever a header claims; its TLS certificate) not listed
         for the pair."""
         peers = self._tls_peers.get(pair)
-        if peers and batch.transport != "file" and not peers.intersection(batch.peer):
+        if peers and batch.transport not in RELAYED and not peers.intersection(batch.peer):
             who = next((p for p in batch.peer if p.startswith("CN=")), None) or batch.source
             return f"{who} is not a permitted TLS peer of pair {pair!r} (inventory tls_peers:)"
         allowed = self._senders.get(pair)
-        if not allowed or batch.transport == "file":
+        if not allowed or batch.transport in RELAYED:
             return None
         try:
             address = ipaddress.ip_address(batch.source.strip("[]"))
@@ -357,7 +362,7 @@ class BatchParser:
     def _sender(header: Header, batch: RawBatch) -> str:
         # A live sender's address is the truth; in a file, the relay's host field or the device-id
         # names the sender, and the input's own name is the last resort.
-        if batch.transport == "file":
+        if batch.transport in RELAYED:
             return header.source or header.device_id or batch.source
         return header.source or batch.source
 
@@ -396,7 +401,7 @@ class BatchParser:
 
     def _reset_cache(self, batch: RawBatch) -> None:
         # Cached origins hold times read against this reference and this fallback sender.
-        ref = (batch.received_at, batch.source, batch.transport == "file", batch.peer)
+        ref = (batch.received_at, batch.source, batch.transport in RELAYED, batch.peer)
         if ref != self._origins_ref:
             self._origins.clear()
             self._shapes.clear()

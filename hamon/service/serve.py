@@ -23,8 +23,9 @@ from annotated_types import Ge, Gt, Le
 
 from hamon.bus import Collector, MemoryBus
 from hamon.bus.counters import Counters
+from hamon.bus.kafka import Consumed, KafkaSink, Rebalance, bus_address
 from hamon.errors import ConfigError, StoreError
-from hamon.model import Event, PolledEvents
+from hamon.model import Activity, Event, PolledEvents, Quarantined
 from hamon.parse.batch import BatchParser
 from hamon.parse.timestamps import zone
 from hamon.resolve.inventory import Inventory, load_inventory
@@ -105,6 +106,9 @@ class ServeConfig:
     repeat_every: Annotated[float, Gt(0)] = 4 * 3600.0  # a critical alert still open is told again
     spool_memory_events: Annotated[int, Ge(0)] = 200_000
     spool_disk_bytes: Annotated[int, Ge(0)] = 1 << 30
+    bus: str | None = None  # `memory` (None) or kafka://HOST:PORT[,HOST:PORT...]: publish, do not store
+    topic_prefix: str = "hamon"  # the Kafka topics' prefix: <prefix>.events
+    kafka_buffer_bytes: Annotated[int, Ge(1 << 20)] = 64 << 20  # held while the broker is away
 
 
 def serve_config(settings: dict[str, Any], where: str = "serve settings") -> ServeConfig:
@@ -133,6 +137,10 @@ class Service:
         self.inventory: Inventory | None = load_inventory(inventory_path) if inventory_path else None
         self.counters = Counters()
         self.bus = MemoryBus(config.bus_capacity)
+        self.kafka = bus_address(config.bus)
+        self.sink: KafkaSink | None = None  # with --bus kafka://: events go to Kafka, not to the store
+        self.source: Any = None  # a Kafka source whose offsets are committed once stored
+        self._unacked: list[dict[int, int]] = []  # offsets of what waits in the spool
         self.started_at = dt.datetime.now(UTC)
         self.name = "serve"
         self.ingest_id = f"serve:{self.started_at.isoformat()}:{os.getpid()}"
@@ -158,6 +166,8 @@ class Service:
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
         self.notifier: Any = None
+        if config.notify and self.kafka is not None:
+            raise ConfigError("with --bus kafka:// this sink does not correlate: give --notify to hamon worker")
         if config.notify:
             from hamon.notify.pipeline import Pipeline, sender
             from hamon.notify.worker import NotifyWorker
@@ -176,6 +186,12 @@ class Service:
         from hamon.collectors import syslog_tcp as tcp
         from hamon.collectors import syslog_udp as udp
 
+        if self.kafka is not None:  # before any listener: a missing topic or broker is said at once
+            from hamon.bus.kafka import KafkaSink
+
+            self.sink = KafkaSink(
+                self.kafka, self.cfg.topic_prefix, self.counters, buffer_bytes=self.cfg.kafka_buffer_bytes
+            )
         trying = ""  # the listener being opened, named in an error
         try:
             for a in self.cfg.syslog_udp:
@@ -253,7 +269,8 @@ class Service:
 
     def _catch_up(self) -> None:
         self.store.ensure_schema()
-        self.live.catch_up()
+        if self.sink is None:  # a Kafka sink does not correlate: the workers do
+            self.live.catch_up()
         self._caught_up = True
 
     def listeners(self) -> list[dict[str, Any]]:
@@ -303,6 +320,9 @@ class Service:
         self.tick()
         if self.notifier is not None:
             self.notifier.stop(timeout=5.0)  # what is handed over goes out, within the stop timeout
+        if self.sink is not None:
+            self.write_status()  # the last activity goes to Kafka before the producer closes
+            self.sink.close(timeout=10.0)
         self.write_status(stopped=True)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
@@ -326,11 +346,37 @@ class Service:
         return group
 
     def handle_many(self, batches: list[Any]) -> None:
-        """Parse every batch, then store and hand over their events in one go."""
+        """Parse every batch, then store and hand over their events in one go.
+
+        Messages read from Kafka are acknowledged (their offsets committed) once stored; a
+        rebalance is handled after what came before it is stored.
+        """
         events: list[Event] = []
-        quarantined = []
+        quarantined: list[Quarantined] = []
+        activity: list[tuple[Any, list[Activity]]] = []
+        offsets: list[dict[int, int]] = []
         c = self.counters
         for batch in batches:
+            if isinstance(batch, Rebalance):
+                self._keep_acked(Item(events, quarantined, activity), offsets)
+                events, quarantined, activity, offsets = [], [], [], []
+                self.rebalance(batch)
+                batch.done.set()
+                continue
+            if isinstance(batch, Consumed):
+                offsets.append(batch.offsets)
+                if batch.batch is None:  # the events topic: parsed by the sink already
+                    for d in batch.decoded:
+                        events += self.store.stamp(d.events)  # arrival order here: the tie-break
+                        quarantined += d.quarantined
+                        if d.ingest is not None:
+                            activity.append((d.ingest, d.activity))
+                        c.add("events", len(d.events))
+                        c.add("quarantined", len(d.quarantined))
+                    quarantined += batch.bad
+                    c.add("quarantined", len(batch.bad))
+                    continue
+                batch = batch.batch
             if isinstance(batch, PolledEvents):
                 c.add("polled_events", len(batch.events))
                 events += self.store.stamp(batch.events)  # arrival order: the tie-break within a second
@@ -348,29 +394,60 @@ class Service:
             c.add("quarantined", len(res.quarantined))
             c.add("ordinary", res.ordinary)
             c.add("other", res.other)
-        self._keep(Item(events, quarantined))
+        self._keep_acked(Item(events, quarantined, activity), offsets)
 
-    def _keep(self, item: Item) -> None:
-        """Store an item and hand its events to the correlator; while the store is away, spool it."""
+    def rebalance(self, change: Rebalance) -> None:
+        """The Kafka group moved partitions (a worker acts on it; a raw consumer reads them all)."""
+
+    def _keep_acked(self, item: Item, offsets: list[dict[int, int]]) -> None:
+        if self._keep(item):
+            self._ack(offsets)
+        else:
+            self._unacked += offsets  # acknowledged once the spool is stored
+
+    def _ack(self, offsets: list[dict[int, int]]) -> None:
+        if self.source is not None:
+            for o in offsets:
+                self.source.ack(o)
+
+    def _keep(self, item: Item) -> bool:
+        """Store an item and hand its events to the correlator (True); while the store is away,
+        spool it (False). A Kafka sink publishes it instead."""
+        if self.sink is not None:
+            self.sink.publish(item.events, item.quarantined)
+            return True
+        if not item.size() and not item.activity:
+            return True
         if self.outage_since is None:
             try:
-                self._store(item)
+                fresh = self._store(item)
             except StoreError as exc:
                 self._store_down(exc)
             else:
-                self._submit(item.events)
-                return
+                self._submit(fresh)
+                return True
         if not self.spool.put(item):
             for dropped in self.spool.drain_dropped():
                 for e in dropped.events:
                     self.counters.drop("spool", e.source)
                 self.counters.add("spool_dropped", dropped.size())
+        return False
 
-    def _store(self, item: Item) -> None:
+    def _store(self, item: Item) -> list[Event]:
+        """Store an item; the events to correlate come back."""
         if item.events:
             self.counters.add("events_new", self.store.add_events(item.events))
+        self._store_rest(item)
+        return item.events
+
+    def _store_rest(self, item: Item) -> None:
         if item.quarantined:
             self.store.add_quarantined(item.quarantined)
+        now = dt.datetime.now(UTC)
+        for ingest, acts in item.activity:  # a sink's activity, read from Kafka
+            self.store.record_ingest(
+                ingest.ingest_id, "serve", ingest.name, ingest.started_at, now, ingest.counts, acts, accumulate=True
+            )
 
     def gauges(self) -> dict[str, float]:
         """What the service holds now: the spool, and how long the store has been away (0: it is up)."""
@@ -396,15 +473,17 @@ class Service:
             if not self._caught_up:
                 self._catch_up()
             while (item := self.spool.peek()) is not None:
-                self._store(item)
+                fresh = self._store(item)
                 self.spool.pop()
-                self._submit(item.events)
+                self._submit(fresh)
             self.live.tick(everything=True)
         except StoreError:
             self._backoff = min(self._backoff * 2, 30.0)  # tried again later, less often
             self._retry_at = time.monotonic() + self._backoff
             return
         assert self.outage_since is not None
+        self._ack(self._unacked)
+        self._unacked = []
         log.info("store back after %.1f s: %d held events and lines stored", time.monotonic() - self.outage_since, held)
         self.outage_since = None
 
@@ -416,8 +495,10 @@ class Service:
         # Between events, each pair's event time moves on with the wall clock from its own newest
         # event, so timers (merge windows, grace periods) fire on a quiet pair too, whatever the
         # devices' clocks say, and no pair's clock moves another's.
-        if self.outage_since is not None:
-            return  # timers wait for the store; what they decide is decided on the first tick after
+        if self.outage_since is not None or self.sink is not None:
+            # Timers wait for the store (what they decide is decided on the first tick after); a
+            # Kafka sink has no timers: its workers correlate.
+            return
         try:
             outs = self.live.tick(everything=everything)
         except StoreError as exc:
@@ -512,15 +593,24 @@ class Service:
             "events": self.counters.totals["events"],
             "quarantined": self.counters.totals["quarantined"],
         }
-        try:
-            self.store.record_ingest(
-                self.ingest_id, "serve", self.name, self.started_at, now, counts, acts, accumulate=True
-            )
-        except StoreError as exc:
-            self.parser.keep_activity(acts)  # written with the next status, when the store is back
-            self._store_down(exc)
+        if self.sink is not None:  # the workers store it, in order with the pairs' events
+            from hamon.bus.kafka import Ingest
+
+            self.sink.publish_activity(Ingest(self.ingest_id, self.name, self.started_at, counts), acts)
+        elif self.source is None or self.source.raw:  # a worker counts no lines of its own
+            try:
+                self.store.record_ingest(
+                    self.ingest_id, "serve", self.name, self.started_at, now, counts, acts, accumulate=True
+                )
+            except StoreError as exc:
+                self.parser.keep_activity(acts)  # written with the next status, when the store is back
+                self._store_down(exc)
         snap = self.counters.snapshot()
         snap["bus_depth"] = self.bus.depth()
+        if self.sink is not None:
+            snap["kafka"] = {"bus": str(self.kafka), "topic": self.sink.topic, **self.sink.state()}
+        if self.source is not None:
+            snap["kafka"] = {"bus": str(self.source.broker), **self.source.status()}
         snap["stopped"] = stopped
         snap["status_every"] = self.cfg.status_every
         snap["spool"] = {

@@ -15,8 +15,9 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from hamon.model import Event, Quarantined
+from hamon.model import Activity, Event, Quarantined
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Item:
 
     events: list[Event]
     quarantined: list[Quarantined] = field(default_factory=list)
+    # Per-sender activity a sink counted, read from Kafka by a worker: (ingest, activity) pairs.
+    activity: list[tuple[Any, list[Activity]]] = field(default_factory=list)
 
     def size(self) -> int:
         return len(self.events) + len(self.quarantined)

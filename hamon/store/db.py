@@ -176,6 +176,30 @@ class Store:
             cur = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
             return int(cur.rowcount)
 
+    def add_new_events(self, batch: Sequence[Event]) -> list[Event]:
+        """Store events and return those that were not stored before (a redelivered message's
+        events come back empty), in the order given."""
+        if not batch:
+            return []
+        ids = [e.event_id for e in batch]
+        with self._begin("storing events") as conn:
+            have: set[str] = set()
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                have.update(r[0] for r in conn.execute(select(events.c.event_id).where(events.c.event_id.in_(part))))
+            fresh: dict[str, Event] = {}
+            for e in batch:
+                if e.event_id not in have:
+                    fresh.setdefault(e.event_id, e)
+            rows = [events_map.to_row(e) for e in fresh.values()]
+            if rows:
+                conn.execute(self._insert(events).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        return list(fresh.values())
+
+    def renew_seq(self) -> None:
+        """Read the arrival order from the store again (another process may have stored since)."""
+        self._seq = None
+
     def record_poll(self, pair: str, unit: str, polled_at: dt.datetime, source: str, document: dict[str, Any]) -> None:
         """Keep the last poll of a unit (what `hamon pairs --json` shows of it)."""
         import json
