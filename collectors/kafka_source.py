@@ -50,6 +50,7 @@ class KafkaSource:
         self.consumer: Any = None
         self.commits = 0
         self.commit_failures = 0
+        self._said = float("-inf")
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -190,7 +191,11 @@ class KafkaSource:
         except Exception as exc:  # e.g. the partitions moved on: what was stored is read again, harmlessly
             self.commit_failures += 1
             self.counters.add("kafka_commit_failures")
-            log.warning("kafka commit failed (the messages will be read again): %s", type(exc).__name__)
+            now = time.monotonic()
+            if now - self._said >= 10.0:  # one line per 10 s while it lasts
+                self._said = now
+                log.warning("kafka commit failed (stored messages will be read again): %s: %s",
+                            type(exc).__name__, str(exc)[:200])  # fmt: skip
 
     # -- rebalances (called inside poll, on this thread) -------------------------------------------
     def revoked(self, partitions: set[int]) -> None:

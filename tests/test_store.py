@@ -199,3 +199,31 @@ def test_a_store_poisoned_by_an_older_release_is_mended_by_its_migration(tmp_pat
     (q,) = store.quarantined()
     assert q.reason.startswith("device time 999-11-25") and b"Switching to ACTIVE" in q.raw
     store.close()
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_on_a_new_postgresql_store_create_it_once(postgres_url: str) -> None:
+    # Two workers and a reader started at once on an empty database: one creates the schema, the
+    # others wait for it (without the lock, the second CREATE TABLE fails).
+    import threading
+
+    errors: list[BaseException] = []
+    go = threading.Barrier(6)
+
+    def start() -> None:
+        s = Store(postgres_url, migrate=False)
+        try:
+            go.wait(10)
+            s.ensure_schema()
+            assert s.revision() is not None
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []

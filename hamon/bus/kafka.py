@@ -178,6 +178,10 @@ def encode_activity(ingest: Ingest, acts: Sequence[Activity]) -> bytes:
     return json.dumps(doc).encode()
 
 
+class BadMessage(ValueError):
+    """A message of the events topic hamon cannot read (it is quarantined with this reason)."""
+
+
 @dataclass
 class Decoded:
     """What one message of the events topic carried."""
@@ -189,12 +193,12 @@ class Decoded:
 
 
 def decode(value: bytes) -> Decoded:
-    """A message of the events topic; ValueError (with what was wrong) for anything else."""
+    """A message of the events topic; BadMessage (with what was wrong) for anything else."""
     try:
         doc = json.loads(value)
         kind = doc["type"]
         if doc.get("v") != FORMAT:
-            raise ValueError(f"message format {doc.get('v')!r}, this hamon reads {FORMAT}")
+            raise BadMessage(f"message format {doc.get('v')!r}, this hamon reads {FORMAT}")
         if kind == "events":
             return Decoded(events=[_event(doc["fields"], r) for r in doc["events"]])
         if kind == "quarantined":
@@ -228,11 +232,11 @@ def decode(value: bytes) -> Decoded:
                 for a in doc["activity"]
             ]
             return Decoded(activity=acts, ingest=ingest)
-        raise ValueError(f"unknown message type {kind!r}")
-    except ValueError:
+        raise BadMessage(f"unknown message type {kind!r}")
+    except BadMessage:
         raise
     except Exception as exc:  # a malformed document: named, never raised as something else
-        raise ValueError(f"not a hamon message: {type(exc).__name__}: {str(exc)[:120]}") from exc
+        raise BadMessage(f"not a hamon message: {type(exc).__name__}: {str(exc)[:120]}") from exc
 
 
 # -- brokers and topics ---------------------------------------------------------------------------
@@ -254,6 +258,7 @@ def admin(address: KafkaAddress, timeout: float = CONNECT_TIMEOUT) -> Any:
             client_id="hamon-admin",
             request_timeout_ms=int(timeout * 1000),
             bootstrap_timeout_ms=int(timeout * 1000),
+            reconnect_backoff_max_ms=1000,  # retried within the timeout, not after it
         )
     except (KafkaError, OSError, ValueError) as exc:
         raise unreachable(address, exc) from exc

@@ -40,7 +40,7 @@ def _notify_options(f: Any) -> Any:
     for opt in reversed(
         [
             click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file (serve's keys)."),
-            click.option("--group", default="hamon", show_default=True, help="Kafka consumer group."),
+            click.option("--group", help="Kafka consumer group (default: hamon for worker, hamon-consume for consume)."),
             click.option("--name", help="This process's name in `hamon status` (default <command>@<hostname>)."),
             click.option("--notify", multiple=True, metavar="URL", envvar="HAMON_NOTIFY", help="Notification URL."),
             click.option("--external-url", metavar="URL", help="hamon's Grafana, for links in notifications."),
@@ -55,7 +55,7 @@ def _notify_options(f: Any) -> Any:
 @bus_options
 @_notify_options
 @click.pass_obj
-def worker_cmd(obj: Context, /, config_file: str | None, group: str, name: str | None, **options: Any) -> None:
+def worker_cmd(obj: Context, /, config_file: str | None, group: str | None, name: str | None, **options: Any) -> None:
     """Store, correlate and notify the pairs of the Kafka partitions this worker is given.
 
     Run one or more beside `hamon serve --bus kafka://…` sinks, all with the same --db (PostgreSQL)
@@ -77,7 +77,7 @@ def worker_cmd(obj: Context, /, config_file: str | None, group: str, name: str |
         obj.store(migrate=False, create=True),
         obj.inventory_path,
         address,
-        group=group,
+        group=group or "hamon",
         name=name or default_name("worker"),
     )
     _run(obj, worker, "worker")
@@ -110,7 +110,7 @@ def consume_cmd(
         obj.inventory_path,
         address,
         address.topic,
-        group,
+        group or "hamon-consume",
         name or default_name("consume"),
     )
     _run(obj, consumer, "consuming")

@@ -56,6 +56,9 @@ def shown_url(url: str | None = None) -> str:
         return "(not a database URL)"
 
 
+SCHEMA_LOCK = 0x68616D6F6E  # "hamon": the advisory lock held while the schema is created or migrated
+
+
 class Store:
     """A hamon store; the schema is brought to the current revision on first use."""
 
@@ -128,6 +131,9 @@ class Store:
             return
         if revision is None:
             with self._begin("creating the schema") as conn:
+                # Several processes starting on one new store (workers, a service and a reader):
+                # one creates it, the others wait for it and find it made.
+                self._schema_lock(conn)
                 if not inspect(conn).get_table_names():
                     metadata.create_all(conn)
                     conn.execute(
@@ -148,9 +154,15 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self._begin("migrating the schema") as conn:
+            self._schema_lock(conn)  # one process migrates; the others then find nothing to do
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         return HEAD_REVISION
+
+    def _schema_lock(self, conn: Any) -> None:
+        """On PostgreSQL, hold the store's schema lock until this transaction ends."""
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK})
 
     def close(self) -> None:
         """Release connections."""
