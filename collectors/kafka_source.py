@@ -64,6 +64,7 @@ class KafkaSource:
                 client_id=self.client_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                isolation_level="read_committed",  # a producer's aborted transactions are not input
                 max_poll_records=MAX_RECORDS,
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=2_000,

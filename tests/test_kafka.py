@@ -211,7 +211,16 @@ def test_messages_carry_every_field_of_an_event_and_garbage_is_named() -> None:
 def test_an_unreachable_broker_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     r = subprocess.run(
-        ["python3", "-m", "hamon", "--db", f"sqlite:///{tmp_path / 'w.db'}", "worker", "--bus", f"kafka://127.0.0.1:{port}"],
+        [
+            "python3",
+            "-m",
+            "hamon",
+            "--db",
+            f"sqlite:///{tmp_path / 'w.db'}",
+            "worker",
+            "--bus",
+            f"kafka://127.0.0.1:{port}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -391,7 +400,7 @@ def test_consume_reads_what_syslog_ng_kafka_c_wrote_as_replay_reads_the_file(
 options {{ keep-hostname(yes); }};
 source s_file {{ file("{EXAMPLE}" flags(no-parse) follow-freq(1)); }};
 destination d_kafka {{
-  kafka-c(bootstrap-servers("{kafka}") topic("{topic}") message("$MSG") key("$PROGRAM")
+  kafka-c(bootstrap-servers("{kafka}") topic("{topic}") message("$MSG") key("$HOST")
           sync-send(yes) config("linger.ms" => "5"));
 }};
 log {{ source(s_file); destination(d_kafka); }};
@@ -402,14 +411,41 @@ log {{ source(s_file); destination(d_kafka); }};
          "-c", str(tmp_path / "ng.ctl"), "--no-caps"],
         stdout=subprocess.DEVNULL, stderr=(tmp_path / "ng.log").open("wb"),
     )  # fmt: skip
-    consumer = Proc(tmp_path, "consume", "--db", postgres_url, "consume", f"kafka://{kafka}/{topic}")
-    try:
-        got = settle(postgres_url, expected, timeout=90)
-        assert got == expected, (tmp_path / "ng.log").read_text()[-2000:]
+    lines = len(EXAMPLE.read_bytes().splitlines())
+    try:  # the topic filled by syslog-ng first, as a backlog hamon consume starts on
+        deadline = time.monotonic() + 90
+        while in_topic(kafka, topic) < lines and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert in_topic(kafka, topic) == lines, (tmp_path / "ng.log").read_text()[-2000:]
     finally:
         ng.terminate()
         ng.wait(30)
+    consumer = Proc(tmp_path, "consume", "--db", postgres_url, "consume", f"kafka://{kafka}/{topic}")
+    try:
+        assert settle(postgres_url, expected, timeout=60) == expected
+        consumer.wait_line("consuming:")
+    finally:
         assert consumer.stop() == 0, consumer.text()[-2000:]
+
+
+def in_topic(kafka: str, topic: str) -> int:
+    """Records in the topic (read, not end offsets: syslog-ng's transactions add marker offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=[kafka], isolation_level="read_committed", enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
+        c.assign(parts)
+        c.seek_to_beginning()
+        n, deadline = 0, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            got = c.poll(timeout_ms=500)
+            if not got:
+                break
+            n += sum(len(v) for v in got.values())
+        return n
+    finally:
+        c.close()
 
 
 def test_an_unreadable_message_on_the_events_topic_is_quarantined_and_committed(

@@ -40,7 +40,9 @@ def _notify_options(f: Any) -> Any:
     for opt in reversed(
         [
             click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file (serve's keys)."),
-            click.option("--group", help="Kafka consumer group (default: hamon for worker, hamon-consume for consume)."),
+            click.option(
+                "--group", help="Kafka consumer group (default: hamon for worker, hamon-consume for consume)."
+            ),
             click.option("--name", help="This process's name in `hamon status` (default <command>@<hostname>)."),
             click.option("--notify", multiple=True, metavar="URL", envvar="HAMON_NOTIFY", help="Notification URL."),
             click.option("--external-url", metavar="URL", help="hamon's Grafana, for links in notifications."),
