@@ -275,3 +275,56 @@ def test_grafana_provisioning_expands_to_a_working_datasource(tmp_path: Path) ->
     assert ds["url"] == "postgres:5432" and ds["user"] == "hamon_reader"
     assert ds["jsonData"]["database"] == "hamon" and ds["jsonData"]["sslmode"] == "disable"
     assert ds["secureJsonData"]["password"] == "set-by-the-operator"
+
+
+def _parses(args: list[str]) -> None:
+    """Arguments that parse as the hamon subcommand they name (click's own parser)."""
+    cmd = main.commands[args[0]]
+    if isinstance(cmd, __import__("click").Group):
+        cmd, args = cmd.commands[args[1]], args[1:]
+    cmd.make_context(args[0], list(args[1:]), resilient_parsing=False)
+
+
+def test_the_scale_out_compose_runs_kafka_a_sink_and_two_workers() -> None:
+    compose_dir = DEPLOY / "compose"
+    doc = yaml.safe_load((compose_dir / "scale-out.yml").read_text())
+    services = doc["services"]
+    for base in ("postgres", "grafana"):  # the same services as the single-process file
+        assert services[base]["extends"] == {"file": "docker-compose.yml", "service": base}
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
+    init = services["kafka-init"]["command"]
+    _parses(init)
+    assert init[:2] == ["kafka", "init"] and "kafka://kafka:9092" in init
+    sink, worker = services["sink"]["command"], services["worker"]["command"]
+    serve_args_ok(sink)
+    _parses(worker)
+    assert sink[sink.index("--bus") + 1] == worker[worker.index("--bus") + 1] == "kafka://kafka:9092"
+    assert services["worker"]["deploy"]["replicas"] == 2 and "HAMON_DB" in services["worker"]["environment"]
+    assert "HAMON_DB" not in services["sink"].get("environment", {}), "the sink stores nothing of the pairs"
+
+
+def test_the_scale_out_kustomization_turns_the_deployment_into_a_sink_and_adds_workers() -> None:
+    here = DEPLOY / "kubernetes-scale-out"
+    k = yaml.safe_load((here / "kustomization.yaml").read_text())
+    assert "../kubernetes" in k["resources"] and "worker.yaml" in k["resources"]
+    sink = yaml.safe_load((here / "sink.yaml").read_text())
+    base = yaml.safe_load((DEPLOY / "kubernetes/deployment.yaml").read_text())
+    assert sink["metadata"]["name"] == base["metadata"]["name"]  # a patch of the base Deployment
+    args = sink["spec"]["template"]["spec"]["containers"][0]["args"]
+    serve_args_ok(args)
+    assert args[args.index("--bus") + 1] == "$(HAMON_BUS)"
+    worker = yaml.safe_load((here / "worker.yaml").read_text())
+    c = worker["spec"]["template"]["spec"]["containers"][0]
+    _parses(c["args"])
+    assert worker["spec"]["replicas"] >= 2 and worker["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert (
+        worker["spec"]["selector"]["matchLabels"] != base["spec"]["selector"]["matchLabels"]
+    )  # not behind the syslog Service
+    assert c["securityContext"]["readOnlyRootFilesystem"] and c["envFrom"][0]["secretRef"]["name"] == "hamon-secrets"
+    if shutil.which("kubectl"):
+        out = subprocess.run(["kubectl", "kustomize", str(here)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        kinds = [(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(out.stdout)]
+        assert ("Deployment", "hamon") in kinds and ("Deployment", "hamon-worker") in kinds

@@ -166,9 +166,9 @@ class Service:
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
         self.notifier: Any = None
-        if config.notify and self.kafka is not None:
-            raise ConfigError("with --bus kafka:// this sink does not correlate: give --notify to hamon worker")
-        if config.notify:
+        if config.notify and self.kafka is not None:  # e.g. HAMON_NOTIFY shared by sinks and workers
+            log.warning("a Kafka sink does not notify (its workers do): --notify ignored here")
+        if config.notify and self.kafka is None:
             from hamon.notify.pipeline import Pipeline, sender
             from hamon.notify.worker import NotifyWorker
 
