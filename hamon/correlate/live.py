@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapshot
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.state import PairState
+from hamon.correlate.traffic import Traffic
 from hamon.errors import StoreError
 from hamon.model import AlertOpen, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
@@ -81,6 +82,10 @@ class LiveCorrelator:
         self.restated: set[str] = set()  # pairs whose stored snapshot is behind after a rewind
         self.recent: dict[str, set[str]] = {}  # per pair: ids buffered or applied since its copy
         self.clocks: dict[str, tuple[float, float]] = {}  # per pair: newest event time, wall time it came
+        # Pairs whose state may be in the store though not in memory (None: any pair may). Once every
+        # stored pair was resumed (catch_up, or a worker given its partitions), a pair seen for the
+        # first time starts from nothing, without reading the store for it.
+        self.resumable: set[str] | None = None
         self.counts = LiveCounts()
 
     def config(self, pair: str) -> PairConfig:
@@ -92,7 +97,9 @@ class LiveCorrelator:
         Each pair resumes from its newest checkpoint (only what follows it is run again), so a
         service with a large store starts in the time its last hour of events takes, not all of it.
         """
-        return self.resume_pairs(self.store.pairs())
+        n = self.resume_pairs(self.store.pairs())
+        self.resumable = set()
+        return n
 
     def resume_pairs(self, pairs: Iterable[str]) -> int:
         """Resume these pairs from the store (a worker given their partitions): each from its newest
@@ -105,11 +112,15 @@ class LiveCorrelator:
             if machine.now is not None:
                 self.clocks[pair] = (machine.now, wall)
             n += 1
+            if self.resumable is not None:
+                self.resumable.discard(pair)
         return n
 
     def forget(self, pairs: Iterable[str]) -> None:
         """Stop holding these pairs (idle, or handed to another worker): their state is in the store."""
         for pair in pairs:
+            if self.resumable is not None:
+                self.resumable.add(pair)
             for table in (
                 self.machines,
                 self.buffers,
@@ -225,15 +236,28 @@ class LiveCorrelator:
         for pair in sorted(self.restated - set(self.buffers)):
             store_outputs.write_outputs(self.store, pair, [], [], snapshot(self.machines[pair]))
         self.restated.clear()
+        runs: list[store_outputs.Run] = []
+        began_at: dict[str, float] = {}
         waiting = {p for p, buf in self.buffers.items() if buf}
+        first_seen = sorted(
+            p for p in waiting if p not in self.machines and self.resumable is not None and p not in self.resumable
+        )
+        heard = self.store.traffic_of(first_seen) if first_seen else {}
         for pair in sorted(waiting | set(self.machines) if everything else waiting):
             machine = self.machines.get(pair)
-            if machine is None:
+            if machine is None and self.resumable is not None and pair not in self.resumable:
+                # New since every stored pair was resumed: nothing of it is stored but the events
+                # waiting here (which it applies like any other) and its senders' activity.
+                machine = self.machines[pair] = PairMachine(self.config(pair), traffic=Traffic(heard.get(pair)))
+                self.last_checkpoint[pair] = None
+            elif machine is None:
                 # A pair not in memory (new, or pruned while idle): it resumes from its newest
                 # checkpoint over its stored events (the waiting ones among them), and what they
                 # decided is told like any other output.
                 produced += self._resume(pair, wall + CATCH_UP_AHEAD)
                 machine = self.machines[pair]
+                if self.resumable is not None:
+                    self.resumable.discard(pair)
             pair_now = now if now is not None else self.pair_now(pair, wall)
             if pair_now is None:
                 continue  # nothing arrived for it in this run yet: its clock has not started
@@ -259,14 +283,19 @@ class LiveCorrelator:
                 self.rewinds[pair].outputs += timed
             outs += timed
             if outs or cks:
-                try:
-                    store_outputs.write_outputs(self.store, pair, outs, cks, snapshot(machine))
-                except StoreError as exc:
-                    # Not stored: the pair is run again from the store once it is back.
-                    self.dirty[pair] = min(self.dirty.get(pair, began), began)
-                    failed = exc
-                    continue
-            produced += outs
+                runs.append((pair, outs, cks, snapshot(machine)))
+                began_at[pair] = began
+        if runs:  # every pair's run of this tick in one transaction
+            try:
+                store_outputs.write_runs(self.store, runs)
+            except StoreError as exc:
+                # Not stored: the pairs are run again from the store once it is back.
+                for pair, _, _, _ in runs:
+                    self.dirty[pair] = min(self.dirty.get(pair, began_at[pair]), began_at[pair])
+                failed = exc
+            else:
+                for _, written, _, _ in runs:
+                    produced.extend(written)
         self._count(produced)
         if failed is not None:
             raise failed

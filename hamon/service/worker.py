@@ -115,6 +115,8 @@ class Worker(KafkaService):
             pairs = [p for p in self.store.pairs() if self._partition(p) in change.partitions]
             self.live.forget(pairs)
             self.live.resume_pairs(pairs)
+            if self.live.resumable is None:  # every stored pair of its partitions is resumed now
+                self.live.resumable = set()
         except StoreError as exc:  # each pair resumes from the store with its next event instead
             self._store_down(exc)
             return

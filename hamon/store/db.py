@@ -466,6 +466,19 @@ class Store:
                 hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
         return out
 
+    def traffic_of(self, pairs: Sequence[str]) -> dict[str, dict[str, dict[float, int]]]:
+        """`traffic(pair)` of several pairs in one read (pairs the live correlator meets together)."""
+        sa = source_activity
+        out: dict[str, dict[str, dict[float, int]]] = {p: {} for p in pairs}
+        with self._begin("reading source activity") as conn:
+            for i in range(0, len(pairs), 500):
+                q = select(sa.c.pair, sa.c.source, sa.c.hour, sa.c.seconds).where(sa.c.pair.in_(pairs[i : i + 500]))
+                for r in conn.execute(q):
+                    hours = out[r.pair].setdefault(r.source, {})
+                    key = r.hour.timestamp()
+                    hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
+        return out
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
         with self._begin("counting rows") as conn:

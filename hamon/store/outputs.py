@@ -68,14 +68,44 @@ def write_outputs(
     snapshot: PairSnapshot,
 ) -> None:
     """Store one correlation run of a pair in one transaction."""
-    # A failover refined in place comes again with the same id: the last word of a run is kept,
-    # and it replaces what an earlier run stored (one row per id in a statement).
-    latest = {o.failover_id: o for o in outputs if isinstance(o, Failover)}
-    fos = [_failover_row(o) for o in latest.values()]
-    trs = [_transition_row(o) for o in outputs if isinstance(o, Transition)]
-    opens = [_alert_row(o) for o in outputs if isinstance(o, AlertOpen)]
-    updates = [o for o in outputs if isinstance(o, AlertUpdate)]
-    closes = [o for o in outputs if isinstance(o, AlertResolve)]
+    write_runs(store, [(pair, outputs, new_checkpoints, snapshot)])
+
+
+Run = tuple[str, Sequence[Output], Sequence[tuple[dt.datetime, dict[str, Any]]], PairSnapshot]
+
+
+def write_runs(store: Store, runs: Sequence[Run]) -> None:
+    """Store the correlation runs of several pairs (a live tick's) in one transaction, each kind of
+    row in one statement."""
+    fos: list[dict[str, Any]] = []
+    trs: list[dict[str, Any]] = []
+    opens: list[dict[str, Any]] = []
+    updates: list[AlertUpdate] = []
+    closes: list[AlertResolve] = []
+    cks: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    for pair, outputs, new_checkpoints, snapshot in runs:
+        # A failover refined in place comes again with the same id: the last word of a run is kept,
+        # and it replaces what an earlier run stored (one row per id in a statement).
+        latest = {o.failover_id: o for o in outputs if isinstance(o, Failover)}
+        fos += [_failover_row(o) for o in latest.values()]
+        trs += [_transition_row(o) for o in outputs if isinstance(o, Transition)]
+        opens += [_alert_row(o) for o in outputs if isinstance(o, AlertOpen)]
+        updates += [o for o in outputs if isinstance(o, AlertUpdate)]
+        closes += [o for o in outputs if isinstance(o, AlertResolve)]
+        cks += [{"pair": pair, "at": at, "state": json.dumps(st, separators=(",", ":"))} for at, st in new_checkpoints]
+        states.append(
+            {
+                "pair": pair,
+                "mode": snapshot.mode,
+                "units": json.dumps(snapshot.units, sort_keys=True),
+                "groups": json.dumps(snapshot.groups, sort_keys=True),
+                "failover_link": snapshot.failover_link,
+                "state_link": snapshot.state_link,
+                "last_failover_at": snapshot.last_failover_at,
+                "last_event_at": snapshot.last_event_at,
+            }
+        )
     with store._begin("storing correlator outputs") as conn:
         if fos:
             ins = store._insert(failovers)
@@ -113,30 +143,19 @@ def write_outputs(
                     for c in closes
                 ],
             )
-        for at, state in new_checkpoints:
-            conn.execute(
-                store._insert(checkpoints).on_conflict_do_nothing(index_elements=["pair", "at"]),
-                [{"pair": pair, "at": at, "state": json.dumps(state, separators=(",", ":"))}],
-            )
-        if new_checkpoints:
+        if cks:
+            conn.execute(store._insert(checkpoints).on_conflict_do_nothing(index_elements=["pair", "at"]), cks)
+        for pair in sorted({c["pair"] for c in cks}):
             keep = select(checkpoints.c.at).where(checkpoints.c.pair == pair).order_by(checkpoints.c.at.desc())
             cutoff = conn.execute(keep.offset(KEEP_CHECKPOINTS).limit(1)).scalar()
             if cutoff is not None:
                 conn.execute(delete(checkpoints).where(checkpoints.c.pair == pair, checkpoints.c.at <= cutoff))
-        row = {
-            "pair": pair,
-            "mode": snapshot.mode,
-            "units": json.dumps(snapshot.units, sort_keys=True),
-            "groups": json.dumps(snapshot.groups, sort_keys=True),
-            "failover_link": snapshot.failover_link,
-            "state_link": snapshot.state_link,
-            "last_failover_at": snapshot.last_failover_at,
-            "last_event_at": snapshot.last_event_at,
-        }
         ins = store._insert(pair_state)
         conn.execute(
-            ins.on_conflict_do_update(index_elements=["pair"], set_={k: ins.excluded[k] for k in row if k != "pair"}),
-            [row],
+            ins.on_conflict_do_update(
+                index_elements=["pair"], set_={k: ins.excluded[k] for k in states[0] if k != "pair"}
+            ),
+            states,
         )
 
 
