@@ -147,3 +147,24 @@ def test_status_says_a_service_that_stopped_writing_is_not_running(sqlite_url: s
     store.close()
     out = CliRunner().invoke(main, ["--db", sqlite_url, "status"]).stdout
     assert "not running — last seen 15 s ago" in out
+
+
+def test_a_pair_a_replay_correlated_while_serve_ran_is_resumed_not_started_afresh(sqlite_url: str) -> None:
+    # serve caught up with an empty store, so a pair it has not met is new to it — unless another
+    # process (a replay of an old capture into the same store) correlated that pair meanwhile.
+    from pathlib import Path
+
+    from helpers import ServiceThread, cli
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log"
+    svc = ServiceThread(sqlite_url, None)
+    try:
+        cli(sqlite_url, "replay", str(example))
+        port = next(x["port"] for x in svc.service.listeners() if x["transport"] == "udp")
+        now = dt.datetime.now(dt.UTC)
+        _send(port, _line("fw-edge", now, "%ASA-1-105009: (Primary) Testing on interface inside Failed"))
+        wait_for(lambda: "fw-edge" in svc.service.live.machines, timeout=10)
+        machine = svc.service.live.machines["fw-edge"]
+        assert machine.s.failover_times, "the replayed failover is part of the pair's history"
+    finally:
+        svc.stop()

@@ -242,6 +242,10 @@ class LiveCorrelator:
         first_seen = sorted(
             p for p in waiting if p not in self.machines and self.resumable is not None and p not in self.resumable
         )
+        if first_seen and self.resumable is not None:
+            # Another process (a replay into this store) may have correlated one meanwhile: resumed.
+            self.resumable |= store_outputs.correlated(self.store, first_seen)
+            first_seen = [p for p in first_seen if p not in self.resumable]
         heard = self.store.traffic_of(first_seen) if first_seen else {}
         for pair in sorted(waiting | set(self.machines) if everything else waiting):
             machine = self.machines.get(pair)

@@ -42,6 +42,16 @@ def latest_checkpoint(store: Store, pair: str, before: dt.datetime | None) -> tu
     return None if row is None else (row.at, json.loads(row.state))
 
 
+def correlated(store: Store, pairs: Sequence[str]) -> set[str]:
+    """Which of these pairs have a correlated state in the store."""
+    out: set[str] = set()
+    with store._begin("reading pair states") as conn:
+        for i in range(0, len(pairs), 500):
+            q = select(pair_state.c.pair).where(pair_state.c.pair.in_(pairs[i : i + 500]))
+            out.update(r[0] for r in conn.execute(q))
+    return out
+
+
 def reset_outputs(store: Store, pair: str, since: dt.datetime | None) -> None:
     """Take back everything the correlator decided for a pair after `since` (everything when None)."""
     with store._begin("resetting correlator outputs") as conn:
