@@ -24,7 +24,8 @@ from hamon.model import Quarantined, RawBatch
 log = logging.getLogger("hamon.kafka")
 
 POLL_MS = 200
-MAX_RECORDS = 5000
+MAX_RECORDS = 2000
+AHEAD = 4  # batches read but not yet taken by the service
 REVOKE_WAIT = 30.0  # seconds a revocation waits for the service to store what it was handed
 MAX_RAW = 65_535  # bytes of an unreadable message kept in quarantine
 
@@ -148,6 +149,10 @@ class KafkaSource:
         self._publish(item)
 
     def _publish(self, item: Any) -> None:
+        # Kafka holds the backlog: read at most AHEAD batches ahead of the service, so a worker
+        # starting on a long backlog holds a few batches in memory, not the topic.
+        while self.bus.depth() >= AHEAD and not self._stop.is_set() and not isinstance(item, Rebalance):
+            time.sleep(0.005)
         while not self.bus.publish(item, block=False):  # the service is behind: wait, reading nothing
             if self._stop.is_set() and not isinstance(item, Rebalance):
                 return  # stopping: not acknowledged, so read again by whoever takes the partition

@@ -513,3 +513,25 @@ def test_cufw_failover_state_traps_are_decoded_from_the_mib(sqlite_url: str) -> 
         assert wait_for(rejected)[0]["reason"] == "cufwFailoverStateChanged with values out of its MIB"
     finally:
         r.stop()
+
+
+def test_a_burst_of_stop_and_reload_signals_never_deadlocks_the_service(sqlite_url: str, tmp_path: Path) -> None:
+    # systemd's SIGTERM, then an operator's Ctrl-C, a reload meanwhile: a signal handler that took a
+    # lock (Event.set) deadlocked when the next signal came while it held it.
+    for attempt in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hamon", "--db", sqlite_url, "serve", "--syslog-udp", "127.0.0.1:0"],
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while b"listening:" not in proc.stderr.readline() and time.monotonic() < deadline:
+            pass
+        for _ in range(20_000):  # reloads, each a handler run, some while another is running
+            proc.send_signal(signal.SIGHUP)
+        for i in range(100):
+            proc.send_signal((signal.SIGTERM, signal.SIGINT)[i % 2])
+        try:
+            assert proc.wait(30) == 0, f"attempt {attempt}"
+        finally:
+            proc.kill()

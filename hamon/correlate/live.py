@@ -14,7 +14,6 @@ Events must be in the store before they are submitted (the collectors store, the
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import heapq
 import time
@@ -153,7 +152,7 @@ class LiveCorrelator:
         rw = self.rewinds.get(e.pair)
         if rw is None or t >= rw.start + REWIND_SPAN:
             key = self.last_key.get(e.pair, FIRST)
-            self.rewinds[e.pair] = Rewind(copy.deepcopy(machine.s), machine.now, machine.fired, key, t)
+            self.rewinds[e.pair] = Rewind(machine.s.copy(), machine.now, machine.fired, key, t)
             buf = self.buffers.get(e.pair, [])
             self.recent[e.pair] = {x[2] for x in buf}
 
@@ -314,7 +313,7 @@ class LiveCorrelator:
             return False
         if last_ck is not None and t <= last_ck:  # a stored checkpoint claims to hold everything before it
             return False
-        rebuilt = PairMachine(machine.cfg, copy.deepcopy(rw.state), machine.timing, machine.traffic)
+        rebuilt = PairMachine(machine.cfg, rw.state.copy(), machine.timing, machine.traffic)
         rebuilt.now, rebuilt.fired = rw.now, rw.fired
         events = sorted([*rw.events, e], key=_key)
         outs: list[Output] = []

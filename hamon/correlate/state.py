@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,6 +80,12 @@ class PairState:
 
     def role(self, scope: int, unit: str) -> str:
         return self.roles.get(scope, {}).get(unit, "unknown")
+
+    def copy(self) -> PairState:
+        """A deep copy (pickle: three times faster than copy.deepcopy on this plain data; the
+        live correlator takes one per pair per second of events)."""
+        copied: PairState = pickle.loads(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        return copied
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -152,6 +152,8 @@ class Service:
         self._caught_up = False
         self.stopping = threading.Event()
         self.reload = threading.Event()
+        self._stop_signalled = False  # set by SIGTERM/SIGINT (a plain flag: see install_signals)
+        self._reload_signalled = False  # set by SIGHUP
         self._resolver = PairResolver(self.inventory)
         self.tz = zone(config.tz)
         self.parser = BatchParser(
@@ -287,19 +289,34 @@ class Service:
 
     def install_signals(self) -> None:
         """SIGTERM/SIGINT stop the service, SIGHUP reloads the inventory (main thread only)."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
-        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+        # A handler only sets a flag: it may run in the middle of anything on the main thread, and a
+        # lock taken there (Event.set) deadlocks when a second signal arrives while the first
+        # handler holds it. The loop sees the flags within a tick.
+        signal.signal(signal.SIGTERM, self._signalled)
+        signal.signal(signal.SIGINT, self._signalled)
+        signal.signal(signal.SIGHUP, self._signalled)
+
+    def _signalled(self, signum: int, _frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            self._reload_signalled = True
+        else:
+            self._stop_signalled = True
+
+    def _should_stop(self) -> bool:
+        return self._stop_signalled or self.stopping.is_set()
 
     def run(self) -> None:
         """Consume until stopped, then drain and shut down."""
         last_status = last_tick = time.monotonic()
-        while not self.stopping.is_set():
+        while not self._should_stop():
             group = self._take(self.cfg.tick_every)
             if group:
                 self.handle_many(group)
             if self.outage_since is not None and time.monotonic() >= self._retry_at:
                 self._recover()
+            if self._reload_signalled:
+                self._reload_signalled = False
+                self.reload.set()
             if self.reload.is_set():
                 self.reload_inventory()
             # Pairs with new events go on at once; every pair's timers every tick_every.

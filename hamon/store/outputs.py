@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
 
 from hamon.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition, iso
 from hamon.store.db import Store, in_range
@@ -155,11 +155,21 @@ def write_runs(store: Store, runs: Sequence[Run]) -> None:
             )
         if cks:
             conn.execute(store._insert(checkpoints).on_conflict_do_nothing(index_elements=["pair", "at"]), cks)
-        for pair in sorted({c["pair"] for c in cks}):
-            keep = select(checkpoints.c.at).where(checkpoints.c.pair == pair).order_by(checkpoints.c.at.desc())
-            cutoff = conn.execute(keep.offset(KEEP_CHECKPOINTS).limit(1)).scalar()
-            if cutoff is not None:
-                conn.execute(delete(checkpoints).where(checkpoints.c.pair == pair, checkpoints.c.at <= cutoff))
+        touched = sorted({c["pair"] for c in cks})
+        for i in range(0, len(touched), 500):  # each pair keeps its newest KEEP_CHECKPOINTS: one statement
+            ranked = (
+                select(
+                    checkpoints.c.pair,
+                    checkpoints.c.at,
+                    func.row_number()
+                    .over(partition_by=checkpoints.c.pair, order_by=checkpoints.c.at.desc())
+                    .label("n"),
+                )
+                .where(checkpoints.c.pair.in_(touched[i : i + 500]))
+                .subquery()
+            )
+            old = select(ranked.c.pair, ranked.c.at).where(ranked.c.n > KEEP_CHECKPOINTS)
+            conn.execute(delete(checkpoints).where(tuple_(checkpoints.c.pair, checkpoints.c.at).in_(old)))
         ins = store._insert(pair_state)
         conn.execute(
             ins.on_conflict_do_update(
