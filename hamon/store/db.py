@@ -175,10 +175,7 @@ class Store:
             return 0
         if self.dialect == "sqlite":
             return self._add_events_sqlite(batch)
-        rows = [events_map.to_row(e) for e in batch]
-        stmt = self._insert(events).on_conflict_do_nothing(index_elements=["event_id"])
-        with self._begin("storing events") as conn:
-            return len(conn.execute(stmt.returning(events.c.event_id), rows).all())
+        return len(self._add_new_events_pg(batch))
 
     def _add_events_sqlite(self, batch: Sequence[Event]) -> int:
         # The embedded store's hot path: plain executemany, values in the exact form SQLAlchemy
@@ -193,6 +190,8 @@ class Store:
         events come back empty), in the order given."""
         if not batch:
             return []
+        if self.dialect == "postgresql":
+            return self._add_new_events_pg(batch)
         ids = [e.event_id for e in batch]
         with self._begin("storing events") as conn:
             have: set[str] = set()
@@ -207,6 +206,22 @@ class Store:
             if rows:
                 conn.execute(self._insert(events).on_conflict_do_nothing(index_elements=["event_id"]), rows)
         return list(fresh.values())
+
+    def _add_new_events_pg(self, batch: Sequence[Event]) -> list[Event]:
+        # One prepared INSERT … ON CONFLICT DO NOTHING RETURNING, pipelined over the rows by
+        # psycopg: the rows that come back are the new ones (no read of the table first).
+        first: dict[str, Event] = {}
+        for e in batch:
+            first.setdefault(e.event_id, e)
+        with self._begin("storing events") as conn:
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cur.executemany(_PG_INSERT_EVENTS_RETURNING, [events_map.values(e) for e in first.values()], returning=True)
+            inserted: set[str] = set()
+            while True:
+                inserted.update(r[0] for r in cur.fetchall())
+                if not cur.nextset():
+                    break
+        return [e for eid, e in first.items() if eid in inserted]
 
     def renew_seq(self) -> None:
         """Read the arrival order from the store again (another process may have stored since)."""
@@ -490,6 +505,10 @@ class Store:
 
 UTC = dt.UTC
 _EVENT_COLUMNS = events_map.COLUMNS
+_PG_INSERT_EVENTS_RETURNING = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))}) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"
