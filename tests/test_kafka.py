@@ -187,7 +187,7 @@ def test_kafka_addresses_are_read_or_refused_in_one_line() -> None:
         hk.bus_address("kafka://k:9092/x")
 
 
-def test_messages_carry_every_field_of_an_event_and_garbage_is_named() -> None:
+def test_messages_carry_every_field_of_an_event_activity_and_polls_and_garbage_is_named() -> None:
     from helpers import parse_bytes
 
     res, parser = parse_bytes(EXAMPLE.read_bytes())
@@ -198,6 +198,8 @@ def test_messages_carry_every_field_of_an_event_and_garbage_is_named() -> None:
     ingest = hk.Ingest("serve:x", "serve", res.events[0].at, {"lines": 446})
     d = hk.decode(hk.encode_activity(ingest, acts))
     assert d.activity == acts and d.ingest == ingest
+    poll = hk.Poll("fw-edge", "primary", res.events[0].at, "192.0.2.10", {"failover": {"hosts": []}})
+    assert hk.decode(hk.encode_poll(poll)).poll == poll
     for garbage, says in [
         (b"\xff\xfe", "not a hamon message"),
         (b'{"v": 1, "type": "mystery"}', "unknown message type"),
@@ -206,6 +208,14 @@ def test_messages_carry_every_field_of_an_event_and_garbage_is_named() -> None:
     ]:
         with pytest.raises(ValueError, match=says):
             hk.decode(garbage)
+
+
+def test_kafka_python_checksums_records_in_c() -> None:
+    # Without the crc32c extension kafka-python computes each record batch's CRC-32C in Python:
+    # a quarter of the produce rate, a sixth of the consume rate (benchmarks/kafka_clients.py).
+    from kafka.record import util
+
+    assert util.crc32c_c is not None and util._crc32c is util.crc32c_c
 
 
 def test_an_unreachable_broker_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
@@ -279,6 +289,17 @@ def test_udp_and_tcp_through_a_sink_and_two_workers_store_what_replay_stores(
         parts = [set(st[w]["counters"]["kafka"]["partitions"]) for w in ("w1", "w2")]
         assert parts[0] and parts[1] and not parts[0] & parts[1] and parts[0] | parts[1] == set(range(6))
         assert st["w1"]["counters"]["totals"]["events"] > 0 and st["w2"]["counters"]["totals"]["events"] > 0
+        text = subprocess.run(
+            ["python3", "-m", "hamon", "--db", postgres_url, "status"], capture_output=True, text=True, timeout=60
+        ).stdout
+        for w, p in zip(("w1", "w2"), parts, strict=True):
+            shown = ",".join(str(x) for x in sorted(p))
+            assert f"reading: kafka://{kafka} topic {prefix}.events, group g-{prefix}, partitions {shown}" in text, w
+        sink_text = subprocess.run(
+            ["python3", "-m", "hamon", "--db", f"sqlite:///{tmp_path / 'sink.db'}", "status"],
+            capture_output=True, text=True, timeout=60,
+        ).stdout  # fmt: skip
+        assert f"publishing: kafka://{kafka} topic {prefix}.events," in sink_text
     finally:
         for p in (w1, w2, sink.proc):
             assert p.stop() == 0, p.text()[-2000:]
@@ -446,6 +467,38 @@ def in_topic(kafka: str, topic: str) -> int:
         return n
     finally:
         c.close()
+
+
+def test_a_poll_published_by_a_sink_is_the_units_last_poll_in_the_shared_store(
+    kafka: str, tmp_path: Path, postgres_url: str
+) -> None:
+    import datetime as dt
+
+    from hamon.bus.counters import Counters
+
+    prefix = unique()
+    init(kafka, prefix, partitions=2)
+    sink = hk.KafkaSink(hk.parse_address(f"kafka://{kafka}"), prefix, Counters())
+    at = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+    sink.publish_poll(hk.Poll("fw-edge", "primary", at, "192.0.2.10", {"failover_link": "up"}))
+    sink.close()
+    assert sink.state()["delivered"] == 1
+    w1 = worker(tmp_path, kafka, prefix, postgres_url, "w1")
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(postgres_url)
+        deadline = time.monotonic() + 30
+        row = None
+        while row is None and time.monotonic() < deadline:
+            with engine.connect() as conn:
+                row = conn.execute(text("select pair, unit, source, document from polls")).first()
+            time.sleep(0.3)
+        engine.dispose()
+        assert row is not None and tuple(row[:3]) == ("fw-edge", "primary", "192.0.2.10")
+        assert json.loads(row[3]) == {"failover_link": "up"}
+    finally:
+        assert w1.stop() == 0
 
 
 def test_an_unreadable_message_on_the_events_topic_is_quarantined_and_committed(

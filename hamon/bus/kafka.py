@@ -143,6 +143,23 @@ def encode_quarantined(items: Sequence[Quarantined]) -> bytes:
 
 
 @dataclass(frozen=True)
+class Poll:
+    """A unit's last poll (`show failover` as read), which `hamon pairs --json` shows."""
+
+    pair: str
+    unit: str
+    polled_at: dt.datetime
+    source: str
+    document: dict[str, Any]
+
+
+def encode_poll(p: Poll) -> bytes:
+    doc = {"v": FORMAT, "type": "poll", "pair": p.pair, "unit": p.unit, "polled_at": _iso(p.polled_at),
+           "source": p.source, "document": p.document}  # fmt: skip
+    return json.dumps(doc).encode()
+
+
+@dataclass(frozen=True)
 class Ingest:
     """The sink that counted some activity, and its totals so far (lines, events, quarantined)."""
 
@@ -190,6 +207,7 @@ class Decoded:
     quarantined: list[Quarantined] = dataclasses.field(default_factory=list)
     activity: list[Activity] = dataclasses.field(default_factory=list)
     ingest: Ingest | None = None
+    poll: Poll | None = None
 
 
 def decode(value: bytes) -> Decoded:
@@ -232,6 +250,9 @@ def decode(value: bytes) -> Decoded:
                 for a in doc["activity"]
             ]
             return Decoded(activity=acts, ingest=ingest)
+        if kind == "poll":
+            at = _time(doc["polled_at"]) or dt.datetime.now(dt.UTC)
+            return Decoded(poll=Poll(doc["pair"], doc["unit"], at, doc["source"], dict(doc["document"])))
         raise BadMessage(f"unknown message type {kind!r}")
     except BadMessage:
         raise
@@ -399,6 +420,9 @@ class KafkaSink:
             by_pair[a.pair].append(a)
         for pair, items in sorted(by_pair.items()):
             self._send(pair, encode_activity(ingest, items), [], what="activity")
+
+    def publish_poll(self, poll: Poll) -> None:
+        self._send(poll.pair, encode_poll(poll), [], what="poll")
 
     def _send(self, key: str, value: bytes, senders: list[tuple[str, int]], what: str = "events") -> None:
         size = len(value)

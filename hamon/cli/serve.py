@@ -193,6 +193,22 @@ def listener_text(x: dict[str, Any]) -> str:
     return text
 
 
+def kafka_text(k: dict[str, Any]) -> str:
+    """What a sink publishes or a worker reads, in one line."""
+    if "group" in k:  # a worker or a consumer
+        parts = ",".join(str(p) for p in k["partitions"]) or "none yet"
+        text = f"reading: {k['bus']} topic {k['topic']}, group {k['group']}, partitions {parts}"
+        return (
+            text
+            + f", {k['commits']:,} commits"
+            + (f", {k['commit_failures']:,} failed" if k["commit_failures"] else "")
+        )
+    text = f"publishing: {k['bus']} topic {k['topic']}, {k['delivered']:,} messages delivered"
+    if k["pending"]:
+        text += f", {k['pending']:,} waiting for the broker ({k['pending_bytes'] / (1 << 20):.1f} MiB)"
+    return text + (f", {k['failed']:,} not delivered (dropped)" if k["failed"] else "")
+
+
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -235,7 +251,10 @@ def status_cmd(obj: Context, as_json: bool) -> None:
         else:
             state = f"[red]not running[/] — last seen {s['last_seen_s']:.0f} s ago ({s['updated_at']})"
         out.print(f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}")
-        out.print("  listening: " + ", ".join(listener_text(x) for x in s["listeners"]))
+        if s["listeners"]:
+            out.print("  listening: " + ", ".join(listener_text(x) for x in s["listeners"]))
+        if k := s["counters"].get("kafka"):
+            out.print("  " + kafka_text(k))
         c = s["counters"]
         out.print("  " + ", ".join(f"{k} {v:,}" for k, v in c["totals"].items()) + f", bus depth {c['bus_depth']}")
         traffic = [

@@ -23,7 +23,7 @@ from annotated_types import Ge, Gt, Le
 
 from hamon.bus import Collector, MemoryBus
 from hamon.bus.counters import Counters
-from hamon.bus.kafka import Consumed, KafkaSink, Rebalance, bus_address
+from hamon.bus.kafka import Consumed, KafkaSink, Poll, Rebalance, bus_address
 from hamon.errors import ConfigError, StoreError
 from hamon.model import Activity, Event, PolledEvents, Quarantined
 from hamon.parse.batch import BatchParser
@@ -388,6 +388,8 @@ class Service:
                         quarantined += d.quarantined
                         if d.ingest is not None:
                             activity.append((d.ingest, d.activity))
+                        if d.poll is not None:
+                            self._keep_poll(d.poll)
                         c.add("events", len(d.events))
                         c.add("quarantined", len(d.quarantined))
                     quarantined += batch.bad
@@ -399,8 +401,7 @@ class Service:
                 events += self.store.stamp(batch.events)  # arrival order: the tie-break within a second
                 if batch.polled is not None:
                     pair, unit, document = batch.polled
-                    with contextlib.suppress(StoreError):  # the unit's last poll: the next one will do
-                        self.store.record_poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document)
+                    self._keep_poll(Poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document))
                 continue
             res = self.parser.parse(batch)
             events += res.events
@@ -412,6 +413,15 @@ class Service:
             c.add("ordinary", res.ordinary)
             c.add("other", res.other)
         self._keep_acked(Item(events, quarantined, activity), offsets)
+
+    def _keep_poll(self, poll: Poll) -> None:
+        """A unit's last poll: published by a Kafka sink, stored otherwise (the next poll will do
+        if the store is away now)."""
+        if self.sink is not None:
+            self.sink.publish_poll(poll)
+            return
+        with contextlib.suppress(StoreError):
+            self.store.record_poll(poll.pair, poll.unit, poll.polled_at, poll.source, poll.document)
 
     def rebalance(self, change: Rebalance) -> None:
         """The Kafka group moved partitions (a worker acts on it; a raw consumer reads them all)."""
