@@ -538,3 +538,44 @@ def settle_quarantine(db: str, n: int, timeout: float = 60.0) -> list[dict[str, 
             return list(q)
         time.sleep(0.5)
     raise AssertionError("not quarantined in time")
+
+
+def test_a_sink_whose_broker_stays_away_keeps_receiving_and_counts_what_did_not_fit(tmp_path: Path) -> None:
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    prefix = unique()
+    init(broker.address, prefix, partitions=2)
+    config = tmp_path / "sink.yml"
+    config.write_text(f"kafka_buffer_bytes: {1 << 20}\n")  # 1 MiB held for the broker, then drops
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'sink.db'}"
+    sink = Proc(tmp_path, "sink", "--db", db, "serve", "--config", str(config), "--bus", f"kafka://{broker.address}",
+                "--topic-prefix", prefix, "--syslog-udp", f"127.0.0.1:{port}")  # fmt: skip
+    try:
+        sink.wait_line("publishing:")
+        broker.kill()
+        now = __import__("datetime").datetime.now(__import__("datetime").UTC)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(6000):  # ~4 MiB of events messages, one pair per datagram
+                line = f"<161>{now:%b %d %Y %H:%M:%S} fw{i:04d}.{i % 2} : %ASA-1-105032: LAN Failover interface is down"
+                s.sendto(line.encode(), ("127.0.0.1", port))
+                if i % 100 == 99:
+                    time.sleep(0.01)
+        deadline = time.monotonic() + 30
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            status = hamon_json(db, "status")["services"][0]["counters"]
+            received = sum(r["count"] for r in status["received"])  # type: ignore[index]
+            if received == 6000 and status["totals"].get("events") == 6000:  # type: ignore[attr-defined]
+                break
+            time.sleep(0.5)
+        assert sum(r["count"] for r in status["received"]) == 6000, "the UDP reader kept reading"  # type: ignore[index]
+        dropped = {r["source"]: r["count"] for r in status["dropped"] if r["transport"] == "kafka"}  # type: ignore[index]
+        kafka = status["kafka"]
+        assert dropped and sum(dropped.values()) == status["totals"]["kafka_dropped_events"]  # type: ignore[index]
+        assert 0 < kafka["pending_bytes"] <= 1 << 20  # type: ignore[index]
+        held = kafka["pending"]  # type: ignore[index]
+        assert held + sum(dropped.values()) >= 6000 * 0.99, "held or counted, none silently lost"
+    finally:
+        sink.stop()
+        broker.stop()

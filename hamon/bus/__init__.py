@@ -1,7 +1,8 @@
 """The seam between ingestion and correlation (ARCHITECTURE.md §4).
 
 Collectors publish RawBatch values (pollers PolledEvents); the service consumes them. Embedded: a
-bounded in-process queue. A Kafka bus (topic `hamon.events`, key = pair) slots in behind the same two methods.
+bounded in-process queue. Distributed: `hamon.bus.kafka` — a sink publishes what it parsed to
+`<prefix>.events` keyed by pair, and workers read it back onto their own in-process bus.
 """
 
 from __future__ import annotations

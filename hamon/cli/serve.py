@@ -35,6 +35,7 @@ CONFIG_KEYS = {
     "poll_timeout",
     "bus",
     "topic_prefix",
+    "kafka_buffer_bytes",
 }
 LIST_KEYS = {"syslog_udp", "syslog_tcp", "syslog_tls", "notify", "snmp_trap", "snmp_community"}
 DEFAULTS = {"syslog_udp": ["0.0.0.0:5514"], "syslog_tcp": ["0.0.0.0:5514"]}
