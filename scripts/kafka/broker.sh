@@ -18,7 +18,11 @@ fetch() {
   command -v mvn >/dev/null || { echo "kafka broker: Maven (mvn) is needed to fetch the broker's jars" >&2; exit 2; }
   command -v java >/dev/null || { echo "kafka broker: Java 17 is needed to run the broker" >&2; exit 2; }
   mkdir -p "$libs"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" >&2
+  if ! mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" >"$libs.fetch.log" 2>&1; then
+    echo "kafka broker: fetching the jars from Maven Central failed:" >&2
+    cat "$libs.fetch.log" >&2
+    exit 1
+  fi
   touch "$libs/.complete"
 }
 
