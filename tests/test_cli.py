@@ -125,9 +125,9 @@ def test_errors_are_one_line_and_non_zero(sqlite_url: str, tmp_path: Path) -> No
 
 def test_db_upgrade_and_info(sqlite_url: str) -> None:
     code, out, _ = run("--db", sqlite_url, "db", "upgrade")
-    assert code == 0 and "0008" in out
+    assert code == 0 and "0009" in out
     info = json.loads(run("--db", sqlite_url, "db", "info", "--json")[1])
-    assert info["revision"] == info["head"] == "0008" and info["rows"]["events"] == 0
+    assert info["revision"] == info["head"] == "0009" and info["rows"]["events"] == 0
 
 
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:

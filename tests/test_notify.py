@@ -95,7 +95,13 @@ def test_silences_mute_a_pair_until_they_expire(sqlite_url: str, receiver: Recei
         "--force",
         "--json",
     )
-    run("--db", sqlite_url, "silence", "add", "--kind", "split_brain", "--for", "0s")  # expired at once
+    from hamon.store import Store
+    from hamon.store.notify import add_silence
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)  # a silence that expired an hour ago
+    add_silence(Store(sqlite_url), None, "split_brain", past, past + dt.timedelta(hours=1), "")
+    over = CliRunner().invoke(main, ["--db", sqlite_url, "silence", "add", "--kind", "split_brain", "--for", "0s"])
+    assert over.exit_code == 1 and "would end" in over.output  # a silence over at once is a mistake
     assert isinstance(sil, dict)
     listed = run("--db", sqlite_url, "silence", "list", "--json")
     assert [x["id"] for x in listed] == [sil["id"]]  # type: ignore[union-attr, index]

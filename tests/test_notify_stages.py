@@ -164,3 +164,96 @@ def test_a_critical_alert_still_open_is_told_again_every_repeat_interval(store: 
     receiver.close()
     titles = [body["title"] for _, body in receiver.posts]
     assert titles == ["[CRITICAL] fw-o: failover link down (still open)"]
+
+
+def test_an_acknowledged_alert_is_not_told_again_and_the_ack_outlives_a_rerun(store: Store, sqlite_url: str) -> None:
+    from click.testing import CliRunner
+    from test_notify import Receiver
+
+    from hamon.bus.counters import Counters
+    from hamon.cli import main
+    from hamon.notify.pipeline import Pipeline, sender
+    from hamon.notify.worker import NotifyWorker
+
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=9)
+    log_file = Path(store.url.removeprefix("sqlite:///")).parent / "open.log"
+    log_file.write_text(f"<161>{started:%b %d %Y %H:%M:%S} fw-o : %ASA-1-105032: LAN Failover interface is down\n")
+    run = CliRunner(env={"HAMON_USER": "ana"}).invoke
+    assert run(main, ["--db", sqlite_url, "replay", str(log_file), "--no-progress"]).exit_code == 0
+    (alert,) = alert_list(store)
+    assert alert["ack"] is None
+    r = run(main, ["--db", sqlite_url, "alerts", "ack", alert["alert_id"][:8], "--comment", "on it, ticket 4711"])
+    assert r.exit_code == 0, r.output
+    assert f"acknowledged {alert['alert_id'][:8]}: fw-o failover_link_down (open) by ana@" in r.output
+    # The correlator re-runs the pair from scratch (its alert rows rewritten): the ack stays.
+    assert run(main, ["--db", sqlite_url, "correlate"]).exit_code == 0
+    listed = json.loads(run(main, ["--db", sqlite_url, "alerts", "--json"]).stdout)
+    assert listed[0]["alert_id"] == alert["alert_id"]
+    assert listed[0]["ack"]["by"].startswith("ana@") and listed[0]["ack"]["comment"] == "on it, ticket 4711"
+    receiver = Receiver()
+    now = [0.0]
+    worker = NotifyWorker(
+        store, Pipeline(store, [sender(f"json://127.0.0.1:{receiver.port}/hook")]), Counters(), clock=lambda: now[0]
+    )
+    now[0] = 61.0
+    worker.step([])  # 9 h open and critical: would be told again, but someone is on it
+    receiver.close()
+    assert receiver.posts == []
+    table = run(main, ["--db", sqlite_url, "alerts"]).stdout
+    assert alert["alert_id"][:8] in table and "ana@" in table
+
+
+def test_ack_takes_an_unambiguous_id_prefix_and_says_what_is_wrong_otherwise(store: Store, sqlite_url: str) -> None:
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log"
+    run = CliRunner().invoke
+    assert run(main, ["--db", sqlite_url, "replay", str(example), "--no-progress"]).exit_code == 0
+    for bad, says in [("zz", "not an alert id"), ("abc", "not an alert id"), ("0" * 32, "no alert")]:
+        r = run(main, ["--db", sqlite_url, "alerts", "ack", bad])
+        assert r.exit_code != 0 and says in r.output, r.output
+    ids = [a["alert_id"] for a in alert_list(store)]
+    assert all(run(main, ["--db", sqlite_url, "alerts", "ack", i]).exit_code == 0 for i in ids)
+    assert all(a["ack"] is not None for a in alert_list(store))
+
+
+def test_a_maintenance_window_mutes_only_while_it_lasts_and_stays_listed(store: Store, sqlite_url: str) -> None:
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+    from hamon.notify.pipeline import SilenceStage
+    from hamon.store.notify import silence_list
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log"
+    run = CliRunner(env={"HAMON_USER": "noc"}).invoke
+    assert run(main, ["--db", sqlite_url, "replay", str(example), "--no-progress"]).exit_code == 0
+    r = run(main, ["--db", sqlite_url, "silence", "add", "--pair", "fw-edge", "--start", "+2h", "--end", "+4h",
+                   "--comment", "change 42", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    window = json.loads(r.stdout)
+    assert window["state"] == "scheduled" and window["created_by"].startswith("noc@")
+    (s,) = silence_list(store)
+    now = dt.datetime.now(dt.UTC)
+    stage = SilenceStage(store)
+    for at, muted in [(now, False), (now + dt.timedelta(hours=3), True), (now + dt.timedelta(hours=5), False)]:
+        report = Report()
+        left = stage.exec([Delivery(notice(pair="fw-edge"), [])], at, report)
+        assert (report.silenced, len(left)) == ((1, 0) if muted else (0, 1)), at
+    assert s.state(now) == "scheduled" and s.state(now + dt.timedelta(hours=3)) == "active"
+    listed = json.loads(run(main, ["--db", sqlite_url, "silence", "list", "--json"]).stdout)
+    assert [x["state"] for x in listed] == ["scheduled"]
+    assert run(main, ["--db", sqlite_url, "silence", "remove", str(s.silence_id)]).exit_code == 0
+    assert json.loads(run(main, ["--db", sqlite_url, "silence", "list", "--json"]).stdout) == []
+    audit = json.loads(run(main, ["--db", sqlite_url, "silence", "list", "--all", "--json"]).stdout)
+    assert [(x["id"], x["state"], x["comment"]) for x in audit] == [(s.silence_id, "removed", "change 42")]
+    again = run(main, ["--db", sqlite_url, "silence", "remove", str(s.silence_id)])
+    assert again.exit_code != 0 and "no silence" in again.output
+    for args, says in [
+        (["--start", "+2h", "--end", "+1h"], "before it starts"),
+        (["--end", "2h"], "in the past"),
+        (["--for", "1h", "--end", "+2h"], "not both"),
+    ]:
+        r = run(main, ["--db", sqlite_url, "silence", "add", "--pair", "fw-edge", *args])
+        assert r.exit_code != 0 and says in r.output, (args, r.output)

@@ -33,7 +33,8 @@ def test_listing_shapes_are_exactly_the_contract(db: str) -> None:
     ] * 2
     alerts = json.loads(run(db, "alerts", "--json"))
     assert alerts and all(
-        list(a) == ["pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail"] for a in alerts
+        list(a) == ["pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail", "alert_id", "ack"]
+        for a in alerts
     )
     pairs = json.loads(run(db, "pairs", "--json"))
     assert [p["pair"] for p in pairs] == ["fw-dc", "fw-edge"]

@@ -14,7 +14,7 @@ from hamon.cli.render import console, emit_json, styled, table
 from hamon.model import ALERT_KINDS
 
 FAILOVER_KEYS = ("pair", "group", "at", "new_active", "previous_active", "cause", "cause_text", "detection_s")
-ALERT_KEYS = ("pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail")
+ALERT_KEYS = ("pair", "kind", "severity", "group", "unit", "started_at", "ended_at", "detail", "alert_id", "ack")
 PAIR_KEYS = (
     "pair",
     "mode",
@@ -29,7 +29,7 @@ PAIR_KEYS = (
 
 
 def _shape(rows: list[dict[str, Any]], keys: tuple[str, ...], evidence: bool) -> list[dict[str, Any]]:
-    extra = ("alert_id", "evidence") if evidence else ()
+    extra = ("evidence",) if evidence else ()
     return [{k: r[k] for k in keys + extra if k in r} for r in rows]
 
 
@@ -72,16 +72,16 @@ def failovers_cmd(
     out.print(f"{len(rows):,} failovers")
 
 
-@click.command("alerts")
+@click.group("alerts", invoke_without_command=True)
 @click.option("--pair", metavar="PAIR", help="Only this pair.")
 @click.option("--open", "open_only", is_flag=True, help="Only alerts that are still open.")
 @click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only this kind.")
 @time_range
-@click.option("--evidence", is_flag=True, help="Add each alert's id and the ids of its evidence events.")
+@click.option("--evidence", is_flag=True, help="Add the ids of each alert's evidence events.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
+@click.pass_context
 def alerts_cmd(
-    obj: Context,
+    ctx: click.Context,
     pair: str | None,
     open_only: bool,
     kind: str | None,
@@ -91,8 +91,13 @@ def alerts_cmd(
     as_json: bool,
 ) -> None:
     """Alerts with their lifecycle: open ones have no end yet. With --since/--until, the alerts that
-    were open at some time in that range (started before --until, not ended before --since)."""
+    were open at some time in that range (started before --until, not ended before --since).
+    `hamon alerts ack ID` acknowledges one."""
     from hamon.store import outputs
+
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: Context = ctx.obj
 
     rows = outputs.alert_list(
         obj.store(), pair=obj.known_pair(pair), open_only=open_only, kind=kind, since=since, until=until
@@ -111,13 +116,57 @@ def alerts_cmd(
             r["unit"],
             r["started_at"],
             r["ended_at"] or styled("open", "bold"),
+            r["alert_id"][:8],
+            f"{r['ack']['by']}" if r["ack"] else "",
             r["detail"],
         )
         for r in rows
     ]
-    out.print(table(None, ("severity", "kind", "pair", "group", "unit", "started", "ended", "detail"), rows_out))
+    out.print(
+        table(
+            None,
+            ("severity", "kind", "pair", "group", "unit", "started", "ended", "id", "acked by", "detail"),
+            rows_out,
+        )
+    )
     n_open = sum(1 for r in rows if r["ended_at"] is None)
     out.print(f"{len(rows):,} alerts, {n_open:,} open")
+
+
+@alerts_cmd.command("ack")
+@click.argument("alert_id", metavar="ID")
+@click.option("--comment", default="", help="Why, or what is being done (shown with the alert).")
+@click.option("--by", metavar="NAME", help="Who acknowledges (default: $HAMON_USER or the login name, @host).")
+@click.option("--json", "as_json", is_flag=True, help="Print the acknowledged alert as JSON.")
+@click.pass_obj
+def ack_cmd(obj: Context, alert_id: str, comment: str, by: str | None, as_json: bool) -> None:
+    """Acknowledge an alert by its id (or the first 6+ characters of it, as `hamon alerts` shows):
+    someone is on it. Its repeated notifications stop; the acknowledgement is shown with the alert."""
+    from hamon.cli.timerange import who
+    from hamon.errors import ConfigError
+    from hamon.store import outputs
+    from hamon.store.notify import ack_alert, alert_ids_like
+
+    wanted = alert_id.strip().lower()
+    if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
+        raise ConfigError(f"not an alert id: {alert_id!r} (give at least 6 hex digits, as `hamon alerts` shows)")
+    found = alert_ids_like(obj.store(), wanted)
+    if not found:
+        raise ConfigError(f"no alert {alert_id!r} (see: hamon alerts)")
+    if len(found) > 1:
+        raise ConfigError(
+            f"{alert_id!r} is the start of {len(found)} alerts ({', '.join(f[:12] for f in found)}): give more"
+        )
+    ack_alert(obj.store(), found[0], by or who(), comment, dt.datetime.now(dt.UTC))
+    (row,) = [r for r in outputs.alert_list(obj.store()) if r["alert_id"] == found[0]]
+    if as_json:
+        emit_json({k: row[k] for k in ALERT_KEYS})
+        return
+    state = "open" if row["ended_at"] is None else f"resolved {row['ended_at']}"
+    console().print(
+        f"acknowledged {found[0][:8]}: {row['pair']} {row['kind']} ({state}) by {row['ack']['by']}"
+        + (f": {comment}" if comment else "")
+    )
 
 
 @click.command("pairs")

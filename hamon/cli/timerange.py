@@ -40,3 +40,32 @@ def parse_duration(value: str) -> dt.timedelta:
     if not m:
         raise ConfigError(f"cannot read duration {value!r}: use 30m, 2h, 1d or 1w")
     return dt.timedelta(seconds=float(m.group(1)) * UNITS[m.group(2).lower()])
+
+
+FUTURE_RE = re.compile(r"^\s*(?:\+|in\s+)(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+
+
+def parse_when(value: str, now: dt.datetime | None = None) -> dt.datetime:
+    """A time that may lie ahead (a maintenance window): `+2h` or `in 2h`, `now`, or ISO-8601."""
+    now = now or dt.datetime.now(UTC)
+    m = FUTURE_RE.match(value)
+    if m:
+        return now + dt.timedelta(seconds=float(m.group(1)) * UNITS[m.group(2).lower()])
+    if RELATIVE_RE.match(value):
+        raise ConfigError(f"{value!r} is in the past here: give +{value.strip()} (from now) or an ISO-8601 time")
+    return parse_time(value, now)
+
+
+def who() -> str:
+    """The operator: $HAMON_USER, else the login name, at this host."""
+    import getpass
+    import os
+    import socket
+
+    user = os.environ.get("HAMON_USER")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+    return f"{user}@{socket.gethostname()}" if "@" not in user else user

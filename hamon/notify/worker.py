@@ -4,7 +4,8 @@ The worker runs the pipeline (silence → dedup → rate limit → send) for eac
 failed to go out is tried again from the notification log with backoff (5 s doubling to 5 min) until
 it is delivered or a day has passed; firing alerts are re-posted to Alertmanager targets every
 `resend_every` seconds (Alertmanager resolves an alert it does not hear of again within its
-`resolve_timeout`), and a critical alert still open is told again every `repeat_every` (4 h).
+`resolve_timeout`), and a critical alert still open is told again every `repeat_every` (4 h) until it
+is acknowledged (`hamon alerts ack`).
 A black-holed webhook therefore delays only notifications, never ingest.
 """
 
@@ -113,7 +114,9 @@ class NotifyWorker:
         now = self.wall()
         open_alerts = alert_list(self.store, open_only=True)
         repeats = []
-        for n in notices_for(self.store, [a["alert_id"] for a in open_alerts if a["severity"] == "critical"]):
+        # An acknowledged alert is not told again: someone is on it.
+        due = [a["alert_id"] for a in open_alerts if a["severity"] == "critical" and a["ack"] is None]
+        for n in notices_for(self.store, due):
             periods = int((now - n.started_at).total_seconds() // self.repeat_every)
             if periods >= 1:
                 repeats.append(replace(n, state=f"repeat {periods}"))

@@ -20,7 +20,7 @@ from hamon.model import Activity, Event, Quarantined
 from hamon.store import events_map
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, polls, quarantine, source_activity
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT = 10  # seconds to reach PostgreSQL
 

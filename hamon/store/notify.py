@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import or_, select, update
 
 from hamon.model import iso
 from hamon.store.db import Store
-from hamon.store.schema import notifications, silences
+from hamon.store.schema import alert_acks, alerts, notifications, silences
 
 
 @dataclass(frozen=True)
 class Silence:
-    """Notifications of a pair and/or kind muted until `expires_at`."""
+    """Notifications of a pair and/or kind muted from `starts_at` until `expires_at` (unless removed)."""
 
     silence_id: int
     pair: str | None
@@ -23,16 +24,35 @@ class Silence:
     created_at: dt.datetime
     expires_at: dt.datetime
     comment: str
+    starts_at: dt.datetime | None = None  # None: from created_at
+    removed_at: dt.datetime | None = None
+    created_by: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def start(self) -> dt.datetime:
+        return self.starts_at or self.created_at
+
+    def state(self, now: dt.datetime) -> str:
+        """removed, expired, scheduled (a maintenance window to come) or active."""
+        if self.removed_at is not None:
+            return "removed"
+        if self.expires_at <= now:
+            return "expired"
+        return "scheduled" if self.start > now else "active"
+
+    def to_json(self, now: dt.datetime | None = None) -> dict[str, Any]:
         """The documented `hamon silence list --json` shape."""
         return {
             "id": self.silence_id,
             "pair": self.pair,
             "kind": self.kind,
             "created_at": iso(self.created_at),
+            "starts_at": iso(self.start),
             "expires_at": iso(self.expires_at),
             "comment": self.comment,
+            "created_by": self.created_by,
+            "removed_at": None if self.removed_at is None else iso(self.removed_at),
+            "state": self.state(now or dt.datetime.now(dt.UTC)),
         }
 
     def mutes(self, pair: str, kind: str) -> bool:
@@ -40,35 +60,107 @@ class Silence:
 
     @classmethod
     def from_row(cls, r: Any) -> Silence:
-        return cls(r.silence_id, r.pair, r.kind, r.created_at, r.expires_at, r.comment)
+        return cls(
+            r.silence_id, r.pair, r.kind, r.created_at, r.expires_at, r.comment, r.starts_at, r.removed_at, r.created_by
+        )
 
 
 def add_silence(
-    store: Store, pair: str | None, kind: str | None, created_at: dt.datetime, expires_at: dt.datetime, comment: str
+    store: Store,
+    pair: str | None,
+    kind: str | None,
+    created_at: dt.datetime,
+    expires_at: dt.datetime,
+    comment: str,
+    *,
+    starts_at: dt.datetime | None = None,
+    created_by: str | None = None,
 ) -> Silence:
-    """Store a new silence and return it with its id."""
+    """Store a new silence (a maintenance window when `starts_at` is later) and return it with its id."""
     with store._begin("adding a silence") as conn:
         key = conn.execute(
             silences.insert().values(
-                pair=pair, kind=kind, created_at=created_at, expires_at=expires_at, comment=comment
+                pair=pair,
+                kind=kind,
+                created_at=created_at,
+                expires_at=expires_at,
+                comment=comment,
+                starts_at=starts_at,
+                created_by=created_by,
             )
         ).inserted_primary_key
-    return Silence(int(key[0]) if key else 0, pair, kind, created_at, expires_at, comment)
+    return Silence(int(key[0]) if key else 0, pair, kind, created_at, expires_at, comment, starts_at, None, created_by)
 
 
 def silence_list(store: Store, *, active_at: dt.datetime | None = None) -> list[Silence]:
-    """Silences by id; with `active_at`, only those still in force then."""
+    """Silences by id; with `active_at`, only those in force then (started, not expired, not removed)."""
     q = select(silences).order_by(silences.c.silence_id)
     if active_at is not None:
-        q = q.where(silences.c.expires_at > active_at)
+        q = q.where(
+            silences.c.expires_at > active_at,
+            silences.c.removed_at.is_(None),
+            or_(silences.c.starts_at.is_(None), silences.c.starts_at <= active_at),
+        )
     with store._begin("reading silences") as conn:
         return [Silence.from_row(r) for r in conn.execute(q)]
 
 
-def remove_silence(store: Store, silence_id: int) -> bool:
-    """Remove a silence; False when there was none with that id."""
+def remove_silence(store: Store, silence_id: int, at: dt.datetime | None = None) -> bool:
+    """End a silence now; it stays listed (`--all`) as removed. False when there is none in force
+    or to come with that id."""
+    at = at or dt.datetime.now(dt.UTC)
     with store._begin("removing a silence") as conn:
-        return bool(conn.execute(delete(silences).where(silences.c.silence_id == silence_id)).rowcount)
+        done = conn.execute(
+            update(silences)
+            .where(silences.c.silence_id == silence_id, silences.c.removed_at.is_(None))
+            .values(removed_at=at)
+        )
+        return bool(done.rowcount)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Someone said they are on it: who, when, why."""
+
+    alert_id: str
+    acked_at: dt.datetime
+    acked_by: str
+    comment: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": iso(self.acked_at), "by": self.acked_by, "comment": self.comment}
+
+
+def ack_alert(store: Store, alert_id: str, by: str, comment: str, at: dt.datetime) -> Ack:
+    """Acknowledge an alert (again: the newest word replaces the earlier one)."""
+    row = {"alert_id": alert_id, "acked_at": at, "acked_by": by, "comment": comment}
+    ins = store._insert(alert_acks)
+    with store._begin("acknowledging an alert") as conn:
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["alert_id"], set_={k: ins.excluded[k] for k in row if k != "alert_id"}
+            ),
+            [row],
+        )
+    return Ack(alert_id, at, by, comment)
+
+
+def acks_of(store: Store, alert_ids: Sequence[str] | None = None) -> dict[str, Ack]:
+    """The acknowledgements of these alerts (all when None), by alert id."""
+    q = select(alert_acks)
+    if alert_ids is not None:
+        if not alert_ids:
+            return {}
+        q = q.where(alert_acks.c.alert_id.in_(sorted(set(alert_ids))))
+    with store._begin("reading acknowledgements") as conn:
+        return {r.alert_id: Ack(r.alert_id, r.acked_at, r.acked_by, r.comment) for r in conn.execute(q)}
+
+
+def alert_ids_like(store: Store, prefix: str) -> list[str]:
+    """Alert ids beginning with `prefix` (as `git` takes a commit by the start of its hash)."""
+    with store._begin("finding an alert") as conn:
+        q = select(alerts.c.alert_id).where(alerts.c.alert_id.like(prefix.lower() + "%")).limit(10)
+        return [r[0] for r in conn.execute(q)]
 
 
 def notified(store: Store, alert_id: str, state: str, target: str) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, updat
 
 from hamon.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition, iso
 from hamon.store.db import Store, in_range
-from hamon.store.schema import alerts, checkpoints, failovers, pair_state, polls, transitions
+from hamon.store.schema import alert_acks, alerts, checkpoints, failovers, pair_state, polls, transitions
 
 KEEP_CHECKPOINTS = 50  # per pair; older ones are pruned
 
@@ -254,8 +254,12 @@ def alert_list(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts ordered by start, as documented JSON objects (with their evidence event ids)."""
-    q = select(alerts)
+    """Alerts ordered by start, as documented JSON objects (with their evidence event ids and their
+    acknowledgement, if any)."""
+    a = alert_acks
+    q = select(alerts, a.c.acked_at, a.c.acked_by, a.c.comment.label("ack_comment")).outerjoin(
+        a, a.c.alert_id == alerts.c.alert_id
+    )
     if pair is not None:
         q = q.where(alerts.c.pair == pair)
     if open_only:
@@ -268,7 +272,15 @@ def alert_list(
         q = q.where(alerts.c.started_at < until)
     q = q.order_by(alerts.c.started_at, alerts.c.pair, alerts.c.kind, alerts.c.alert_id)
     with store._begin("reading alerts") as conn:
-        return [AlertRecord.from_row(r).to_json() for r in conn.execute(q)]
+        return [
+            AlertRecord.from_row(r).to_json()
+            | {
+                "ack": None
+                if r.acked_at is None
+                else {"at": iso(r.acked_at), "by": r.acked_by, "comment": r.ack_comment}
+            }
+            for r in conn.execute(q)
+        ]
 
 
 def latest_failover_pair(store: Store) -> str | None:

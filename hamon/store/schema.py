@@ -180,6 +180,21 @@ silences = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("comment", Text, nullable=False),
+    # revision 0009: maintenance windows start later; removed silences stay listed for audit.
+    Column("starts_at", UTCDateTime()),  # None: from created_at
+    Column("removed_at", UTCDateTime()),
+    Column("created_by", String(255)),
+)
+
+# An operator's acknowledgement of an alert (revision 0009). Kept apart from `alerts`, whose rows
+# the correlator rewrites when it re-runs a pair: the alert id is stable, so the ack stays with it.
+alert_acks = Table(
+    "alert_acks",
+    metadata,
+    Column("alert_id", String(32), primary_key=True),
+    Column("acked_at", UTCDateTime(), nullable=False),
+    Column("acked_by", String(255), nullable=False),
+    Column("comment", Text, nullable=False),
 )
 
 # -- services (revision 0004) -------------------------------------------------------------------
