@@ -262,3 +262,79 @@ def test_replaying_an_archive_pages_nobody_unless_asked(sqlite_url: str, receive
     s = run("--db", sqlite_url, "replay", str(cap), "--json", "--notify", url)
     assert isinstance(s, dict) and s["notifications"]["sent"] == 1
     assert [b["title"] for _, b in receiver.posts] == ["[CRITICAL] fw-now: failover link down"]
+
+
+def test_a_replay_whose_notifications_fail_says_why_and_exits_3(sqlite_url: str, tmp_path: Path) -> None:
+    import http.server
+    import socket
+    import threading
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    busy = http.server.HTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=busy.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
+    try:
+        for url, why in [
+            (f"json://ops:hunter2@127.0.0.1:{closed}/hook", "Connection error"),
+            (f"json://ops:hunter2@127.0.0.1:{busy.server_address[1]}/hook", "error=503"),
+        ]:
+            db = f"sqlite:///{tmp_path / (why.replace(' ', '') + '.db')}"
+            r = CliRunner().invoke(main, ["--db", db, "replay", str(EXAMPLE), "--no-progress", "--notify-history",
+                                          "--notify", url])  # fmt: skip
+            assert r.exit_code == 3, r.output
+            (line,) = [x for x in r.output.splitlines() if "notification failed" in x]
+            assert why in line and "ops:****@127.0.0.1" in line and "hunter2" not in r.output
+            assert "not delivered (the replay itself is complete" in r.output
+            stored = json.loads(CliRunner().invoke(main, ["--db", db, "events", "--json"]).stdout)
+            assert len(stored) == 26  # everything stored all the same
+    finally:
+        busy.shutdown()
+
+
+def test_serve_logs_each_alert_and_why_a_notification_did_not_go_out(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hamon", "--db", f"sqlite:///{tmp_path / 's.db'}", "serve", "--syslog-udp",
+         "127.0.0.1:0", "--notify", f"json://ops:hunter2@127.0.0.1:{closed}/hook"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        port = None
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if line.startswith("listening: udp"):
+                port = int(line.rsplit(":", 1)[1])
+        assert port is not None, lines
+        now = dt.datetime.now(dt.UTC)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(f"<161>{now:%b %d %Y %H:%M:%S} fw-log : %ASA-1-105032: LAN Failover interface is down".encode(),
+                     ("127.0.0.1", port))  # fmt: skip
+        while time.monotonic() < deadline + 30 and not any("notification not delivered" in x for x in lines):
+            lines.append(proc.stderr.readline())
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1]
+    text = "".join(lines) + rest
+    assert "alert opened: critical fw-log failover_link_down: " in text
+    (failed,) = [x for x in text.splitlines() if "notification not delivered" in x][:1]
+    assert "ops:****@127.0.0.1" in failed and "Connection error" in failed and "hunter2" not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections import Counter
 
 import click
 
@@ -153,6 +154,13 @@ def replay_cmd(
         emit_json(summary.to_json())
     else:
         _print_summary(summary)
+    failed = summary.notifications["failed"] if summary.notifications else 0
+    if failed:
+        # The store holds everything; what did not go out is what the exit status says.
+        console(stderr=True).print(
+            f"{failed} notification(s) not delivered (the replay itself is complete; see the reasons above)"
+        )
+        sys.exit(EXIT_NOT_NOTIFIED)
 
 
 def _print_summary(s: Summary) -> None:
@@ -173,10 +181,12 @@ def _print_summary(s: Summary) -> None:
             f"notified: {n['sent']} sent, {n['silenced']} silenced, {n['duplicates']} already sent, "
             f"{n['rate_limited']} rate-limited, {n['failed']} failed"
         )
-        for error in n["errors"][:5]:
-            out.print(f"  notification failed: {plain(error)}")
+        for error, times in Counter(n["errors"]).most_common(5):
+            out.print(f"  notification failed{f' {times}×' if times > 1 else ''}: {plain(error)}")
     if s.quarantined:
         out.print("see the quarantined lines with: hamon quarantine")
 
+
+EXIT_NOT_NOTIFIED = 3  # replay stored everything, but some notifications were not delivered
 
 COMMANDS = [replay_cmd]

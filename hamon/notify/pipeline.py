@@ -9,15 +9,17 @@ injected — read once per run by the pipeline — and the retry's sleep is inje
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -87,6 +89,7 @@ class AppriseSender:
             raise ConfigError(f"not a notification URL apprise understands: {masked(url)}")
         # Tokens and passwords never leave the sender: shown and logged in apprise's private form.
         self.target = target_id(self._apprise[0].url(privacy=True).split("?", 1)[0], url)  # type: ignore[no-untyped-call]
+        self._secrets = _secrets_of(url)
         self._types = {
             "critical": apprise.NotifyType.FAILURE,
             "warning": apprise.NotifyType.WARNING,
@@ -99,9 +102,47 @@ class AppriseSender:
             kind = (
                 self._types["resolved"] if n.state == "resolved" else self._types.get(n.severity, self._types["info"])
             )
-            if not self._apprise.notify(title=n.title, body=n.body, notify_type=kind):
-                return False, True, f"{self.target} did not take the message"
+            with _apprise_says() as said:
+                ok = self._apprise.notify(title=n.title, body=n.body, notify_type=kind)
+            if not ok:  # apprise returns no reason, it logs one: that is what the operator needs
+                why = said[-1] if said else "no reason given"
+                return False, True, f"{self.target}: {self._scrub(why)}"
         return True, False, ""
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "****")
+        return text[:300]
+
+
+@contextlib.contextmanager
+def _apprise_says() -> Iterator[list[str]]:
+    """What apprise logs (warnings and worse) while the block runs (apprise may send from its own
+    threads; hamon sends one notice at a time)."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    logger = logging.getLogger("apprise")
+    logger.addHandler(handler)
+    try:
+        yield said
+    finally:
+        logger.removeHandler(handler)
+
+
+def _secrets_of(url: str) -> list[str]:
+    """The parts of a notification URL that may be secret: password, tokens in the path, query values."""
+    parts = urllib.parse.urlsplit(url)
+    found = [parts.password or ""]
+    found += [seg for seg in parts.path.split("/") if len(seg) >= 12]
+    found += [v for _, v in urllib.parse.parse_qsl(parts.query) if len(v) >= 6]
+    if "@" in parts.netloc and ":" not in parts.netloc.split("@", 1)[0]:
+        found.append(parts.netloc.split("@", 1)[0])  # a token given as the user part (slack://TOKEN@…)
+    return sorted({f for f in found if f}, key=len, reverse=True)
 
 
 class AlertmanagerSender:

@@ -12,6 +12,7 @@ A black-holed webhook therefore delays only notifications, never ingest.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import queue
 import threading
 import time
@@ -25,6 +26,7 @@ from hamon.store.db import Store
 from hamon.store.outputs import alert_list
 
 RETRY_FIRST, RETRY_MAX, GIVE_UP = 5.0, 300.0, 86400.0
+log = logging.getLogger("hamon.notify")
 
 
 @dataclass
@@ -54,6 +56,7 @@ class NotifyWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hamon-notify", daemon=True)
         self._resent = self.clock()
+        self._said: dict[str, float] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -97,6 +100,10 @@ class NotifyWorker:
         report: Report = self.pipeline.process(notices_for(self.store, ids))
         self.counters.add("notifications_sent", report.sent)
         self.counters.add("notifications_failed", report.failed)
+        for error in dict.fromkeys(report.errors):  # the reason, once a minute per reason (targets masked)
+            if self.clock() - self._said.get(error, float("-inf")) >= 60.0:
+                self._said[error] = self.clock()
+                log.warning("notification not delivered (retried with backoff): %s", error)
         for a in ids:
             if a in report.failed_ids:
                 p = self.pending.get(a) or Pending(now, now)

@@ -531,9 +531,16 @@ class Service:
         except StoreError as exc:
             self._store_down(exc)
             return
-        if outs and self.notifier is not None:  # sent on the notifier's own thread: ingest goes on
-            from hamon.model import AlertOpen, AlertResolve
+        from hamon.model import AlertOpen, AlertResolve
 
+        for o in outs:  # one line per alert opened or resolved, for journalctl and kubectl logs
+            if isinstance(o, AlertOpen):
+                where = "".join(f" {x}" for x in (o.unit, f"group {o.group}" if o.group else None) if x)
+                log.info("alert opened: %s %s %s%s: %s (id %s)", o.severity, o.pair, o.kind, where, o.detail,
+                         o.alert_id[:8])  # fmt: skip
+            elif isinstance(o, AlertResolve):
+                log.info("alert resolved: id %s at %s", o.alert_id[:8], o.ended_at.isoformat())
+        if outs and self.notifier is not None:  # sent on the notifier's own thread: ingest goes on
             self.notifier.submit(sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}))
 
     def _pollers(self, inventory: Inventory | None) -> list[Any]:
