@@ -342,3 +342,61 @@ def test_serve_logs_each_alert_and_why_a_notification_did_not_go_out(tmp_path: P
     assert "alert opened: critical fw-log failover_link_down: " in text
     (failed,) = [x for x in text.splitlines() if "notification not delivered" in x][:1]
     assert "ops:****@127.0.0.1" in failed and "Connection error" in failed and "hunter2" not in text
+
+
+def test_a_page_says_in_one_sentence_what_happened_with_links_runbook_and_the_id(
+    sqlite_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "pairs:\n"
+        "  - name: fw-edge\n    match: [fw-edge]\n    runbook: https://wiki.example/fw-edge\n"
+        "    poll: [192.0.2.10, 192.0.2.11]\n"
+        "  - name: fw-dc\n    match: [fw-dc]\n    mode: active-active\n"
+    )
+    url = f"json://127.0.0.1:{receiver.port}/h"
+    r = CliRunner().invoke(main, ["--db", sqlite_url, "--inventory", str(inventory), "replay", str(EXAMPLE),
+                                  "--no-progress", "--notify-history", "--notify", url])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    pages = {b["title"]: b["message"].split("\n") for _, b in receiver.posts}
+    failed = pages["[CRITICAL] fw-edge: unit failed primary"]
+    listed = run("--db", sqlite_url, "alerts", "--json")
+    assert isinstance(listed, list)
+    (alert,) = [a for a in listed if a["kind"] == "unit_failed"]
+    assert failed[0] == (
+        "fw-edge: primary FAILED — secondary active since 10:00:13Z (HELLO not heard from mate, detected in 15s)"
+    )
+    assert failed[1] == "now: primary standby, secondary active"
+    assert failed[2].startswith("started: 2026-11-25T10:00:13Z (") and failed[2].endswith(" ago)")
+    assert "runbook: https://wiki.example/fw-edge" in failed and "units: 192.0.2.10, 192.0.2.11" in failed
+    assert f"alert: {alert['alert_id']} (acknowledge: hamon alerts ack {alert['alert_id'][:8]})" in failed
+    resolved = pages["[RESOLVED] fw-edge: unit failed primary"]
+    assert resolved[0] == "fw-edge: RESOLVED after 4m50s — unit failed (primary)"
+    assert "ended: 2026-11-25T10:05:03Z" in resolved
+    fo = pages["[WARNING] fw-dc: failover secondary group 1"]
+    assert fo[0] == (
+        "fw-dc: failover group 1 — secondary active since 10:03:16Z (was primary; Other unit wants me Active. "
+        "Primary unit switch reason: Interface check, detected in 6s)"
+    )
+    assert "now: primary standby, secondary active; group 1: secondary active; group 2: active unit unknown" in fo
+    assert not any(line.startswith("runbook:") for line in fo), "fw-dc has no runbook: none is made up"
+
+
+def test_a_recent_alert_already_resolved_in_the_replayed_input_pages_nobody(
+    sqlite_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    # Within --notify-within, but over by the end of the input: history, not a page for an open alert.
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    down, up = now - dt.timedelta(minutes=10), now - dt.timedelta(minutes=8)
+    cap = tmp_path / "recent.log"
+    cap.write_text(
+        f"<161>{down:%b %d %Y %H:%M:%S} fw-r : %ASA-1-105032: LAN Failover interface is down\n"
+        f"<161>{up:%b %d %Y %H:%M:%S} fw-r : %ASA-1-105031: Failover LAN interface is up\n"
+    )
+    s = run("--db", sqlite_url, "replay", str(cap), "--json", "--notify", f"json://127.0.0.1:{receiver.port}/h")
+    assert isinstance(s, dict)
+    alerts = run("--db", sqlite_url, "alerts", "--json")
+    assert isinstance(alerts, list) and [(a["kind"], a["ended_at"] is not None) for a in alerts] == [
+        ("failover_link_down", True)
+    ]
+    assert s["notifications"]["sent"] == 0 and receiver.posts == []

@@ -111,8 +111,9 @@ def replay_cmd(
     pipeline = None
     if notify_urls:
         from hamon.notify.pipeline import Pipeline, sender
+        from hamon.notify.wording import Wording
 
-        pipeline = Pipeline(store, [sender(u) for u in notify_urls])
+        pipeline = Pipeline(store, [sender(u) for u in notify_urls], wording=Wording(obj.inventory()))
     run = functools.partial(
         replay,
         sources,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from hamon.errors import ConfigError
 from hamon.model import iso
+from hamon.notify.wording import Wording
 from hamon.store import notify as log
 from hamon.store.db import Store
 from hamon.store.outputs import alert_records
@@ -47,6 +48,8 @@ class Notice:
     started_at: dt.datetime
     ended_at: dt.datetime | None
     detail: str
+    headline: str = ""  # one sentence: what happened and what it means now (hamon.notify.wording)
+    context: tuple[str, ...] = ()  # now / started / dashboard / runbook / units / alert id lines
 
     @property
     def title(self) -> str:
@@ -57,7 +60,8 @@ class Notice:
 
     @property
     def body(self) -> str:
-        lines = [self.detail, f"pair: {self.pair}", f"kind: {self.kind}", f"severity: {self.severity}"]
+        lines = [self.headline, *self.context, ""] if self.headline else []
+        lines += [self.detail, f"pair: {self.pair}", f"kind: {self.kind}", f"severity: {self.severity}"]
         if self.unit:
             lines.append(f"unit: {self.unit}")
         if self.group:
@@ -373,6 +377,7 @@ class Pipeline:
         store: Store,
         senders: Sequence[Sender],
         *,
+        wording: Wording | None = None,
         clock: Clock = lambda: dt.datetime.now(UTC),
         rate: RateLimit | None = None,
         retries: int = 2,
@@ -380,6 +385,7 @@ class Pipeline:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.senders = list(senders)
+        self.wording = wording or Wording()
         self.clock = clock
         self.rate = rate or RateLimit()
         self.stages: list[Stage] = [
@@ -400,12 +406,20 @@ class Pipeline:
         return report
 
 
-def notices_for(store: Store, alert_ids: Sequence[str]) -> list[Notice]:
-    """Notices for alerts by id: an opening for each, and a resolution for those that ended."""
+def notices_for(store: Store, alert_ids: Sequence[str], wording: Wording | None = None) -> list[Notice]:
+    """Notices for alerts by id: an opening for each, and a resolution for those that ended, each
+    worded for a person (`wording`: the inventory and hamon's Grafana for links)."""
+    wording = wording or Wording()
+    now = dt.datetime.now(UTC)
     out: list[Notice] = []
     for a in alert_records(store, alert_ids):
-        firing = Notice(a.alert_id, "firing", a.pair, a.kind, a.severity, a.group, a.unit, a.started_at, None, a.detail)
+        head, context = wording.describe(store, a, "firing", now)
+        firing = Notice(
+            a.alert_id, "firing", a.pair, a.kind, a.severity, a.group, a.unit, a.started_at, None, a.detail, head,
+            context,
+        )  # fmt: skip
         out.append(firing)
         if a.ended_at is not None:
-            out.append(replace(firing, state="resolved", ended_at=a.ended_at))
+            head, context = wording.describe(store, a, "resolved", now)
+            out.append(replace(firing, state="resolved", ended_at=a.ended_at, headline=head, context=context))
     return out

@@ -97,7 +97,7 @@ class NotifyWorker:
                 self.pending.setdefault(a, Pending(now, now + RETRY_FIRST))
 
     def _send(self, ids: list[str], now: float) -> None:
-        report: Report = self.pipeline.process(notices_for(self.store, ids))
+        report: Report = self.pipeline.process(notices_for(self.store, ids, self.pipeline.wording))
         self.counters.add("notifications_sent", report.sent)
         self.counters.add("notifications_failed", report.failed)
         for error in dict.fromkeys(report.errors):  # the reason, once a minute per reason (targets masked)
@@ -123,7 +123,7 @@ class NotifyWorker:
         repeats = []
         # An acknowledged alert is not told again: someone is on it.
         due = [a["alert_id"] for a in open_alerts if a["severity"] == "critical" and a["ack"] is None]
-        for n in notices_for(self.store, due):
+        for n in notices_for(self.store, due, self.pipeline.wording):
             periods = int((now - n.started_at).total_seconds() // self.repeat_every)
             if periods >= 1:
                 repeats.append(replace(n, state=f"repeat {periods}"))
@@ -135,7 +135,12 @@ class NotifyWorker:
         managers = [s for s in self.pipeline.senders if isinstance(s, AlertmanagerSender)]
         if not managers:
             return
-        firing = [n for n in notices_for(self.store, [a["alert_id"] for a in alert_list(self.store, open_only=True)])]
+        firing = [
+            n
+            for n in notices_for(
+                self.store, [a["alert_id"] for a in alert_list(self.store, open_only=True)], self.pipeline.wording
+            )
+        ]
         if firing:
             for m in managers:
                 m.send(firing)

@@ -19,6 +19,7 @@ pairs:
     tz: Europe/Berlin             # the units' clock zone (IANA): device times without an offset
     senders: [192.0.2.10, 192.0.2.11]  # only these may speak for the pair (others quarantined)
     tls_peers: ["CN=fw-edge"]     # only these TLS client certificates (sha256:FINGERPRINT or CN=NAME)
+    runbook: https://wiki.example/fw-edge   # linked from every notification about the pair
 ```
 Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
 naming the file, the pair and the key.
@@ -62,6 +63,7 @@ PAIR_KEYS = frozenset(
         "tz",
         "senders",
         "tls_peers",
+        "runbook",
     }
 )
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
@@ -109,6 +111,7 @@ class PairConfig:
     tz: str | None = None  # the units' clock zone (IANA name), for device times without an offset
     senders: tuple[str, ...] = ()  # addresses or networks allowed to speak for the pair (empty: any)
     tls_peers: tuple[str, ...] = ()  # TLS client certificates that may speak for it: sha256:FP or CN=NAME
+    runbook: str | None = None  # what to do when it pages: linked from its notifications
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +348,14 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "tz": lambda value, where: _zone_name(value, where),
     "senders": lambda value, where: _networks(value, where),
     "tls_peers": lambda value, where: _peers(value, where),
+    "runbook": lambda value, where: _runbook(value, where),
 }
+
+
+def _runbook(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+        raise InventoryError(f"{where} must be an http(s) URL without spaces, not {value!r}")
+    return value
 
 
 def _seconds(value: Any, lo: float, hi: float, label: str) -> float:

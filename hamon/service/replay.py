@@ -230,11 +230,14 @@ def replay(
             # A replay pages only for what is still going on: alerts open at the end of the input that
             # started within `notify_within` of now. An archive's openings and resolutions are history.
             # (`notify_within` None: every opening and resolution, as when the input was live.)
-            notices = notices_for(store, sorted(result.alert_ids))
+            notices = notices_for(store, sorted(result.alert_ids), notify.wording)
             current = notices
             if notify_within is not None:
                 cutoff = dt.datetime.now(UTC) - notify_within
-                current = [n for n in notices if n.state == "firing" and n.ended_at is None and n.started_at >= cutoff]
+                ended = {n.alert_id for n in notices if n.state == "resolved"}
+                current = [
+                    n for n in notices if n.state == "firing" and n.alert_id not in ended and n.started_at >= cutoff
+                ]
             report = notify.process(current)
             summary.notifications = {**report.to_json(), "historical": len(notices) - len(current)}
     summary.elapsed_s = time.perf_counter() - t0

@@ -172,11 +172,15 @@ class Service:
             log.warning("a Kafka sink does not notify (its workers do): --notify ignored here")
         if config.notify and self.kafka is None:
             from hamon.notify.pipeline import Pipeline, sender
+            from hamon.notify.wording import Wording
             from hamon.notify.worker import NotifyWorker
 
             senders = [sender(u, config.external_url) for u in config.notify]
             self.notifier = NotifyWorker(
-                store, Pipeline(store, senders), self.counters, repeat_every=config.repeat_every
+                store,
+                Pipeline(store, senders, wording=Wording(self.inventory, config.external_url)),
+                self.counters,
+                repeat_every=config.repeat_every,
             )
         self._metrics_server: Any = None
         self.poller: Any = None
@@ -593,6 +597,10 @@ class Service:
         parser.activity = self.parser.activity  # counted under the old inventory, written with the next status
         self.parser = parser
         self.live.inventory = inv
+        if self.notifier is not None:  # runbooks and unit addresses in the words of notifications
+            from hamon.notify.wording import Wording
+
+            self.notifier.pipeline.wording = Wording(inv, self.cfg.external_url)
         # Polls follow the inventory: the old pollers stop, the new inventory's start.
         previous = (self.poller, self.snmp_poller)
         old = [p for p in previous if p is not None]
