@@ -400,3 +400,41 @@ def test_a_recent_alert_already_resolved_in_the_replayed_input_pages_nobody(
         ("failover_link_down", True)
     ]
     assert s["notifications"]["sent"] == 0 and receiver.posts == []
+
+
+def test_webhook_targets_get_the_alert_as_structured_json_with_basic_auth(sqlite_url: str, tmp_path: Path) -> None:
+    got: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            got.append((self.path, self.headers.get("Authorization"), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("pairs:\n  - name: fw-edge\n    match: [fw-edge]\n    runbook: https://wiki.example/fw-edge\n")
+    try:
+        url = f"webhook://noc:s3cret@127.0.0.1:{server.server_address[1]}/hamon/hook"
+        r = CliRunner().invoke(main, ["--db", sqlite_url, "--inventory", str(inventory), "replay", str(EXAMPLE),
+                                      "--no-progress", "--notify-history", "--notify", url])  # fmt: skip
+        assert r.exit_code == 0, r.output
+    finally:
+        server.shutdown()
+    import base64
+
+    assert {(p, a) for p, a, _ in got} == {("/hamon/hook", "Basic " + base64.b64encode(b"noc:s3cret").decode())}
+    bodies = {(b["kind"], b["status"], b["pair"]): b for _, _, b in got}
+    failed = bodies[("unit_failed", "firing", "fw-edge")]
+    assert failed["summary"].startswith("fw-edge: primary FAILED — secondary active since 10:00:13Z")
+    assert failed["links"] == {"runbook": "https://wiki.example/fw-edge"} and failed["unit"] == "primary"
+    assert failed["started_at"] == "2026-11-25T10:00:13Z" and failed["ended_at"] is None
+    assert len(failed["alert_id"]) == 32 and failed["repeat"] is False
+    resolved = bodies[("unit_failed", "resolved", "fw-edge")]
+    assert resolved["ended_at"] == "2026-11-25T10:05:03Z" and resolved["alert_id"] == failed["alert_id"]
+    assert len(got) == 8  # every opening and resolution of the sample, once

@@ -203,6 +203,71 @@ class AlertmanagerSender:
             return False, True, f"{self._shown}: {getattr(exc, 'reason', exc)}"
 
 
+class WebhookSender:
+    """`webhook://host:port/path` (http) or `webhook+https://…`: hamon's own JSON per notice, the
+    documented alert shape plus `status`, the one-sentence `summary`, its `context` lines and
+    `links` — for receivers that route on fields rather than read apprise's text envelope. A user
+    and password in the URL are sent as HTTP basic authentication."""
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        scheme, rest = url.split("://", 1)
+        plain = "https://" + rest if scheme == "webhook+https" else "http://" + rest
+        parts = urllib.parse.urlsplit(plain)
+        if not parts.hostname:
+            raise ConfigError(f"not a webhook URL: {masked(url)} (give webhook://HOST:PORT/PATH)")
+        self.target = target_id(masked(url), url)
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        self.endpoint = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        self._shown = masked(url)
+        self._auth = None
+        if parts.username is not None:
+            import base64
+
+            pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+            self._auth = "Basic " + base64.b64encode(pair.encode()).decode()
+        self.timeout = timeout
+
+    @staticmethod
+    def payload(n: Notice) -> dict[str, Any]:
+        links = {}
+        for line in n.context:
+            key, _, value = line.partition(": ")
+            if key in ("dashboard", "runbook"):
+                links[key] = value
+        return {
+            "status": "resolved" if n.state == "resolved" else "firing",
+            "repeat": n.state.startswith("repeat"),
+            "alert_id": n.alert_id,
+            "pair": n.pair,
+            "kind": n.kind,
+            "severity": n.severity,
+            "group": n.group,
+            "unit": n.unit,
+            "started_at": iso(n.started_at),
+            "ended_at": None if n.ended_at is None else iso(n.ended_at),
+            "detail": n.detail,
+            "summary": n.headline or n.title,
+            "context": list(n.context),
+            "links": links,
+        }
+
+    def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
+        for n in notices:
+            headers = {"Content-Type": "application/json"}
+            if self._auth:
+                headers["Authorization"] = self._auth
+            req = urllib.request.Request(self.endpoint, data=json.dumps(self.payload(n)).encode(), headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    if not 200 <= resp.status < 300:
+                        return False, resp.status >= 500, f"{self._shown}: HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:
+                return False, exc.code >= 500 or exc.code == 429, f"{self._shown}: HTTP {exc.code}"
+            except (urllib.error.URLError, OSError) as exc:
+                return False, True, f"{self._shown}: {getattr(exc, 'reason', exc)}"
+        return True, False, ""
+
+
 USERINFO_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*)(?::[^@/]*)?@", re.IGNORECASE)
 
 
@@ -223,6 +288,8 @@ def sender(url: str, external_url: str | None = None) -> Sender:
     """The sender for a notification URL (`external_url`: hamon's Grafana, for links back)."""
     if url.startswith(("alertmanager://", "alertmanagers://")):
         return AlertmanagerSender(url, external_url=external_url)
+    if url.startswith(("webhook://", "webhook+https://")):
+        return WebhookSender(url)
     return AppriseSender(url)
 
 
