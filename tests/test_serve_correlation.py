@@ -168,3 +168,63 @@ def test_a_pair_a_replay_correlated_while_serve_ran_is_resumed_not_started_afres
         assert machine.s.failover_times, "the replayed failover is part of the pair's history"
     finally:
         svc.stop()
+
+
+def test_events_and_alerts_follow_a_live_store_as_tail_f_does(sqlite_url: str) -> None:
+    import json
+    import queue
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from helpers import ServiceThread, cli
+
+    svc = ServiceThread(sqlite_url, None)
+    procs: list[subprocess.Popen[str]] = []
+    lines: dict[str, queue.Queue[str]] = {"events": queue.Queue(), "alerts": queue.Queue()}
+
+    def start(name: str, *args: str) -> None:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "hamon", "--db", sqlite_url, *args], stdout=subprocess.PIPE, text=True
+        )
+        procs.append(p)
+        assert p.stdout is not None
+        threading.Thread(target=lambda: [lines[name].put(x) for x in p.stdout], daemon=True).start()  # type: ignore[union-attr]
+
+    def next_line(name: str, having: str = "") -> str:
+        for _ in range(20):  # other alerts of the pair may come between
+            line = lines[name].get(timeout=20)
+            if having in line:
+                return line
+        raise AssertionError(f"no line with {having!r}")
+
+    try:
+        port = next(x["port"] for x in svc.service.listeners() if x["transport"] == "udp")
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        _send(
+            port,
+            _line("fw-f", now - dt.timedelta(seconds=30), "%ASA-1-105009: (Primary) Testing on interface in0 Failed"),
+        )
+        wait_for(lambda: len(svc.service.store.events()) == 1, timeout=10)
+        start("events", "events", "--follow", "--json")
+        start("alerts", "alerts", "--follow")
+        first = json.loads(next_line("events"))  # the newest events first, as tail -f shows the last lines
+        assert first["msg_id"] == 105009 and first["pair"] == "fw-f"
+        _send(port, _line("fw-f", now, "%ASA-1-105032: LAN Failover interface is down"))
+        later = json.loads(next_line("events"))
+        assert later["msg_id"] == 105032 and later["kind"] == "failover_link_down"
+        next_line("alerts", "  opened  critical  fw-f  failover_link_down  ")
+        (alert,) = [a for a in cli(sqlite_url, "alerts", "--json") if a["kind"] == "failover_link_down"]
+        cli(sqlite_url, "alerts", "ack", alert["alert_id"][:8], "--by", "ana", "--comment", "looking")
+        assert f"  acknowledged by ana  critical  fw-f  failover_link_down  {alert['alert_id'][:8]}" in next_line(
+            "alerts"
+        )
+        _send(port, _line("fw-f", now + dt.timedelta(seconds=1), "%ASA-1-105031: Failover LAN interface is up"))
+        next_line("alerts", "  resolved  critical  fw-f  failover_link_down  ")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGINT)  # Ctrl-C: a clean end
+        for p in procs:
+            assert p.wait(10) == 0
+        svc.stop()

@@ -9,7 +9,7 @@ import click
 from rich.text import Text
 
 from hamon.cli.context import Context
-from hamon.cli.events import time_range
+from hamon.cli.events import FOLLOW_EVERY, time_range
 from hamon.cli.render import console, emit_json, styled, table
 from hamon.model import ALERT_KINDS
 
@@ -78,7 +78,10 @@ def failovers_cmd(
 @click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only this kind.")
 @time_range
 @click.option("--evidence", is_flag=True, help="Add the ids of each alert's evidence events.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (with --follow: one object per line).")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Then print alerts as they open, resolve or are acknowledged (Ctrl-C stops)."
+)
 @click.pass_context
 def alerts_cmd(
     ctx: click.Context,
@@ -89,6 +92,7 @@ def alerts_cmd(
     until: dt.datetime | None,
     evidence: bool,
     as_json: bool,
+    follow: bool,
 ) -> None:
     """Alerts with their lifecycle: open ones have no end yet. With --since/--until, the alerts that
     were open at some time in that range (started before --until, not ended before --since).
@@ -98,6 +102,9 @@ def alerts_cmd(
     if ctx.invoked_subcommand is not None:
         return
     obj: Context = ctx.obj
+    if follow:
+        _follow_alerts(obj, obj.known_pair(pair), kind, as_json)
+        return
 
     rows = outputs.alert_list(
         obj.store(), pair=obj.known_pair(pair), open_only=open_only, kind=kind, since=since, until=until
@@ -131,6 +138,48 @@ def alerts_cmd(
     )
     n_open = sum(1 for r in rows if r["ended_at"] is None)
     out.print(f"{len(rows):,} alerts, {n_open:,} open")
+
+
+def _alert_line(change: str, r: dict[str, Any]) -> str:
+    scope = ", ".join(x for x in (r["unit"], f"group {r['group']}" if r["group"] else None) if x)
+    at = r["ended_at"] if change == "resolved" else (r["ack"]["at"] if change == "acknowledged" else r["started_at"])
+    who = f" by {r['ack']['by']}" if change == "acknowledged" else ""
+    what = r["kind"] + (f" ({scope})" if scope else "")
+    return f"{at}  {change}{who}  {r['severity']}  {r['pair']}  {what}  {r['alert_id'][:8]}  {r['detail']}"
+
+
+def _follow_alerts(obj: Context, pair: str | None, kind: str | None, as_json: bool) -> None:
+    """The open alerts, then every opening, resolution and acknowledgement as it is stored."""
+    import json
+    import sys
+    import time
+
+    from hamon.store import outputs
+
+    known: dict[str, tuple[Any, Any]] = {}
+    first = True
+    try:
+        while True:
+            rows = outputs.alert_list(obj.store(), pair=pair, kind=kind)
+            for r in rows:
+                now = (r["ended_at"], r["ack"])
+                before = known.get(r["alert_id"])
+                known[r["alert_id"]] = now
+                changes = []
+                new = before is None and not first  # stored since the last look
+                if new or (first and r["ended_at"] is None):
+                    changes.append("opened")  # at the start: the open ones
+                if r["ended_at"] is not None and (new or (before is not None and before[0] is None)):
+                    changes.append("resolved")
+                if r["ack"] is not None and (new or (before is not None and before[1] != r["ack"])):
+                    changes.append("acknowledged")
+                for change in changes:
+                    click.echo(json.dumps({"change": change, **r}) if as_json else _alert_line(change, r))
+            first = False
+            sys.stdout.flush()
+            time.sleep(FOLLOW_EVERY)
+    except KeyboardInterrupt:
+        return
 
 
 @alerts_cmd.command("ack")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, emit_json_stream, table
+from hamon.cli.render import console, emit_json, emit_json_stream, plain, table
 from hamon.cli.timerange import parse_time
 from hamon.model import iso
 from hamon.parse.catalog import EVENT_KINDS
+
+FOLLOW_EVERY = 1.0  # seconds between looks at the store with --follow
 
 
 class TimeParam(click.ParamType[dt.datetime]):
@@ -62,7 +65,8 @@ def time_range(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Only this kind (switch_active, failover_link_down, ...).",
 )
 @click.option("--limit", type=click.IntRange(1), help="Only the newest N events (listed oldest first).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (with --follow: one object per line).")
+@click.option("-f", "--follow", is_flag=True, help="Then print events as they arrive (tail -f; Ctrl-C stops).")
 @click.pass_obj
 def events_cmd(
     obj: Context,
@@ -73,8 +77,12 @@ def events_cmd(
     kind: str | None,
     limit: int | None,
     as_json: bool,
+    follow: bool,
 ) -> None:
-    """List stored failover events in time order."""
+    """List stored failover events in time order; --follow goes on with those that arrive."""
+    if follow:
+        _follow_events(obj, pair, msg_id, kind, limit or 10, as_json)
+        return
     read = obj.store().iter_events(
         pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, newest=True
     )
@@ -98,6 +106,34 @@ def events_cmd(
     out = console()
     out.print(table(None, ("at", "pair", "unit", "id", "kind", "cause", "interface", "text"), rows))
     out.print(f"{len(evs):,} events")
+
+
+def _event_line(e: Any) -> str:
+    unit = e.unit.value if e.unit else "-"
+    return f"{iso(e.at)}  {e.pair}  {unit}  {e.msg_id}  {e.kind}  {plain(e.text)}"
+
+
+def _follow_events(
+    obj: Context, pair: str | None, msg_id: int | None, kind: str | None, last: int, as_json: bool
+) -> None:
+    """The newest `last` events, then each one as it is stored, until interrupted."""
+    import json
+    import time
+
+    store = obj.store()
+    pair = obj.known_pair(pair)
+    seen = store.last_seq()
+    shown = list(store.iter_events(pair=pair, msg_id=msg_id, kind=kind, limit=last, newest=True))
+    try:
+        while True:
+            for e in shown:
+                click.echo(json.dumps(e.to_json(), ensure_ascii=False) if as_json else _event_line(e))
+                seen = max(seen, e.seq)
+            sys.stdout.flush()
+            time.sleep(FOLLOW_EVERY)
+            shown = list(store.iter_events(pair=pair, msg_id=msg_id, kind=kind, after_seq=seen))
+    except KeyboardInterrupt:
+        return
 
 
 @click.command("quarantine")

@@ -374,6 +374,7 @@ class Store:
         limit: int | None = None,
         after: dt.datetime | None = None,
         newest: bool = False,
+        after_seq: int | None = None,
     ) -> Iterator[Event]:
         """The events of `events()` as they are read (a server-side cursor, rows fetched in 2,000s):
         a listing of millions of events in bounded memory. With `newest`, `limit` takes the newest
@@ -381,14 +382,26 @@ class Store:
         q = in_range(select(events), events, pair, since, until)
         if after is not None:
             q = q.where(events.c.at > after)
+        if after_seq is not None:  # what arrived since (`events --follow`), in arrival order
+            q = q.where(events.c.seq > after_seq)
         if msg_id is not None:
             q = q.where(events.c.msg_id == msg_id)
         if kind is not None:
             q = q.where(events.c.kind == kind)
-        q = _ordered(q, (events.c.at, events.c.seq, events.c.event_id), limit, newest)
+        order = (
+            (events.c.seq, events.c.event_id)
+            if after_seq is not None
+            else (events.c.at, events.c.seq, events.c.event_id)
+        )
+        q = _ordered(q, order, limit, newest)
         with self._begin("reading events") as conn:
             for r in conn.execution_options(yield_per=2000).execute(q):
                 yield events_map.from_row(r)
+
+    def last_seq(self) -> int:
+        """The newest arrival order stored (0 for an empty store)."""
+        with self._begin("reading the arrival order") as conn:
+            return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
 
     def pairs(self) -> list[str]:
         """Every pair that has stored events, by name."""
