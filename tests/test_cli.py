@@ -223,3 +223,37 @@ def test_limit_takes_the_newest_listed_oldest_first(sqlite_url: str, tmp_path: P
     assert [q["line_no"] for q in held] == [1, 2, 3, 4]
     newest = json.loads(run("--db", sqlite_url, "quarantine", "--limit", "2", "--json")[1])
     assert [q["line_no"] for q in newest] == [3, 4]
+
+
+def test_a_config_file_gives_the_defaults_an_admin_shell_needs(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "deployed.db"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("pairs:\n  - name: edge-renamed\n    match: [fw-edge]\n")
+    conf = tmp_path / "config.yaml"
+    conf.write_text(f"db: sqlite:///{db}\ninventory: {inventory}\ntz: Europe/Berlin\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HAMON_DB", "HAMON_INVENTORY")} | {
+        "HAMON_CONFIG": str(conf)
+    }
+
+    def hamon(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hamon", *args], capture_output=True, text=True, env=env, timeout=60
+        )
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log"
+    assert hamon("replay", str(example), "--no-progress").returncode == 0
+    assert db.exists(), "the store the config names"
+    pairs = json.loads(hamon("pairs", "--json").stdout)
+    assert "edge-renamed" in {p["pair"] for p in pairs}, "the inventory the config names"
+    helptext = hamon("--help").stdout
+    assert f"Store: sqlite:///{db} ({conf}; --db overrides)" in helptext and f"Config: {conf}" in helptext
+    other = tmp_path / "other.db"
+    assert hamon("--db", f"sqlite:///{other}", "replay", str(example), "--no-progress").returncode == 0
+    assert other.exists()  # the command line goes first
+    conf.write_text("db: x\ncolour: blue\n")
+    bad = hamon("events")
+    assert bad.returncode == 1 and f"{conf}: unknown key 'colour'" in bad.stderr

@@ -29,12 +29,24 @@ class HamonGroup(click.Group):
         super().format_epilog(ctx, formatter)
         if ctx.parent is not None:
             return
+        from hamon.cli.config import load_cli_config
         from hamon.store.db import shown_url
 
-        shown = shown_url(os.environ.get("HAMON_DB"))
+        try:
+            path, doc = load_cli_config()
+        except HamonError as exc:
+            path, doc = None, {}
+            formatter.write(f"Config: {exc}\n")
+        if os.environ.get("HAMON_DB"):
+            url, source = os.environ["HAMON_DB"], "HAMON_DB"
+        elif "db" in doc:
+            url, source = doc["db"], str(path)
+        else:
+            url, source = None, "default"
         formatter.write_paragraph()
-        source = "HAMON_DB" if os.environ.get("HAMON_DB") else "default"
-        formatter.write(f"Store: {shown} ({source}; --db overrides)\n")  # one line, not wrapped
+        formatter.write(f"Store: {shown_url(url)} ({source}; --db overrides)\n")  # one line, not wrapped
+        if path is not None:
+            formatter.write(f"Config: {path}\n")
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -78,8 +90,19 @@ class HamonGroup(click.Group):
 @click.version_option(__version__, prog_name="hamon")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, inventory: str | None) -> None:
-    """hamon: failover monitoring and event correlation for Cisco ASA pairs."""
-    ctx.obj = Context(db_url=db, inventory_path=inventory)
+    """hamon: failover monitoring and event correlation for Cisco ASA pairs.
+
+    Defaults for --db, --inventory, --tz and --external-url may come from a config file:
+    $HAMON_CONFIG, ~/.config/hamon/config.yaml or /etc/hamon/config.yaml.
+    """
+    from hamon.cli.config import default_map, load_cli_config
+
+    try:
+        _path, doc = load_cli_config()
+    except HamonError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx.default_map = {**default_map(doc), **(ctx.default_map or {})}
+    ctx.obj = Context(db_url=db or doc.get("db"), inventory_path=inventory or doc.get("inventory"))
     ctx.call_on_close(ctx.obj.close)
 
 
