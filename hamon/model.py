@@ -188,6 +188,7 @@ ALERT_KINDS = (
     "version_mismatch",
     "config_sync_failed",
     "failover_disabled",
+    "pair_silent",
 )
 
 

@@ -20,6 +20,7 @@ pairs:
     senders: [192.0.2.10, 192.0.2.11]  # only these may speak for the pair (others quarantined)
     tls_peers: ["CN=fw-edge"]     # only these TLS client certificates (sha256:FINGERPRINT or CN=NAME)
     runbook: https://wiki.example/fw-edge   # linked from every notification about the pair
+    silent_after: 900             # seconds without a message before pair_silent (60 s-7 days; 0: off)
 ```
 Ranges are the device's own (failover chapter); an unknown key or a bad value is an error
 naming the file, the pair and the key.
@@ -64,6 +65,7 @@ PAIR_KEYS = frozenset(
         "senders",
         "tls_peers",
         "runbook",
+        "silent_after",
     }
 )
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
@@ -112,6 +114,7 @@ class PairConfig:
     senders: tuple[str, ...] = ()  # addresses or networks allowed to speak for the pair (empty: any)
     tls_peers: tuple[str, ...] = ()  # TLS client certificates that may speak for it: sha256:FP or CN=NAME
     runbook: str | None = None  # what to do when it pages: linked from its notifications
+    silent_after: float = 900.0  # pair_silent when a pair that normally talks is not heard this long (0: off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +352,14 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "senders": lambda value, where: _networks(value, where),
     "tls_peers": lambda value, where: _peers(value, where),
     "runbook": lambda value, where: _runbook(value, where),
+    "silent_after": lambda value, where: _silent_after(value, where),
 }
+
+
+def _silent_after(value: Any, where: str) -> float:
+    if value in (0, "0", "off", False):
+        return 0.0
+    return _seconds(value, 60.0, 7 * 86400.0, where)
 
 
 def _runbook(value: Any, where: str) -> str:

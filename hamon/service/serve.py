@@ -152,6 +152,7 @@ class Service:
         self._caught_up = False
         self.stopping = threading.Event()
         self.reload = threading.Event()
+        self._silence_checked = float("-inf")  # monotonic time of the last pair_silent check
         self._stop_signalled = False  # set by SIGTERM/SIGINT (a plain flag: see install_signals)
         self._reload_signalled = False  # set by SIGHUP
         self._resolver = PairResolver(self.inventory)
@@ -418,6 +419,39 @@ class Service:
             c.add("other", res.other)
         self._keep_acked(Item(events, quarantined, activity), offsets)
 
+    def _watch_silence(self, now: dt.datetime) -> None:
+        """pair_silent, every CHECK_EVERY seconds (a Kafka sink leaves it to its workers)."""
+        from hamon.service.silent import CHECK_EVERY, SilenceWatch
+
+        if self.sink is not None or time.monotonic() - self._silence_checked < CHECK_EVERY:
+            return
+        self._silence_checked = time.monotonic()
+        watch = SilenceWatch(self.store, self.inventory, owns=self._owns)
+        try:
+            changes = watch.check(now)
+        except StoreError as exc:
+            self._store_down(exc)
+            return
+        self._announce(changes)
+
+    def _owns(self, pair: str) -> bool:
+        """Whether this process correlates the pair (a worker: the pairs of its partitions)."""
+        return True
+
+    def _announce(self, outs: list[Any]) -> None:
+        """Log each alert opened or resolved and hand them to the notifier."""
+        from hamon.model import AlertOpen, AlertResolve
+
+        for o in outs:  # one line per alert opened or resolved, for journalctl and kubectl logs
+            if isinstance(o, AlertOpen):
+                where = "".join(f" {x}" for x in (o.unit, f"group {o.group}" if o.group else None) if x)
+                log.info("alert opened: %s %s %s%s: %s (id %s)", o.severity, o.pair, o.kind, where, o.detail,
+                         o.alert_id[:8])  # fmt: skip
+            elif isinstance(o, AlertResolve):
+                log.info("alert resolved: id %s at %s", o.alert_id[:8], o.ended_at.isoformat())
+        if outs and self.notifier is not None:  # sent on the notifier's own thread: ingest goes on
+            self.notifier.submit(sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}))
+
     def _keep_poll(self, poll: Poll) -> None:
         """A unit's last poll: published by a Kafka sink, stored otherwise (the next poll will do
         if the store is away now)."""
@@ -535,17 +569,7 @@ class Service:
         except StoreError as exc:
             self._store_down(exc)
             return
-        from hamon.model import AlertOpen, AlertResolve
-
-        for o in outs:  # one line per alert opened or resolved, for journalctl and kubectl logs
-            if isinstance(o, AlertOpen):
-                where = "".join(f" {x}" for x in (o.unit, f"group {o.group}" if o.group else None) if x)
-                log.info("alert opened: %s %s %s%s: %s (id %s)", o.severity, o.pair, o.kind, where, o.detail,
-                         o.alert_id[:8])  # fmt: skip
-            elif isinstance(o, AlertResolve):
-                log.info("alert resolved: id %s at %s", o.alert_id[:8], o.ended_at.isoformat())
-        if outs and self.notifier is not None:  # sent on the notifier's own thread: ingest goes on
-            self.notifier.submit(sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}))
+        self._announce(outs)
 
     def _pollers(self, inventory: Inventory | None) -> list[Any]:
         """The SSH and SNMP pollers of the units the inventory lists (not started)."""
@@ -629,6 +653,7 @@ class Service:
         if self.outage_since is not None:
             return  # counted activity waits in the parser; the first status after the outage says it all
         self.counters.add("pairs_pruned", self.live.prune(time.time()))
+        self._watch_silence(now)
         acts = self.parser.drain_activity()
         counts = {
             "lines": self.counters.totals["lines"],

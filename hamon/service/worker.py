@@ -129,6 +129,9 @@ class Worker(KafkaService):
         self._store_rest(item)
         return fresh
 
+    def _owns(self, pair: str) -> bool:
+        return self._partition(pair) in self.owned
+
     def _submit(self, events: list[Event]) -> None:
         # Only pairs this worker owns now: a partition handed on while its events waited in the
         # spool is the new owner's, which resumes it from the store.

@@ -84,6 +84,21 @@ def write_outputs(
 Run = tuple[str, Sequence[Output], Sequence[tuple[dt.datetime, dict[str, Any]]], PairSnapshot]
 
 
+def write_alert_changes(store: Store, changes: Sequence[Output]) -> None:
+    """Alerts opened and resolved outside a correlation run (pair_silent, decided on the wall clock)."""
+    opens = [_alert_row(o) for o in changes if isinstance(o, AlertOpen)]
+    closes = [o for o in changes if isinstance(o, AlertResolve)]
+    with store._begin("storing alerts") as conn:
+        if opens:
+            conn.execute(store._insert(alerts).on_conflict_do_nothing(index_elements=["alert_id"]), opens)
+        for c in closes:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == c.alert_id, alerts.c.ended_at.is_(None))
+                .values(ended_at=c.ended_at, resolve_evidence="[]", resolved_emitted_at=c.emitted_at)
+            )
+
+
 def write_runs(store: Store, runs: Sequence[Run]) -> None:
     """Store the correlation runs of several pairs (a live tick's) in one transaction, each kind of
     row in one statement."""
