@@ -58,7 +58,14 @@ def test_committed_dashboards_are_the_generated_ones(tmp_path: Path) -> None:
 
 def test_provisioning_points_at_the_dashboards_datasource() -> None:
     ds = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/hamon.yaml").read_text())["datasources"][0]
-    assert ds["uid"] == dashboards.DATASOURCE["uid"] and ds["type"] == dashboards.DATASOURCE["type"]
+    assert ds["uid"] == dashboards.PROVISIONED_UID and ds["type"] == dashboards.DATASOURCE["type"]
+    for board in dashboards.build().values():  # every panel reads the variable, whose default is that one
+        (var,) = [v for v in board["templating"]["list"] if v["name"] == "datasource"]
+        assert var["type"] == "datasource" and var["current"]["value"] == ds["uid"]
+        assert var["query"] == ds["type"]
+        for panel in board["panels"]:
+            assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+            assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
     prov = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/hamon.yaml").read_text())["providers"][0]
     assert prov["type"] == "file" and prov["options"]["path"]
 
@@ -96,6 +103,18 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for cap in (ROOT / "examples" / "asa-pair.log", full):
         result = CliRunner().invoke(main, ["--db", url, "replay", str(cap), "--no-progress"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
+    # A pair a running service heard, fallen silent 40 minutes ago (the replayed pairs are history).
+    from test_pair_silent import heard
+
+    from hamon.service.silent import SilenceWatch
+    from hamon.store import Store
+
+    store = Store(url)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    last = now - dt.timedelta(minutes=40)
+    heard(store, "fw-quiet", "192.0.2.99", [last - dt.timedelta(seconds=15 * i) for i in range(100, -1, -1)])
+    assert [o.pair for o in SilenceWatch(store).check(now)] == ["fw-quiet"]
+    store.close()
     yield url
     with eng.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -282,3 +301,20 @@ def test_the_pair_state_panel_shows_where_a_unit_ended_in_one_instant(postgres_u
     secondary = states.columns.index("secondary")
     at_60 = [row for row in states.rows if row[0] == dt.datetime(2026, 11, 25, 10, 1, tzinfo=dt.UTC)]
     assert [row[secondary] for row in at_60] == ["failed"]  # unknown → standby → failed: it ended failed
+
+
+@pytest.mark.postgres
+def test_the_silent_pairs_panel_lists_what_pair_silent_says(filled: str) -> None:
+    from hamon.store import Store
+    from hamon.store.outputs import alert_list
+    from hamon.views.dashboard_preview import run_panels
+
+    store = Store(filled)
+    data = run_panels(store, dashboards.fleet(), dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), "")
+    (alert,) = alert_list(store, kind="pair_silent")
+    store.close()
+    panel = next(d for d in data if d.panel["title"] == "Silent pairs")
+    assert [r[0] for r in panel.rows] == ["fw-quiet"]  # not the pairs of the replayed captures
+    _pair, since, silent_for, detail = panel.rows[0]
+    assert since.replace(tzinfo=dt.UTC) == dt.datetime.fromisoformat(alert["started_at"])
+    assert 40 * 60 <= silent_for < 45 * 60 and detail == alert["detail"]

@@ -108,3 +108,16 @@ def test_serve_tells_pair_silent_on_its_own_clock(tmp_path: Path, monkeypatch: p
         assert alert["kind"] == "pair_silent" and alert["pair"] == "fw-live"
     finally:
         svc.stop()
+
+
+def test_pairs_of_a_replayed_archive_are_history_not_silent(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+
+    db = f"sqlite:///{tmp_path / 'hamon.db'}"
+    example = Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log"
+    assert CliRunner().invoke(main, ["--db", db, "replay", str(example), "--no-progress"]).exit_code == 0
+    store = Store(db)
+    assert store.sources()  # the archive's senders were heard, days ago
+    assert SilenceWatch(store).check(dt.datetime.now(UTC)) == []

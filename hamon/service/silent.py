@@ -4,8 +4,8 @@ default 15 min) — a unit or the whole pair lost, a relay down, an ACL that dro
 A pair "normally talks" when its senders were heard in at least NORMALLY_TALKS distinct seconds of
 the hour before it fell silent: a pair that logs a line now and then is not paged for being quiet.
 This is decided by the running service on the wall clock (every CHECK_EVERY seconds) from the
-per-sender activity in the store, not by the correlator from events, so a replay of a capture never
-raises it. The alert starts at the last second the pair was heard and ends when it is heard again.
+per-sender activity that running services stored (a replayed archive's pairs are history, not
+silent), not by the correlator from events, so a replay of a capture never raises it. The alert starts at the last second the pair was heard and ends when it is heard again.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class SilenceWatch:
         """Open pair_silent for the pairs fallen silent, resolve it for those heard again; stored."""
         heard: dict[str, dt.datetime] = {}
         senders: dict[str, list[str]] = {}
-        for row in self.store.sources():
+        for row in self.store.live_sources():  # a replayed archive's pairs are history, not silent
             pair, last = row["pair"], row["last_at"]
             if last is None or not self.owns(pair):
                 continue

@@ -494,6 +494,19 @@ class Store:
                 hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
         return out
 
+    def live_sources(self) -> list[dict[str, Any]]:
+        """Per sender and pair, when a running service (serve, worker, consume) last heard it: what a
+        replay of an archive read does not count here."""
+        sa = source_activity
+        q = (
+            select(sa.c.source, sa.c.pair, func.max(sa.c.last_at).label("last_at"))
+            .join(ingests, ingests.c.ingest_id == sa.c.ingest_id)
+            .where(ingests.c.kind == "serve")
+            .group_by(sa.c.source, sa.c.pair)
+        )
+        with self._begin("reading source activity") as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     def traffic_of(self, pairs: Sequence[str]) -> dict[str, dict[str, dict[float, int]]]:
         """`traffic(pair)` of several pairs in one read (pairs the live correlator meets together)."""
         sa = source_activity

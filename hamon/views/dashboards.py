@@ -1,7 +1,7 @@
 """Grafana dashboards over the hamon schema, generated from Python (one JSON document each).
 
-Fleet overview, pair detail and alerts, on Grafana's built-in PostgreSQL datasource (uid
-`hamon-postgres`), with a `pair` template variable. `hamon dashboards export DIR` writes them;
+Fleet overview, pair detail and alerts, on Grafana's built-in PostgreSQL datasource (a `datasource`
+variable, `hamon-postgres` by default: the provisioned one), with a `pair` template variable. `hamon dashboards export DIR` writes them;
 `hamon dashboards push --url URL` sends them through grafana-client.
 """
 
@@ -13,7 +13,20 @@ from typing import Any
 
 from hamon.store.grafana import sql, table
 
-DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "hamon-postgres"}
+PROVISIONED_UID = "hamon-postgres"  # the datasource deploy/grafana/provisioning creates
+# Every panel reads the `datasource` variable: the provisioned datasource by default, any other
+# PostgreSQL datasource holding the hamon schema when the dashboards are imported by hand.
+DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "${datasource}"}
+DATASOURCE_VARIABLE = {
+    "name": "datasource",
+    "label": "Data source",
+    "type": "datasource",
+    "query": "grafana-postgresql-datasource",
+    "current": {"text": "hamon", "value": PROVISIONED_UID},
+    "refresh": 1,
+    "regex": "",
+    "hide": 0,
+}
 SCHEMA_VERSION = 41
 STATE_COLOURS = {
     "active": "green",
@@ -99,7 +112,7 @@ def _dashboard(
         "refresh": "30s",
         "schemaVersion": SCHEMA_VERSION,
         "time": {"from": time_from, "to": "now"},
-        "templating": {"list": variables or []},
+        "templating": {"list": [DATASOURCE_VARIABLE, *(variables or [])]},
         "annotations": {"list": annotations or []},
         "links": [
             {
@@ -202,6 +215,20 @@ def fleet() -> dict[str, Any]:
                 (0, 18, 24, 8),
                 fmt="time_series",
                 field_config={"defaults": {"custom": {"drawStyle": "bars"}}, "overrides": []},
+            ),
+            _panel(
+                7,
+                "table",
+                "Silent pairs",
+                sql(
+                    "SELECT {alerts.pair}, {alerts.started_at} AS silent_since, "
+                    "EXTRACT(EPOCH FROM (now() - {alerts.started_at}))::int AS silent_for, {alerts.detail} "
+                    "FROM {alerts} WHERE {alerts.kind} = 'pair_silent' AND {alerts.ended_at} IS NULL "
+                    "ORDER BY {alerts.started_at}"
+                ),
+                (0, 26, 24, 6),
+                description="Pairs that normally talk and have not been heard for their silent_after (pair_silent).",
+                field_config=_seconds("silent_for"),
             ),
         ],
     )
