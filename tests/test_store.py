@@ -227,3 +227,28 @@ def test_processes_starting_together_on_a_new_postgresql_store_create_it_once(po
     for t in threads:
         t.join(60)
     assert errors == []
+
+
+def test_event_json_built_by_the_database_is_the_documented_shape(store: Store) -> None:
+    # The listing's fast path: the same JSON values as Event.to_json, times to the millisecond as
+    # iso() writes them, hostile text intact.
+    import json
+    from dataclasses import replace
+
+    from helpers import parse_bytes
+
+    res, _ = parse_bytes((Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log").read_bytes())
+    base = res.events[:4]
+    odd = [
+        replace(base[0], event_id="f" * 32, at=base[0].at.replace(microsecond=500), text='q"uote\\ \n\t \x01 é ✓ \u2028'),
+        replace(base[1], event_id="e" * 32, at=base[1].at.replace(microsecond=123456), unit=None, cause=None),
+        replace(base[2], event_id="d" * 32, received_at=base[2].received_at.replace(microsecond=999000)),
+    ]
+    store.add_events([*base, *odd])
+    python = [e.to_json() for e in store.iter_events()]
+    built = [json.loads(doc) for doc in store.iter_event_json()]
+    assert built == python and len(built) == 7
+    assert [json.loads(d) for d in store.iter_event_json(limit=2, newest=True)] == python[-2:]
+    assert [json.loads(d)["event_id"] for d in store.iter_event_json(pair=base[0].pair, kind=base[0].kind)] == [
+        e["event_id"] for e in python if e["pair"] == base[0].pair and e["kind"] == base[0].kind
+    ]

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, emit_json_stream, plain, table
+from hamon.cli.render import console, emit_json, emit_json_texts, plain, table
 from hamon.cli.timerange import parse_time
 from hamon.model import iso
 from hamon.parse.catalog import EVENT_KINDS
@@ -83,12 +83,14 @@ def events_cmd(
     if follow:
         _follow_events(obj, pair, msg_id, kind, limit or 10, as_json)
         return
-    read = obj.store().iter_events(
-        pair=obj.known_pair(pair), since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, newest=True
-    )
-    if as_json:  # written as read: a million events in bounded memory
-        emit_json_stream(e.to_json() for e in read)
+    store, pair = obj.store(), obj.known_pair(pair)
+    if as_json:  # built by the database, written as read: a million events in bounded memory
+        docs = store.iter_event_json(
+            pair=pair, since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, newest=True
+        )
+        emit_json_texts(docs)
         return
+    read = store.iter_events(pair=pair, since=since, until=until, msg_id=msg_id, kind=kind, limit=limit, newest=True)
     evs = list(read)
     rows = [
         (

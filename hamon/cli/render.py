@@ -53,6 +53,18 @@ def emit_json_stream(items: Iterable[Any]) -> None:
     out.flush()
 
 
+def emit_json_texts(docs: Iterable[str]) -> None:
+    """A JSON array of items already written as JSON (by the database), one per line, as they come."""
+    out = sys.stdout
+    first = True
+    out.write("[")
+    for doc in docs:
+        out.write(("\n  " if first else ",\n  ") + doc)
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+    out.flush()
+
+
 def console(stderr: bool = False) -> Console:
     """A console for people; piped into a file or `less` it does not wrap at 80 columns."""
     stream = sys.stderr if stderr else sys.stdout
