@@ -240,7 +240,9 @@ def test_event_json_built_by_the_database_is_the_documented_shape(store: Store) 
     res, _ = parse_bytes((Path(__file__).resolve().parent.parent / "examples" / "asa-pair.log").read_bytes())
     base = res.events[:4]
     odd = [
-        replace(base[0], event_id="f" * 32, at=base[0].at.replace(microsecond=500), text='q"uote\\ \n\t \x01 é ✓ \u2028'),
+        replace(
+            base[0], event_id="f" * 32, at=base[0].at.replace(microsecond=500), text='q"uote\\ \n\t \x01 é ✓ \u2028'
+        ),
         replace(base[1], event_id="e" * 32, at=base[1].at.replace(microsecond=123456), unit=None, cause=None),
         replace(base[2], event_id="d" * 32, received_at=base[2].received_at.replace(microsecond=999000)),
     ]
