@@ -49,9 +49,13 @@ def correlate(
 ) -> CorrelationSummary:
     """Correlate the given pairs; `earliest[pair]` is the earliest new event (None: from scratch)."""
     summary = CorrelationSummary()
+    pending: list[store_outputs.Run] = []  # outputs of up to WRITE_BATCH pairs, written together
     for pair in sorted(earliest):
         cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
-        _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True)
+        _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True, written=pending)
+        if len(pending) >= WRITE_BATCH:
+            store_outputs.write_runs(store, pending)
+            pending.clear()
         fos = len({o.failover_id for o in outs if isinstance(o, Failover)})  # refined ones come again
         opened = sum(1 for o in outs if isinstance(o, AlertOpen))
         summary.alert_ids |= {o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}
@@ -60,7 +64,12 @@ def correlate(
         summary.failovers += fos
         summary.alerts_opened += opened
         summary.per_pair[pair] = {"failovers": fos, "alerts": opened}
+    if pending:
+        store_outputs.write_runs(store, pending)
     return summary
+
+
+WRITE_BATCH = 200  # pairs whose outputs `correlate` stores in one transaction
 
 
 class Observer(Protocol):
@@ -79,11 +88,14 @@ def resume_pair(
     finish: bool,
     observer: Observer | None = None,
     wall: float | None = None,
+    written: list[store_outputs.Run] | None = None,
 ) -> tuple[PairMachine, list[Output], int]:
     """Re-run a pair from its newest checkpoint before `earliest` over its stored events.
 
     With `finish` the run ends the data as a replay does (`end_of_input` at the wall clock, `wall`
-    or now); without, the machine is left as it stands, to go on live.
+    or now); without, the machine is left as it stands, to go on live. With `written` the run's
+    outputs are appended there for the caller to store with other pairs' (one transaction for many
+    pairs), else they are stored now.
     """
     state: PairState | None = None
     since: dt.datetime | None = None
@@ -99,7 +111,10 @@ def resume_pair(
     outs, cks = run(machine, events, since.timestamp() if since else None, observer)
     if finish:
         outs += end_of_input(machine, time.time() if wall is None else wall)
-    store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
+    if written is not None:
+        written.append((cfg.name, outs, cks, snapshot(machine)))
+    else:
+        store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
     return machine, outs, len(events)
 
 
