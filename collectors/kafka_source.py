@@ -109,10 +109,12 @@ class KafkaSource:
                     self._acked[p] = o
 
     def status(self) -> dict[str, Any]:
+        with self._lock:  # the consumer's thread changes the assignment
+            partitions = sorted(self.assigned)
         return {
             "topic": self.topic,
             "group": self.group,
-            "partitions": sorted(self.assigned),
+            "partitions": partitions,
             "commits": self.commits,
             "commit_failures": self.commit_failures,
         }
@@ -124,7 +126,10 @@ class KafkaSource:
                 records = self.consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
             except Exception as exc:  # the broker away: kafka-python reconnects; say so, go on
                 self.counters.add("kafka_poll_errors")
-                log.warning("kafka poll failed, retrying: %s: %s", type(exc).__name__, str(exc)[:200])
+                now = time.monotonic()
+                if now - self._said >= 10.0:  # one line per 10 s while it lasts
+                    self._said = now
+                    log.warning("kafka poll failed, retrying: %s: %s", type(exc).__name__, str(exc)[:200])
                 self._stop.wait(1.0)
                 continue
             for tp, msgs in sorted(records.items(), key=lambda kv: kv[0].partition):
@@ -215,10 +220,12 @@ class KafkaSource:
         if not r.done.wait(REVOKE_WAIT):
             log.warning("partitions %s let go before the service stored everything (read again)", sorted(partitions))
         self._commit(partitions)
-        self.assigned -= partitions
+        with self._lock:
+            self.assigned -= partitions
 
     def assigned_now(self, partitions: set[int]) -> None:
-        self.assigned |= partitions
+        with self._lock:
+            self.assigned |= partitions
         if partitions:
             self._publish(Rebalance("assign", frozenset(partitions), self.partitions))
 

@@ -194,8 +194,6 @@ class Service:
         from hamon.collectors import syslog_udp as udp
 
         if self.kafka is not None:  # before any listener: a missing topic or broker is said at once
-            from hamon.bus.kafka import KafkaSink
-
             self.sink = KafkaSink(
                 self.kafka, self.cfg.topic_prefix, self.counters, buffer_bytes=self.cfg.kafka_buffer_bytes
             )
