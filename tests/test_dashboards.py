@@ -318,3 +318,21 @@ def test_the_silent_pairs_panel_lists_what_pair_silent_says(filled: str) -> None
     _pair, since, silent_for, detail = panel.rows[0]
     assert since.replace(tzinfo=dt.UTC) == dt.datetime.fromisoformat(alert["started_at"])
     assert 40 * 60 <= silent_for < 45 * 60 and detail == alert["detail"]
+
+
+def test_every_table_with_a_pair_column_links_to_that_pairs_dashboard() -> None:
+    boards = dashboards.build()
+    pair_uid = dashboards.pair_detail()["uid"]
+    linked = []
+    for board in boards.values():
+        for panel in board["panels"]:
+            if panel["type"] != "table" or " pair" not in panel["targets"][0]["rawSql"].split("FROM")[0] + " ":
+                continue
+            overrides = panel["fieldConfig"]["overrides"]
+            links = [p["value"] for o in overrides if o["matcher"]["options"] == "pair" for p in o["properties"]]
+            assert links, (board["uid"], panel["title"])
+            (link,) = links[0]
+            assert link["url"].startswith(f"/d/{pair_uid}?var-pair=${{__value.raw}}")
+            assert "var-datasource=${datasource}" in link["url"] and "${__url_time_range}" in link["url"]
+            linked.append(panel["title"])
+    assert {"Pairs: active unit per pair and group", "Silent pairs", "Open alerts", "Recent alerts"} <= set(linked)

@@ -93,6 +93,18 @@ def _seconds(column: str) -> dict[str, Any]:
     }
 
 
+PAIR_LINK = {
+    "title": "Pair detail: ${__value.raw}",
+    "url": "/d/hamon-pair?var-pair=${__value.raw}&var-datasource=${datasource}&${__url_time_range}",
+}
+
+
+def _pair_links(field_config: dict[str, Any]) -> dict[str, Any]:
+    """The `pair` column of a table links to that pair's detail dashboard (same data source and range)."""
+    override = {"matcher": {"id": "byName", "options": "pair"}, "properties": [{"id": "links", "value": [PAIR_LINK]}]}
+    return {**field_config, "overrides": [*field_config.get("overrides", []), override]}
+
+
 def _dashboard(
     uid: str,
     title: str,
@@ -202,7 +214,7 @@ def fleet() -> dict[str, Any]:
                     "{pair_state.last_failover_at} FROM {pair_state} ORDER BY {pair_state.pair}"
                 ),
                 (0, 8, 24, 10),
-                field_config=_state_mappings(),
+                field_config=_pair_links(_state_mappings()),
             ),
             _panel(
                 6,
@@ -228,7 +240,7 @@ def fleet() -> dict[str, Any]:
                 ),
                 (0, 26, 24, 6),
                 description="Pairs that normally talk and have not been heard for their silent_after (pair_silent).",
-                field_config=_seconds("silent_for"),
+                field_config=_pair_links(_seconds("silent_for")),
             ),
         ],
     )
@@ -358,7 +370,7 @@ def alerts_dashboard() -> dict[str, Any]:
                     "WHERE {alerts.ended_at} IS NULL ORDER BY {alerts.started_at}"
                 ),
                 (0, 0, 24, 9),
-                field_config=_seconds("open_for_s"),
+                field_config=_pair_links(_seconds("open_for_s")),
             ),
             _panel(
                 2,
@@ -389,7 +401,7 @@ def alerts_dashboard() -> dict[str, Any]:
                     "ORDER BY {alerts.started_at} DESC LIMIT 1000"
                 ),
                 (0, 17, 24, 12),
-                field_config=_seconds("duration_s"),
+                field_config=_pair_links(_seconds("duration_s")),
             ),
         ],
     )
