@@ -201,6 +201,7 @@ def test_an_acknowledged_alert_is_not_told_again_and_the_ack_outlives_a_rerun(st
     assert receiver.posts == []
     table = run(main, ["--db", sqlite_url, "alerts"]).stdout
     assert alert["alert_id"][:8] in table and "ana@" in table
+    assert "  open 9h00m  " in table  # how long it has been open, in words a person reads at a glance
 
 
 def test_ack_takes_an_unambiguous_id_prefix_and_says_what_is_wrong_otherwise(store: Store, sqlite_url: str) -> None:

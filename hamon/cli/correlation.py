@@ -114,6 +114,7 @@ def alerts_cmd(
         return
     out = console()
     style = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+    now = dt.datetime.now(dt.UTC)
     rows_out = [
         (
             styled(r["severity"], style[r["severity"]]),
@@ -123,6 +124,7 @@ def alerts_cmd(
             r["unit"],
             r["started_at"],
             r["ended_at"] or styled("open", "bold"),
+            _lasted(r, now),
             r["alert_id"][:8],
             f"{r['ack']['by']}" if r["ack"] else "",
             r["detail"],
@@ -132,12 +134,22 @@ def alerts_cmd(
     out.print(
         table(
             None,
-            ("severity", "kind", "pair", "group", "unit", "started", "ended", "id", "acked by", "detail"),
+            ("severity", "kind", "pair", "group", "unit", "started", "ended", "for", "id", "acked by", "detail"),
             rows_out,
         )
     )
     n_open = sum(1 for r in rows if r["ended_at"] is None)
     out.print(f"{len(rows):,} alerts, {n_open:,} open")
+
+
+def _lasted(r: dict[str, Any], now: dt.datetime) -> str:
+    """How long an alert lasted (4m50s), or has been open so far (open 2h03m)."""
+    from hamon.notify.wording import human
+
+    started = dt.datetime.fromisoformat(r["started_at"])
+    if r["ended_at"] is None:
+        return f"open {human((now - started).total_seconds())}"
+    return human((dt.datetime.fromisoformat(r["ended_at"]) - started).total_seconds())
 
 
 def _alert_line(change: str, r: dict[str, Any]) -> str:
