@@ -394,15 +394,11 @@ class Store:
         """The events of `events()` as they are read (a server-side cursor, rows fetched in 2,000s):
         a listing of millions of events in bounded memory. With `newest`, `limit` takes the newest
         events (still given oldest first, as `journalctl -n` does)."""
-        q = in_range(select(events), events, pair, since, until)
+        q = _event_filter(pair, since, until, msg_id, kind)
         if after is not None:
             q = q.where(events.c.at > after)
         if after_seq is not None:  # what arrived since (`events --follow`), in arrival order
             q = q.where(events.c.seq > after_seq)
-        if msg_id is not None:
-            q = q.where(events.c.msg_id == msg_id)
-        if kind is not None:
-            q = q.where(events.c.kind == kind)
         order = (
             (events.c.seq, events.c.event_id)
             if after_seq is not None
@@ -426,13 +422,8 @@ class Store:
     ) -> Iterator[str]:
         """`iter_events` as the documented event JSON, one text per event, built by the database
         (SQLite json_object, PostgreSQL json_build_object): a listing as fast as the database writes."""
-        q = in_range(select(events), events, pair, since, until)
-        if msg_id is not None:
-            q = q.where(events.c.msg_id == msg_id)
-        if kind is not None:
-            q = q.where(events.c.kind == kind)
         order = (events.c.at, events.c.seq, events.c.event_id)
-        src = _ordered(q, order, limit, newest).subquery()
+        src = _ordered(_event_filter(pair, since, until, msg_id, kind), order, limit, newest).subquery()
         c = src.c
         iso_of = _iso_sqlite if self.dialect == "sqlite" else _iso_postgresql
         fields = [
@@ -547,9 +538,7 @@ class Store:
         out: dict[str, dict[float, int]] = {}
         with self._begin("reading source activity") as conn:
             for r in conn.execute(q):
-                hours = out.setdefault(r.source, {})
-                key = r.hour.timestamp()
-                hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
+                _heard_in(out, r)
         return out
 
     def live_sources(self) -> list[dict[str, Any]]:
@@ -573,9 +562,7 @@ class Store:
             for i in range(0, len(pairs), 500):
                 q = select(sa.c.pair, sa.c.source, sa.c.hour, sa.c.seconds).where(sa.c.pair.in_(pairs[i : i + 500]))
                 for r in conn.execute(q):
-                    hours = out[r.pair].setdefault(r.source, {})
-                    key = r.hour.timestamp()
-                    hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
+                    _heard_in(out[r.pair], r)
         return out
 
     def counts(self) -> dict[str, int]:
@@ -602,6 +589,25 @@ _SQLITE_UPSERT_ACTIVITY = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ingest_id, source, hour) DO UPDATE SET pair = excluded.pair, "
     "lines = excluded.lines, last_at = excluded.last_at, seconds = excluded.seconds"
 )
+
+
+def _heard_in(heard: dict[str, dict[float, int]], r: Any) -> None:
+    """Add an activity row's seconds to a sender's bitmaps (per hour, epoch seconds)."""
+    hours = heard.setdefault(r.source, {})
+    key = r.hour.timestamp()
+    hours[key] = hours.get(key, 0) | int.from_bytes(bytes(r.seconds), "little")
+
+
+def _event_filter(
+    pair: str | None, since: dt.datetime | None, until: dt.datetime | None, msg_id: int | None, kind: str | None
+) -> Select[Any]:
+    """The events a listing's filters select (every event listing reads through this)."""
+    q: Select[Any] = in_range(select(events), events, pair, since, until)
+    if msg_id is not None:
+        q = q.where(events.c.msg_id == msg_id)
+    if kind is not None:
+        q = q.where(events.c.kind == kind)
+    return q
 
 
 def _iso_sqlite(col: Any) -> Any:
