@@ -192,15 +192,24 @@ class AlertmanagerSender:
         return out
 
     def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
-        body = json.dumps(self.payload(notices)).encode()
-        req = urllib.request.Request(self.endpoint, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return 200 <= resp.status < 300, resp.status >= 500, f"HTTP {resp.status}"
-        except urllib.error.HTTPError as exc:
-            return False, exc.code >= 500 or exc.code == 429, f"{self._shown}: HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            return False, True, f"{self._shown}: {getattr(exc, 'reason', exc)}"
+        return post_json(self.endpoint, self.payload(notices), {}, self.timeout, self._shown)
+
+
+def post_json(url: str, doc: Any, headers: dict[str, str], timeout: float, shown: str) -> tuple[bool, bool, str]:
+    """POST a JSON document: (ok, worth retrying, error naming the target by `shown`). Connection
+    errors, HTTP 5xx and 429 are worth retrying; other refusals are not."""
+    req = urllib.request.Request(
+        url, data=json.dumps(doc).encode(), headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            if 200 <= resp.status < 300:
+                return True, False, ""
+            return False, resp.status >= 500, f"{shown}: HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return False, exc.code >= 500 or exc.code == 429, f"{shown}: HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return False, True, f"{shown}: {getattr(exc, 'reason', exc)}"
 
 
 class WebhookSender:
@@ -252,19 +261,11 @@ class WebhookSender:
         }
 
     def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
+        headers = {"Authorization": self._auth} if self._auth else {}
         for n in notices:
-            headers = {"Content-Type": "application/json"}
-            if self._auth:
-                headers["Authorization"] = self._auth
-            req = urllib.request.Request(self.endpoint, data=json.dumps(self.payload(n)).encode(), headers=headers)
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    if not 200 <= resp.status < 300:
-                        return False, resp.status >= 500, f"{self._shown}: HTTP {resp.status}"
-            except urllib.error.HTTPError as exc:
-                return False, exc.code >= 500 or exc.code == 429, f"{self._shown}: HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                return False, True, f"{self._shown}: {getattr(exc, 'reason', exc)}"
+            ok, recoverable, error = post_json(self.endpoint, self.payload(n), headers, self.timeout, self._shown)
+            if not ok:
+                return ok, recoverable, error
         return True, False, ""
 
 
