@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from hamon.bus import Bus
-from hamon.bus.counters import Counters
+from hamon.bus.counters import Counters, Throttle
 from hamon.bus.kafka import Consumed, Decoded, KafkaAddress, Rebalance, decode, topic_partitions, unreachable
 from hamon.model import Quarantined, RawBatch
 
@@ -51,7 +51,7 @@ class KafkaSource:
         self.consumer: Any = None
         self.commits = 0
         self.commit_failures = 0
-        self._said = float("-inf")
+        self._said = Throttle(10.0)  # one line per 10 s per kind of failure while it lasts
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -126,9 +126,7 @@ class KafkaSource:
                 records = self.consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
             except Exception as exc:  # the broker away: kafka-python reconnects; say so, go on
                 self.counters.add("kafka_poll_errors")
-                now = time.monotonic()
-                if now - self._said >= 10.0:  # one line per 10 s while it lasts
-                    self._said = now
+                if self._said.due("poll"):
                     log.warning("kafka poll failed, retrying: %s: %s", type(exc).__name__, str(exc)[:200])
                 self._stop.wait(1.0)
                 continue
@@ -168,11 +166,7 @@ class KafkaSource:
         for m in msgs:
             v = (m.value or b"").rstrip(b"\r\n")
             lines.append(v.replace(b"\n", b" ") + b"\n")  # one message, one line
-        at = (
-            dt.datetime.fromtimestamp(msgs[0].timestamp / 1000, dt.UTC)
-            if msgs[0].timestamp
-            else dt.datetime.now(dt.UTC)
-        )
+        at = _written_at(msgs[0])
         return RawBatch(
             b"".join(lines), at, f"kafka:{self.topic}", "kafka", f"kafka {self.topic}", f"{self.topic}/{partition}"
         )
@@ -180,7 +174,7 @@ class KafkaSource:
     def _unreadable(self, m: Any, reason: str) -> Quarantined:
         raw = m.value or b""
         digest = hashlib.blake2b(f"{self.topic}/{m.partition}/{m.offset}".encode(), digest_size=16).hexdigest()
-        at = dt.datetime.fromtimestamp(m.timestamp / 1000, dt.UTC) if m.timestamp else dt.datetime.now(dt.UTC)
+        at = _written_at(m)
         self.counters.reject("kafka", f"{self.topic}/{m.partition}", reason)
         return Quarantined(digest, at, f"kafka:{self.topic}", f"{self.topic}/{m.partition}", m.offset, reason,
                            raw[:MAX_RAW], len(raw))  # fmt: skip
@@ -202,9 +196,7 @@ class KafkaSource:
         except Exception as exc:  # e.g. the partitions moved on: what was stored is read again, harmlessly
             self.commit_failures += 1
             self.counters.add("kafka_commit_failures")
-            now = time.monotonic()
-            if now - self._said >= 10.0:  # one line per 10 s while it lasts
-                self._said = now
+            if self._said.due("commit"):
                 log.warning("kafka commit failed (stored messages will be read again): %s: %s",
                             type(exc).__name__, str(exc)[:200])  # fmt: skip
 
@@ -228,6 +220,13 @@ class KafkaSource:
             self.assigned |= partitions
         if partitions:
             self._publish(Rebalance("assign", frozenset(partitions), self.partitions))
+
+
+def _written_at(record: Any) -> dt.datetime:
+    """When a record was written to Kafka (its timestamp), or now when it carries none."""
+    if record.timestamp:
+        return dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
+    return dt.datetime.now(dt.UTC)
 
 
 def _listener_base() -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 OTHER = "other"  # the sender every sender beyond MAX_SENDERS is counted as
@@ -61,3 +63,20 @@ class Counters:
                 ],
                 "totals": dict(sorted(self.totals.items())),
             }
+
+
+class Throttle:
+    """Says whether a recurring message is due: once per `every` seconds per key (a broker away, a
+    webhook refusing): one log line while a condition lasts, not one per occurrence."""
+
+    def __init__(self, every: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.clock = clock
+        self._last: dict[str, float] = {}
+
+    def due(self, key: str = "") -> bool:
+        now = self.clock()
+        if now - self._last.get(key, float("-inf")) < self.every:
+            return False
+        self._last[key] = now
+        return True

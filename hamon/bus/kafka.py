@@ -22,17 +22,17 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from hamon.bus.counters import Counters
+from hamon.bus.counters import Counters, Throttle
 from hamon.errors import ConfigError
 from hamon.model import Activity, Cause, Event, Quarantined, Unit
 
 log = logging.getLogger("hamon.kafka")
+T = TypeVar("T")
 # kafka-python narrates every connection and reconnection; hamon says what matters itself (a broker
 # unreachable, messages dropped, a commit refused), once per change, in its own words.
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
@@ -349,6 +349,14 @@ def init_topics(
     return [{"topic": topic, "partitions": have, "created": created}]
 
 
+def _keyed(items: Iterable[T], key: Callable[[T], str]) -> list[tuple[str, list[T]]]:
+    """Items grouped by their message key, in the order they came, at most MAX_EVENTS a message."""
+    groups: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return [(k, g[i : i + MAX_EVENTS]) for k, g in groups.items() for i in range(0, len(g), MAX_EVENTS)]
+
+
 # -- the sink's producer --------------------------------------------------------------------------
 class KafkaSink:
     """Publishes a sink's events, quarantined lines and activity; never blocks, never raises.
@@ -396,29 +404,16 @@ class KafkaSink:
         self.pending = 0  # messages handed to the producer and not yet acknowledged or failed
         self.delivered = 0
         self.failed = 0
-        self._said = float("-inf")
+        self._said = Throttle(10.0)  # one line per 10 s while it lasts, not one per message
 
     def publish(self, events: Sequence[Event], quarantined: Sequence[Quarantined]) -> None:
-        by_pair: dict[str, list[Event]] = defaultdict(list)
-        for e in events:
-            by_pair[e.pair].append(e)
-        for pair, evs in by_pair.items():
-            for i in range(0, len(evs), MAX_EVENTS):
-                part = evs[i : i + MAX_EVENTS]
-                self._send(pair, encode_events(part), [(e.source, 1) for e in part])
-        by_source: dict[str, list[Quarantined]] = defaultdict(list)
-        for q in quarantined:
-            by_source[q.source].append(q)
-        for source, qs in by_source.items():
-            for i in range(0, len(qs), MAX_EVENTS):
-                lines = qs[i : i + MAX_EVENTS]
-                self._send(source, encode_quarantined(lines), [(source, len(lines))], what="quarantined")
+        for pair, part in _keyed(events, lambda e: e.pair):
+            self._send(pair, encode_events(part), [(e.source, 1) for e in part])
+        for source, lines in _keyed(quarantined, lambda q: q.source):
+            self._send(source, encode_quarantined(lines), [(source, len(lines))], what="quarantined")
 
     def publish_activity(self, ingest: Ingest, acts: Iterable[Activity]) -> None:
-        by_pair: dict[str, list[Activity]] = defaultdict(list)
-        for a in acts:
-            by_pair[a.pair].append(a)
-        for pair, items in sorted(by_pair.items()):
+        for pair, items in sorted(_keyed(acts, lambda a: a.pair), key=lambda kv: kv[0]):
             self._send(pair, encode_activity(ingest, items), [], what="activity")
 
     def publish_poll(self, poll: Poll) -> None:
@@ -463,9 +458,7 @@ class KafkaSink:
         for source, n in senders:
             self.counters.drop("kafka", source, n)
         self.counters.add(f"kafka_dropped_{what}", max(1, sum(n for _, n in senders)))
-        now = time.monotonic()
-        if now - self._said >= 10.0:  # one line per 10 s while it lasts, not one per message
-            self._said = now
+        if self._said.due():
             log.warning("not published to %s (%s), counted as dropped: %s", self.topic, what, exc)
 
     def state(self) -> dict[str, int]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from hamon.bus.counters import Counters
+from hamon.bus.counters import Counters, Throttle
 from hamon.errors import StoreError
 from hamon.notify.pipeline import AlertmanagerSender, Pipeline, Report, notices_for
 from hamon.store.db import Store
@@ -56,7 +56,7 @@ class NotifyWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hamon-notify", daemon=True)
         self._resent = self.clock()
-        self._said: dict[str, float] = {}
+        self._said = Throttle(60.0, self.clock)  # a failure's reason once a minute
 
     def start(self) -> None:
         self._thread.start()
@@ -101,8 +101,7 @@ class NotifyWorker:
         self.counters.add("notifications_sent", report.sent)
         self.counters.add("notifications_failed", report.failed)
         for error in dict.fromkeys(report.errors):  # the reason, once a minute per reason (targets masked)
-            if self.clock() - self._said.get(error, float("-inf")) >= 60.0:
-                self._said[error] = self.clock()
+            if self._said.due(error):
                 log.warning("notification not delivered (retried with backoff): %s", error)
         for a in ids:
             if a in report.failed_ids:
