@@ -120,6 +120,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def staged(kafka: str, tmp_path: Path, pairs: int) -> tuple[Path, dict[str, object], str, Sink]:
+    """A fleet capture, what `hamon replay` stores of it, a fresh topic and a sink publishing to it."""
+    capture = fleet(tmp_path / "fleet.log", pairs=pairs)
+    expected = replayed(tmp_path, capture)
+    prefix = unique()
+    init(kafka, prefix)
+    return capture, expected, prefix, Sink(tmp_path, kafka, prefix)
+
+
 class Sink:
     def __init__(self, tmp: Path, kafka: str, prefix: str, name: str = "sink") -> None:
         self.port = free_port()
@@ -274,11 +283,7 @@ def test_the_partition_of_a_pair_is_where_the_client_puts_its_key(kafka: str) ->
 def test_udp_and_tcp_through_a_sink_and_two_workers_store_what_replay_stores(
     kafka: str, tmp_path: Path, postgres_url: str
 ) -> None:
-    capture = fleet(tmp_path / "fleet.log", pairs=24)
-    expected = replayed(tmp_path, capture)
-    prefix = unique()
-    init(kafka, prefix)
-    sink = Sink(tmp_path, kafka, prefix)
+    capture, expected, prefix, sink = staged(kafka, tmp_path, pairs=24)
     w1 = worker(tmp_path, kafka, prefix, postgres_url, "w1")
     w2 = worker(tmp_path, kafka, prefix, postgres_url, "w2")
     try:
@@ -310,11 +315,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
 ) -> None:
     from sqlalchemy import create_engine, text
 
-    capture = fleet(tmp_path / "fleet.log", pairs=24)
-    expected = replayed(tmp_path, capture)
-    prefix = unique()
-    init(kafka, prefix)
-    sink = Sink(tmp_path, kafka, prefix)
+    capture, expected, prefix, sink = staged(kafka, tmp_path, pairs=24)
     notify = ("--notify", f"json://127.0.0.1:{receiver.port}/hook")
     w1 = worker(tmp_path, kafka, prefix, postgres_url, "w1", *notify)
     w2 = worker(tmp_path, kafka, prefix, postgres_url, "w2", *notify)
@@ -343,11 +344,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
 def test_a_worker_joining_takes_pairs_over_and_the_outputs_stay_the_same(
     kafka: str, tmp_path: Path, postgres_url: str
 ) -> None:
-    capture = fleet(tmp_path / "fleet.log", pairs=24)
-    expected = replayed(tmp_path, capture)
-    prefix = unique()
-    init(kafka, prefix)
-    sink = Sink(tmp_path, kafka, prefix)
+    capture, expected, prefix, sink = staged(kafka, tmp_path, pairs=24)
     lines = capture.read_bytes().splitlines(keepends=True)
     w1 = worker(tmp_path, kafka, prefix, postgres_url, "w1")
     w2: Proc | None = None
@@ -371,11 +368,7 @@ def test_the_broker_away_for_20_s_under_load_then_back_nothing_lost(tmp_path: Pa
     broker = Broker(tmp_path / "broker")
     broker.start()
     kafka = broker.address
-    capture = fleet(tmp_path / "fleet.log", pairs=12)
-    expected = replayed(tmp_path, capture)
-    prefix = unique()
-    init(kafka, prefix)
-    sink = Sink(tmp_path, kafka, prefix)
+    capture, expected, prefix, sink = staged(kafka, tmp_path, pairs=12)
     w1 = worker(tmp_path, kafka, prefix, postgres_url, "w1")
     lines = capture.read_bytes().splitlines(keepends=True)
     third = len(lines) // 3

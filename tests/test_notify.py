@@ -25,15 +25,19 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "asa-pair.log"
 
 
 class Receiver:
-    def __init__(self) -> None:
+    """A webhook on 127.0.0.1 that keeps what is posted to it and answers `status`."""
+
+    def __init__(self, status: int = 200) -> None:
         self.posts: list[tuple[str, Any]] = []
+        self.authorization: list[str | None] = []  # each post's Authorization header
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.posts.append((self.path, json.loads(body)))
-                self.send_response(200)
+                outer.authorization.append(self.headers.get("Authorization"))
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -269,27 +273,16 @@ def test_replaying_an_archive_pages_nobody_unless_asked(sqlite_url: str, receive
 
 
 def test_a_replay_whose_notifications_fail_says_why_and_exits_3(sqlite_url: str, tmp_path: Path) -> None:
-    import http.server
     import socket
-    import threading
 
-    class Busy(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.send_response(503)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    busy = http.server.HTTPServer(("127.0.0.1", 0), Busy)
-    threading.Thread(target=busy.serve_forever, daemon=True).start()
+    busy = Receiver(status=503)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]  # nothing listens here once the socket is closed
     try:
         for url, why in [
             (f"json://ops:hunter2@127.0.0.1:{closed}/hook", "Connection error"),
-            (f"json://ops:hunter2@127.0.0.1:{busy.server_address[1]}/hook", "error=503"),
+            (f"json://ops:hunter2@127.0.0.1:{busy.port}/hook", "error=503"),
         ]:
             db = f"sqlite:///{tmp_path / (why.replace(' ', '') + '.db')}"
             r = CliRunner().invoke(main, ["--db", db, "replay", str(EXAMPLE), "--no-progress", "--notify-history",
@@ -301,7 +294,7 @@ def test_a_replay_whose_notifications_fail_says_why_and_exits_3(sqlite_url: str,
             stored = json.loads(CliRunner().invoke(main, ["--db", db, "events", "--json"]).stdout)
             assert len(stored) == 26  # everything stored all the same
     finally:
-        busy.shutdown()
+        busy.close()
 
 
 def test_serve_logs_each_alert_and_why_a_notification_did_not_go_out(tmp_path: Path) -> None:
@@ -403,31 +396,19 @@ def test_a_recent_alert_already_resolved_in_the_replayed_input_pages_nobody(
 
 
 def test_webhook_targets_get_the_alert_as_structured_json_with_basic_auth(sqlite_url: str, tmp_path: Path) -> None:
-    got: list[tuple[str, str | None, dict[str, Any]]] = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            got.append((self.path, self.headers.get("Authorization"), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = Receiver(status=204)
     inventory = tmp_path / "inventory.yml"
     inventory.write_text("pairs:\n  - name: fw-edge\n    match: [fw-edge]\n    runbook: https://wiki.example/fw-edge\n")
     try:
-        url = f"webhook://noc:s3cret@127.0.0.1:{server.server_address[1]}/hamon/hook"
+        url = f"webhook://noc:s3cret@127.0.0.1:{server.port}/hamon/hook"
         r = CliRunner().invoke(main, ["--db", sqlite_url, "--inventory", str(inventory), "replay", str(EXAMPLE),
                                       "--no-progress", "--notify-history", "--notify", url])  # fmt: skip
         assert r.exit_code == 0, r.output
     finally:
-        server.shutdown()
+        server.close()
     import base64
 
+    got = [(path, auth, body) for (path, body), auth in zip(server.posts, server.authorization, strict=True)]
     assert {(p, a) for p, a, _ in got} == {("/hamon/hook", "Basic " + base64.b64encode(b"noc:s3cret").decode())}
     bodies = {(b["kind"], b["status"], b["pair"]): b for _, _, b in got}
     failed = bodies[("unit_failed", "firing", "fw-edge")]
