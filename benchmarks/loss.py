@@ -35,11 +35,11 @@ def run(messages: int, per_second: int, kill: bool, rate: float = 5000.0) -> tup
             port = probe.getsockname()[1]
         server = subprocess.Popen(
             [sys.executable, "-m", "hamon", "--db", f"sqlite:///{db}", "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=(Path(tmp) / "serve.log").open("w"),  # a file: a pipe nobody reads would stop it
         )
-        assert server.stderr is not None
-        server.stderr.readline()
+        deadline = time.monotonic() + 30
+        while "listening:" not in (Path(tmp) / "serve.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
         base = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=messages // per_second + 1)
         lines = []
         for i in range(messages):

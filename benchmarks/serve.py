@@ -116,13 +116,15 @@ def main() -> None:
                 "--reorder-window",
                 "0",
             ],
-            stderr=subprocess.PIPE,
-            text=True,
+            # Its log (a line per alert opened and resolved) goes to a file: a pipe nobody reads
+            # fills up and stops the service at its next log line.
+            stderr=(Path(tmp) / "serve.log").open("w"),
             preexec_fn=lambda: pin(0),
         )
         try:
-            assert server.stderr is not None
-            server.stderr.readline()  # "listening: …"
+            deadline = time.monotonic() + 30
+            while "listening:" not in (Path(tmp) / "serve.log").read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
             kernel_before = udp_rcvbuf_errors()
             t0 = time.perf_counter()
             out = subprocess.run(
