@@ -221,7 +221,7 @@ def test_messages_carry_every_field_of_an_event_activity_and_polls_and_garbage_i
 
 def test_kafka_python_checksums_records_in_c() -> None:
     # Without the crc32c extension kafka-python computes each record batch's CRC-32C in Python:
-    # a quarter of the produce rate, a sixth of the consume rate (benchmarks/kafka_clients.py).
+    # about a third of the produce rate, a sixth of the consume rate (benchmarks/kafka_clients.py).
     from kafka.record import util
 
     assert util.crc32c_c is not None and util._crc32c is util.crc32c_c
