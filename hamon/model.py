@@ -32,6 +32,19 @@ class Cause(StrEnum):
     UNKNOWN = "unknown"
 
 
+CAUSE_WORDS = {
+    Cause.PEER_UNREACHABLE: "mate not heard (hellos lost)",
+    Cause.INTERFACE_FAILURE: "interface health check failed",
+    Cause.MANUAL: "manual switchover",
+    Cause.MODULE_FAILURE: "module or service card failed",
+    Cause.STARTUP: "unit started",
+    Cause.PREEMPT: "preempted by the preferred unit",
+    Cause.CONFIG_SYNC: "configuration sync",
+    Cause.UNKNOWN: "cause unknown",
+}
+"""A cause as a person says it (pictures, pages); keyed by the cause's value."""
+
+
 @dataclass(frozen=True, slots=True)
 class RawBatch:
     """What arrived, untouched: newline-separated lines sharing one origin.

@@ -57,3 +57,39 @@ def test_every_alert_kind_has_trigger_resolution_and_severity_in_readme() -> Non
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(cells) == 4 and all(cells), row
         assert any(s in cells[1] for s in ("critical", "warning", "info"))
+
+
+def test_the_sample_timeline_and_the_readme_pictures_are_current(tmp_path: Path) -> None:
+    """`python scripts/pictures.py` made the pictures, docs/sample-timeline.json and the README's
+    terminal timeline from the sample; a fresh replay must still say exactly that."""
+    import json
+
+    from click.testing import CliRunner
+
+    root = Path(__file__).parent.parent
+    db = f"sqlite:///{tmp_path / 'sample.db'}"
+
+    def hamon(*args: str) -> str:
+        r = CliRunner().invoke(main, ["--db", db, *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    hamon("replay", str(root / "examples" / "asa-pair.log"), "--no-progress")
+    pinned = json.loads((root / "docs" / "sample-timeline.json").read_text())
+    stale = "the sample's timeline changed: run `python scripts/pictures.py` and look at the pictures"
+    for pair, doc in pinned.items():
+        assert json.loads(hamon("timeline", pair, "--json")) == doc, stale
+        assert (root / "docs" / f"timeline-{pair}.png").exists()
+    edge = pinned["fw-edge"]["incidents"][0]
+    # what the sample is about: the primary loses power, the secondary takes over after the 15 s hold
+    # time, the primary rejoins, syncs its configuration and stays standby
+    transitions = [e["text"] for e in edge["entries"] if e["type"] == "transition"]
+    assert transitions == [
+        "primary: unknown → failed (peer_unreachable)",
+        "secondary: unknown → active (peer_unreachable)",
+        "primary: failed → standby (startup)",
+        "primary: standby → syncing (config_sync)",
+        "primary: syncing → standby (config_sync)",
+    ]
+    block = README.split("<!-- timeline fw-edge -->\n```\n", 1)[1].split("\n```\n<!-- /timeline fw-edge -->", 1)[0]
+    assert block == hamon("timeline", "fw-edge").rstrip("\n"), stale

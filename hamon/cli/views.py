@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -10,6 +11,10 @@ from hamon.cli.context import Context
 from hamon.cli.events import time_range
 from hamon.cli.render import console, emit_json, plain, table
 from hamon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hamon.store.db import Store
+    from hamon.views.incidents import Incident
 
 STYLE = {"failover": "bold", "alert_open": "red", "alert_resolved": "green", "transition": "cyan", "event": "dim"}
 
@@ -55,18 +60,7 @@ def timeline_cmd(
     if not incidents and not store.events(pair=pair, limit=1):
         raise ConfigError(f"no events for pair {pair!r} (see: hamon pairs)")
     if html_file or png_file:
-        from hamon.views import draw
-
-        times = [e.at for i in incidents for e in i.entries]
-        start = since or (min(times) if times else dt.datetime.now(dt.UTC))
-        end = until or (max(times) if times else start)
-        if end <= start:
-            end = start + dt.timedelta(minutes=1)
-        fig = draw.figure(pair, incidents, transitions, start, end)
-        if png_file:
-            draw.png(png_file, fig)
-        if html_file:
-            draw.html_page(html_file, pair, fig, incidents)
+        _pictures(store, pair, incidents, transitions, since, until, html_file, png_file)
     if as_json:
         emit_json({"pair": pair, "incidents": [i.to_json() for i in incidents]})
         return
@@ -89,6 +83,41 @@ def timeline_cmd(
         + (f"; wrote {png_file}" if png_file else "")
         + (f"; wrote {html_file}" if html_file else "")
     )
+
+
+def _pictures(
+    store: Store,
+    pair: str,
+    incidents: list[Incident],
+    transitions: list[dict[str, Any]],
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    html_file: str | None,
+    png_file: str | None,
+) -> None:
+    """The PNG and HTML pictures of a pair over the range (or its incidents' span)."""
+    from hamon.store import outputs
+    from hamon.views import draw
+
+    times = [e.at for i in incidents for e in i.entries]
+    start = since or (min(times) - dt.timedelta(seconds=30) if times else dt.datetime.now(dt.UTC))
+    end = until or (max(times) + dt.timedelta(seconds=30) if times else start)
+    if end <= start:
+        end = start + dt.timedelta(minutes=1)
+    state = next(iter(outputs.pair_list(store, pair)), None)
+    before: dict[str, str] = {}
+    if since is not None:  # what each lane was when the range starts
+        for t in outputs.transition_list(store, pair=pair, until=since):
+            before[draw.lane_name(t["unit"], t["group"])] = t["to"]
+    fig = draw.figure(pair, incidents, transitions, start, end, mode=state["mode"] if state else None, before=before)
+    if png_file:
+        draw.png(png_file, fig)
+    if html_file:
+        open_alerts = outputs.alert_list(store, pair=pair, open_only=True)
+        now = dt.datetime.now(dt.UTC)
+        draw.html_page(
+            html_file, pair, fig, incidents, state=state, open_alerts=open_alerts, start=start, end=end, now=now
+        )
 
 
 @click.command("report")

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hamon.model import iso
+from hamon.model import CAUSE_WORDS, iso
 from hamon.store import outputs
 from hamon.store.db import Store
 
@@ -60,7 +60,9 @@ class Incident:
     def title(self) -> str:
         if self.failovers:
             parts = [
-                f"failover to {f['new_active']}" + (f" (group {f['group']})" if f["group"] else "") + f": {f['cause']}"
+                f"failover to {f['new_active']}"
+                + (f" (group {f['group']})" if f["group"] else "")
+                + f": {CAUSE_WORDS.get(f['cause'], f['cause'])}"
                 for f in self.failovers
             ]
             return "; ".join(parts)
@@ -81,6 +83,19 @@ class Incident:
             "alerts": self.alerts,
             "entries": [e.to_json() for e in self.entries],
         }
+
+
+def _alert_order(a: dict[str, Any]) -> tuple[Any, ...]:
+    """Alerts by start, the most severe first among those that start together: the same order
+    every time (never the order of a set)."""
+    return (
+        a["started_at"],
+        SEVERITY_ORDER.get(a["severity"], 9),
+        a["kind"],
+        a["unit"] or "",
+        a["group"] or 0,
+        a["alert_id"],
+    )
 
 
 def _time(s: str) -> dt.datetime:
@@ -115,7 +130,7 @@ def build(
             )
         )
     for f in fos:
-        text = f"FAILOVER {f['previous_active'] or '?'} → {f['new_active']}: {f['cause']}"
+        text = f"FAILOVER {f['previous_active'] or '?'} → {f['new_active']}: {CAUSE_WORDS.get(f['cause'], f['cause'])}"
         if f["detection_s"] is not None:
             text += f", detected in {f['detection_s']:.1f}s"
         entries.append(Entry(_time(f["at"]), "failover", text, f["new_active"], f["group"]))
@@ -168,6 +183,6 @@ def build(
         ids = {e.ref for e in inc.entries if e.type == "alert_open"}
         inc.alerts = [
             {k: v for k, v in by_id[i].items() if k not in ("evidence",)}
-            for i in sorted(ids, key=lambda i: by_id[i]["started_at"])
+            for i in sorted(ids, key=lambda i: _alert_order(by_id[i]))
         ]
     return incidents, trs
