@@ -112,6 +112,26 @@ def _register() -> None:
     for module in (replay, serve, kafka, events, correlation, views, silence, dashboards, db, polls):
         for command in module.COMMANDS:
             main.add_command(command)
+            _add_wide(command)
+
+
+def _add_wide(command: click.Command) -> None:
+    """Every command that lists (has --json) takes --wide: cells whole, no truncation or wrapping."""
+    from hamon.cli.render import set_wide
+
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_wide(sub)
+    if any(p.name == "as_json" for p in command.params):
+        command.params.append(
+            click.Option(
+                ["--wide"],
+                is_flag=True,
+                expose_value=False,
+                callback=set_wide,
+                help="Print every cell whole (no truncation or wrapping, wider than the terminal if need be).",
+            )
+        )
 
 
 _register()

@@ -67,6 +67,8 @@ def failovers_cmd(
                 )
                 for r in rows
             ],
+            blanks={"previous": "unknown", "detection": "unknown", "cause text": "none"},
+            extra=("previous",),
         )
     )
     out.print(f"{len(rows):,} failovers")
@@ -117,11 +119,10 @@ def alerts_cmd(
     now = dt.datetime.now(dt.UTC)
     rows_out = [
         (
+            styled(r["kind"], style[r["severity"]]),
             styled(r["severity"], style[r["severity"]]),
-            r["kind"],
             r["pair"],
-            r["group"],
-            r["unit"],
+            (r["unit"] or "") + (f"/g{r['group']}" if r["group"] else ""),
             r["started_at"],
             r["ended_at"] or styled("open", "bold"),
             _lasted(r, now),
@@ -134,8 +135,10 @@ def alerts_cmd(
     out.print(
         table(
             None,
-            ("severity", "kind", "pair", "group", "unit", "started", "ended", "for", "id", "acked by", "detail"),
+            ("kind", "severity", "pair", "unit", "started", "ended", "for", "id", "acked by", "detail"),
             rows_out,
+            blanks={"acked by": "none", "unit": "pair"},
+            extra=("acked by", "ended", "severity"),
         )
     )
     n_open = sum(1 for r in rows if r["ended_at"] is None)

@@ -106,7 +106,15 @@ def events_cmd(
         for e in evs
     ]
     out = console()
-    out.print(table(None, ("at", "pair", "unit", "id", "kind", "cause", "interface", "text"), rows))
+    out.print(
+        table(
+            None,
+            ("at", "pair", "unit", "id", "kind", "cause", "interface", "text"),
+            rows,
+            blanks={"unit": "unknown", "cause": "none", "interface": "none"},
+            extra=("interface", "cause"),
+        )
+    )
     out.print(f"{len(evs):,} events")
 
 

@@ -169,8 +169,27 @@ def report_cmd(
             out.print(f"[bold]{titles[section]}[/]: none")
             continue
         cols = list(rows[0])
-        out.print(table(titles[section], cols, [[r[c] for c in cols] for r in rows]))
+        shown = [c[:-2] if c.endswith("_s") else ("time" if c == "seconds" else c) for c in cols]
+        out.print(
+            table(titles[section], shown, [[_report_cell(c, r[c]) for c in cols] for r in rows], blanks=REPORT_BLANKS)
+        )
         out.print()
+
+
+REPORT_BLANKS = {"mtbf": "n/a (one failover)", "started_at": "none", "time": "none"}
+
+
+def _report_cell(column: str, value: object) -> object:
+    """Durations as people read them (15.0s, 4m50s, 2h03m), shares as percent."""
+    from hamon.notify.wording import human
+
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    if column == "share":
+        return f"{value * 100:.1f}%"
+    if column == "seconds" or column.endswith("_s"):
+        return f"{value:.1f}s" if value < 60 else human(value)
+    return value
 
 
 COMMANDS = [timeline_cmd, report_cmd]
