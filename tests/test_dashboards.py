@@ -64,8 +64,12 @@ def test_provisioning_points_at_the_dashboards_datasource() -> None:
         assert var["type"] == "datasource" and var["current"]["value"] == ds["uid"]
         assert var["query"] == ds["type"]
         for panel in board["panels"]:
+            if panel["type"] == "row":
+                continue
             assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
             assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+        for annotation in board["annotations"]["list"]:
+            assert annotation["datasource"]["uid"] == "${datasource}"
     prov = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/hamon.yaml").read_text())["providers"][0]
     assert prov["type"] == "file" and prov["options"]["path"]
 
@@ -78,7 +82,7 @@ def expand(sql: str, pair: str) -> tuple[str, dict[str, Any]]:
 
 
 def _panels() -> list[tuple[str, dict[str, Any]]]:
-    return [(uid, p) for uid, d in sorted(dashboards.build().items()) for p in d["panels"]]
+    return [(uid, p) for uid, d in sorted(dashboards.build().items()) for p in d["panels"] if p["type"] != "row"]
 
 
 @pytest.fixture(scope="module")
@@ -335,4 +339,101 @@ def test_every_table_with_a_pair_column_links_to_that_pairs_dashboard() -> None:
             assert link["url"].startswith(f"/d/{pair_uid}?var-pair=${{__value.raw}}")
             assert "var-datasource=${datasource}" in link["url"] and "${__url_time_range}" in link["url"]
             linked.append(panel["title"])
-    assert {"Pairs: active unit per pair and group", "Silent pairs", "Open alerts", "Recent alerts"} <= set(linked)
+    assert {"Pairs: active unit per pair and group, worst open alert first", "Silent pairs", "Open alerts"} <= set(
+        linked
+    )
+    assert {"Recent alerts", "Failovers", "Evidence events"} <= set(linked)
+
+
+def _run(filled: str, sql: str, pairs: str | list[str]) -> tuple[list[str], list[Any]]:
+    engine = create_engine(filled)
+    try:
+        with engine.connect() as conn:
+            q, params = expand_macros(sql, dt.datetime.fromisoformat(FROM), dt.datetime.fromisoformat(TO), pairs)
+            result = conn.execute(text(q), params)
+            return list(result.keys()), result.fetchall()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_failover_annotations_come_from_postgresql(filled: str) -> None:
+    from hamon.store import Store
+    from hamon.store.outputs import failover_list
+
+    store = Store(filled)
+    fos = failover_list(store)
+    store.close()
+    (fleet,) = dashboards.fleet()["annotations"]["list"]
+    cols, rows = _run(filled, fleet["target"]["rawSql"], "")
+    assert cols == ["time", "text", "tags"] and len(rows) == len(fos) > 0
+    edge = next(r for r in rows if r[1].startswith("fw-edge:"))
+    assert edge[1] == "fw-edge: failover to secondary — peer_unreachable, detected in 15.0 s"
+    assert edge[2] == "fw-edge,secondary,peer_unreachable"
+    (pair,) = dashboards.pair_detail()["annotations"]["list"]
+    _, rows = _run(filled, pair["target"]["rawSql"], ["fw-dc"])
+    assert [r[1] for r in rows] == [
+        "fw-dc: failover to secondary (group 1) — interface_failure, detected in 6.0 s"
+    ]  # only the selected pair's
+
+
+@pytest.mark.postgres
+def test_the_fleet_table_puts_the_worst_open_alert_first(filled: str) -> None:
+    from hamon.store import Store
+    from hamon.store.outputs import alert_list, pair_list
+
+    panel = next(p for p in dashboards.fleet()["panels"] if p["title"].startswith("Pairs: active unit"))
+    cols, rows = _run(filled, panel["targets"][0]["rawSql"], "")
+    store = Store(filled)
+    open_alerts = alert_list(store, open_only=True)
+    pairs = [p["pair"] for p in pair_list(store)]
+    store.close()
+    rank = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
+    got = {r[cols.index("pair")]: (r[cols.index("worst_open_alert")], r[cols.index("open_alerts")]) for r in rows}
+    for p in pairs:
+        mine = [a["severity"] for a in open_alerts if a["pair"] == p]
+        worst = min(mine, key=rank.__getitem__) if mine else "ok"
+        assert got[p] == (worst, len(mine)), p
+    order = [rank[r[cols.index("worst_open_alert")]] for r in rows]
+    assert order == sorted(order) and order[0] < 3  # someone has an open alert in this store
+    coloured = {
+        o["matcher"]["options"]
+        for o in panel["fieldConfig"]["overrides"]
+        if any(p["id"] == "custom.cellOptions" for p in o["properties"])
+    }
+    assert {"worst_open_alert", "primary_unit", "secondary_unit", "failover_link", "state_link"} <= coloured
+    words = panel["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert words["failed"]["color"] == "red" and words["critical"]["color"] == "red" and words["up"]["color"] == "green"
+
+
+@pytest.mark.postgres
+def test_pair_dashboard_takes_several_pairs(filled: str) -> None:
+    board = dashboards.pair_detail()
+    var = next(v for v in board["templating"]["list"] if v["name"] == "pair")
+    assert var["multi"] is True
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    assert rows[0]["repeat"] == "pair" and "repeat" not in rows[1]
+    # the repeated row's panels are one pair's (Grafana gives each copy one value)
+    per_pair = [p for p in board["panels"] if p["type"] != "row" and p["gridPos"]["y"] < rows[1]["gridPos"]["y"]]
+    assert {p["title"] for p in per_pair} == {
+        "Unit and group states: $pair",
+        "Failover link",
+        "State link",
+        "Open alerts",
+    }
+    failovers = next(p for p in board["panels"] if p["title"] == "Failovers")
+    cols, got = _run(filled, failovers["targets"][0]["rawSql"], ["fw-edge", "fw-dc"])
+    assert sorted(r[cols.index("pair")] for r in got) == ["fw-dc", "fw-edge"]
+    link = next(p for p in per_pair if p["title"] == "State link")
+    _, got = _run(filled, link["targets"][0]["rawSql"], ["fw-edge"])
+    assert got == [("up",)]
+    assert link["options"]["reduceOptions"]["fields"] == "/.*/"  # a word, not a number, is shown
+    assert link["options"]["colorMode"] == "background"
+    detection = next(p for p in board["panels"] if p["title"] == "Detection time")
+    d = detection["fieldConfig"]["defaults"]
+    assert d["unit"] == "s" and d["thresholds"]["steps"][1] == {"color": "red", "value": 15}
+
+
+def test_a_single_valued_pair_variable_is_refused_in_panel_sql() -> None:
+    with pytest.raises(ValueError, match=r"IN \(\$pair\)"):
+        expand_macros("SELECT 1 WHERE pair = '$pair'", dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC), "x")

@@ -11,4 +11,5 @@ npm install --silent @grafana/schema@13.2.3 ts-json-schema-generator@2.9.0 types
 npx ts-json-schema-generator --no-type-check --type Dashboard \
   --path node_modules/@grafana/schema/dist/types/raw/dashboard/x/types.gen.d.ts \
   -o "$here/dashboard.schema.json"
+python3 "$here/open_annotation_target.py" "$here/dashboard.schema.json"
 echo "wrote $here/dashboard.schema.json"

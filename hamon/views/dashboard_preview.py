@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,18 @@ from hamon.views.dashboards import STATE_COLOURS
 UTC = dt.UTC
 COLOURS = {"green": "#56a64b", "blue": "#3274d9", "yellow": "#e0b400", "red": "#e02f44", "purple": "#a352cc"}
 COLOURS["gray"] = "#8e8e8e"
+COLOURS["orange"] = "#ff9830"
 ROW_IN = 0.42  # inches per row of Grafana's dashboard grid
 
 
-def expand_macros(sql: str, start: dt.datetime, end: dt.datetime, pair: str) -> tuple[str, dict[str, Any]]:
+def expand_macros(
+    sql: str, start: dt.datetime, end: dt.datetime, pair: str | Sequence[str]
+) -> tuple[str, dict[str, Any]]:
     """Grafana's PostgreSQL macros and the `pair` variable, as Grafana expands them — the values as
     bound parameters (a pair name may come from the wire), the SQL with placeholders for them."""
-    params: dict[str, Any] = {"hamon_from": start.astimezone(UTC), "hamon_to": end.astimezone(UTC), "hamon_pair": pair}
+    pairs = [pair] if isinstance(pair, str) else list(pair)
+    params: dict[str, Any] = {"hamon_from": start.astimezone(UTC), "hamon_to": end.astimezone(UTC)}
+    params.update({f"hamon_pair_{i}": p for i, p in enumerate(pairs)})
     sql = re.sub(r"\$__timeFilter\(([^)]+)\)", r"\1 BETWEEN :hamon_from AND :hamon_to", sql)
     sql = sql.replace("$__timeFrom()", "CAST(:hamon_from AS timestamptz)").replace(
         "$__timeTo()", "CAST(:hamon_to AS timestamptz)"
@@ -41,9 +47,13 @@ def expand_macros(sql: str, start: dt.datetime, end: dt.datetime, pair: str) -> 
 
     sql = re.sub(r"\$__timeGroupAlias\(([^,]+),([^)]+)\)", lambda m: group(m, True), sql)
     sql = re.sub(r"\$__timeGroup\(([^,]+),([^)]+)\)", lambda m: group(m, False), sql)
-    # Grafana quotes a text variable into the SQL ('${pair}'): here it is one bound value.
-    sql = re.sub(r"'\$\{?pair\}?'", ":hamon_pair", sql)
-    return sql.replace("${pair}", ":hamon_pair").replace("$pair", ":hamon_pair"), params
+    # A multi-value variable: Grafana writes each selected value quoted, comma-separated
+    # (`IN ('fw-a','fw-b')`); here each is a bound value.
+    listed = ", ".join(f":hamon_pair_{i}" for i in range(len(pairs))) or "NULL"
+    sql = re.sub(r"\(\$\{?pair\}?\)", f"({listed})", sql)
+    if "$pair" in sql or "${pair}" in sql:
+        raise ValueError("the pair variable is used only as IN ($pair) (a multi-value variable)")
+    return sql, params
 
 
 @dataclass
@@ -59,8 +69,10 @@ def run_panels(
     """Every panel's query on the store (PostgreSQL), with its values bound."""
     out = []
     for panel in dashboard["panels"]:
+        if panel["type"] == "row":  # a row has no query; a repeated one is the selected pair's here
+            continue
         columns, rows = store.panel_query(*expand_macros(panel["targets"][0]["rawSql"], start, end, pair))
-        out.append(PanelData(panel, columns, rows))
+        out.append(PanelData({**panel, "title": panel["title"].replace("$pair", pair)}, columns, rows))
     return out
 
 
@@ -131,11 +143,19 @@ def _blank(ax: Any) -> None:
     ax.set_yticks([])
 
 
+def _words(panel: dict[str, Any]) -> dict[str, str]:
+    """The panel's value mappings: word → Grafana colour name."""
+    words: dict[str, str] = {}
+    for m in panel["fieldConfig"].get("defaults", {}).get("mappings", []):
+        words.update({w: o["color"] for w, o in m.get("options", {}).items()})
+    return words
+
+
 def _stat(ax: Any, p: PanelData) -> None:
     _blank(ax)
     value = p.rows[0][0] if p.rows and p.rows[0] else None
     text = "—" if value is None else str(value)
-    colour = COLOURS.get(STATE_COLOURS.get(text, ""), "#73bf69" if text not in ("down", "failed") else "#e02f44")
+    colour = COLOURS.get(_words(p.panel).get(text, ""), "#73bf69")
     ax.text(0.5, 0.45, text, ha="center", va="center", fontsize=22, color=colour, weight="bold", transform=ax.transAxes)
 
 
@@ -163,10 +183,19 @@ def _table(ax: Any, p: PanelData) -> None:
     table = ax.table(cellText=cells, colLabels=p.columns, cellLoc="left", colWidths=widths, bbox=(0, 1 - span, 1, span))
     table.auto_set_font_size(False)
     table.set_fontsize(6.5)
-    for (row, _), cell in table.get_celld().items():
+    coloured = {
+        o["matcher"]["options"]
+        for o in p.panel["fieldConfig"].get("overrides", [])
+        if any(prop["id"] == "custom.cellOptions" for prop in o["properties"])
+    }
+    words = _words(p.panel)
+    for (row, col), cell in table.get_celld().items():
         cell.set_edgecolor("#2c3235")
         cell.set_facecolor("#22252b" if row == 0 else "#181b1f")
         cell.get_text().set_color("#ccccdc")
+        if row > 0 and p.columns[col] in coloured and cells[row - 1][col] in words:  # Grafana's colour-background
+            cell.set_facecolor(COLOURS.get(words[cells[row - 1][col]], "#181b1f"))
+            cell.get_text().set_color("white")
 
 
 def _cell(v: Any) -> str:

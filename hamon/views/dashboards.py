@@ -75,11 +75,69 @@ def _panel(
     }
 
 
+LINK_COLOURS = {"up": "green", "down": "red", "unknown": "gray"}
+SEVERITY_COLOURS = {"critical": "red", "warning": "orange", "info": "blue", "ok": "green"}
+HOLD_TIME_S = 15  # the chapter's default unit hold time: a detection slower than it is worth a look
+
+
+def _value_mappings() -> list[dict[str, Any]]:
+    """Words to colours: unit states, link states and alert severities, shown as the words."""
+    colours = {**STATE_COLOURS, **LINK_COLOURS, **SEVERITY_COLOURS}
+    return [{"type": "value", "options": {s: {"color": c, "text": s} for s, c in colours.items()}}]
+
+
 def _state_mappings() -> dict[str, Any]:
+    return {"defaults": {"mappings": _value_mappings(), "color": {"mode": "thresholds"}}, "overrides": []}
+
+
+def _coloured_cells(field_config: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """These table columns are drawn as coloured cells (their words' colours)."""
+    overrides = [
+        {
+            "matcher": {"id": "byName", "options": c},
+            "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}}],
+        }
+        for c in columns
+    ]
+    return {**field_config, "overrides": [*field_config.get("overrides", []), *overrides]}
+
+
+def _text_stat() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(options, fieldConfig) of a stat panel that shows a word (a link state) in its colour."""
+    options = {
+        "reduceOptions": {"values": False, "calcs": ["lastNotNull"], "fields": "/.*/"},
+        "colorMode": "background",
+        "textMode": "value",
+        "graphMode": "none",
+    }
+    return options, _state_mappings()
+
+
+def _red_from_one() -> dict[str, Any]:
+    """A count that is green at zero and red from one on (open alerts)."""
     return {
         "defaults": {
-            "mappings": [{"type": "value", "options": {s: {"color": c, "text": s} for s, c in STATE_COLOURS.items()}}],
             "color": {"mode": "thresholds"},
+            "thresholds": {
+                "mode": "absolute",
+                "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
+            },
+        },
+        "overrides": [],
+    }
+
+
+def _detection_time() -> dict[str, Any]:
+    """Seconds, green below the default hold time, red from it on (a line on the histogram)."""
+    return {
+        "defaults": {
+            "unit": "s",
+            "color": {"mode": "thresholds"},
+            "thresholds": {
+                "mode": "absolute",
+                "steps": [{"color": "green", "value": None}, {"color": "red", "value": HOLD_TIME_S}],
+            },
+            "custom": {"thresholdsStyle": {"mode": "line"}},
         },
         "overrides": [],
     }
@@ -152,7 +210,7 @@ PAIR_VARIABLE = {
     "query": sql("SELECT {pair_state.pair} FROM {pair_state} ORDER BY {pair_state.pair}"),
     "refresh": 1,
     "sort": 1,
-    "multi": False,
+    "multi": True,
     "includeAll": False,
 }
 
@@ -173,16 +231,7 @@ def fleet() -> dict[str, Any]:
                     "AND {alerts.severity} = 'critical'"
                 ),
                 (4, 0, 4, 4),
-                field_config={
-                    "defaults": {
-                        "color": {"mode": "thresholds"},
-                        "thresholds": {
-                            "mode": "absolute",
-                            "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
-                        },
-                    },
-                    "overrides": [],
-                },
+                field_config=_red_from_one(),
             ),
             _panel(
                 3,
@@ -205,16 +254,29 @@ def fleet() -> dict[str, Any]:
             _panel(
                 5,
                 "table",
-                "Pairs: active unit per pair and group",
+                "Pairs: active unit per pair and group, worst open alert first",
                 sql(
-                    "SELECT {pair_state.pair}, {pair_state.mode}, {pair_state.units}::json->>'primary' AS primary_unit, "
+                    "SELECT {pair_state}.{pair_state.pair} AS pair, CASE oa.rank WHEN 0 THEN 'critical' WHEN 1 THEN 'warning' "
+                    "WHEN 2 THEN 'info' ELSE 'ok' END AS worst_open_alert, coalesce(oa.n, 0) AS open_alerts, "
+                    "{pair_state.mode}, {pair_state.units}::json->>'primary' AS primary_unit, "
                     "{pair_state.units}::json->>'secondary' AS secondary_unit, "
                     "{pair_state.groups}::json->>'1' AS group_1_active, {pair_state.groups}::json->>'2' AS group_2_active, "
-                    "{pair_state.failover_link}, {pair_state.state_link}, "
-                    "{pair_state.last_failover_at} FROM {pair_state} ORDER BY {pair_state.pair}"
+                    "{pair_state.failover_link}, {pair_state.state_link}, {pair_state.last_failover_at} "
+                    "FROM {pair_state} LEFT JOIN (SELECT {alerts.pair} AS pair, count(*) AS n, "
+                    "min(CASE {alerts.severity} WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END) AS rank "
+                    "FROM {alerts} WHERE {alerts.ended_at} IS NULL GROUP BY {alerts.pair}) AS oa "
+                    "ON oa.pair = {pair_state}.{pair_state.pair} "
+                    "ORDER BY coalesce(oa.rank, 3), {pair_state}.{pair_state.pair}"
                 ),
                 (0, 8, 24, 10),
-                field_config=_pair_links(_state_mappings()),
+                field_config=_pair_links(
+                    _coloured_cells(
+                        _state_mappings(),
+                        ("worst_open_alert", "primary_unit", "secondary_unit", "failover_link", "state_link"),
+                    )
+                ),
+                description="Pairs with a critical open alert first, then warning, then the rest; "
+                "states and links coloured.",
             ),
             _panel(
                 6,
@@ -243,11 +305,60 @@ def fleet() -> dict[str, Any]:
                 field_config=_pair_links(_seconds("silent_for")),
             ),
         ],
+        annotations=[failover_annotation(None)],
     )
 
 
+def _row(pid: int, title: str, y: int, repeat: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": pid,
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
+        "panels": [],
+    }
+    if repeat:
+        row["repeat"] = repeat
+    return row
+
+
+def failover_annotation(pairs: str | None) -> dict[str, Any]:
+    """Failovers as annotations from PostgreSQL: a marker at each takeover with who took over and
+    why, tagged with the pair, the unit and the cause; on the pair dashboard only the selected pairs."""
+    where = "" if pairs is None else f" AND {{failovers.pair}} IN ({pairs})"
+    query = sql(
+        "SELECT {failovers.at} AS time, {failovers.pair} || ': failover to ' || {failovers.new_active} "
+        "|| coalesce(' (group ' || {failovers.grp} || ')', '') || ' — ' || {failovers.cause} "
+        "|| coalesce(', detected in ' || round({failovers.detection_s}::numeric, 1) || ' s', '') AS text, "
+        "{failovers.pair} || ',' || {failovers.new_active} || ',' || {failovers.cause} AS tags "
+        "FROM {failovers} WHERE $__timeFilter({failovers.at})" + where + " ORDER BY {failovers.at}"
+    )
+    return {
+        "name": "Failovers",
+        "enable": True,
+        "hide": False,
+        "iconColor": "red",
+        "datasource": DATASOURCE,
+        # the query is the data source's own (PostgreSQL's rawSql); limit/matchAny/tags/type are the
+        # fields Grafana's built-in annotation source reads, required by the schema, unused here
+        "target": {
+            "limit": 100,
+            "matchAny": False,
+            "tags": [],
+            "type": "dashboard",
+            "refId": "Anno",
+            "rawQuery": True,
+            "editorMode": "code",
+            "format": "table",
+            "rawSql": query,
+        },
+    }
+
+
 def pair_detail() -> dict[str, Any]:
-    """One pair: unit/group states over time, failover annotations, links, detection times, evidence."""
+    """Selected pairs (`pair` is a multi-select): a row per pair repeated by Grafana (unit and group
+    states over time, links, open alerts), then detection times, failovers and evidence of them all."""
     t = table("transitions")
     lanes = ", ".join(
         f"max(CASE WHEN {t.unit} = '{u}' AND {t.grp} IS {'NULL' if g is None else f'NOT DISTINCT FROM {g}'} "
@@ -256,11 +367,11 @@ def pair_detail() -> dict[str, Any]:
         for u in ("primary", "secondary")
         for g in (None, 1, 2)
     )
-    # Grafana's dashboard schema models only its built-in annotations, so failovers are a lane of
-    # their own: it changes at every failover to the unit that took over and why.
+    # The failover lane changes at every failover to the unit that took over and why (the
+    # annotations mark the same instants on every time axis).
     changes = sql(
         "SELECT {transitions.at}, {transitions.unit}, {transitions.grp}, {transitions.to_state}, NULL AS failover "
-        "FROM {transitions} WHERE {transitions.pair} = '$pair' AND {transitions.at} <= $__timeTo() "
+        "FROM {transitions} WHERE {transitions.pair} IN ($pair) AND {transitions.at} <= $__timeTo() "
         # A unit that goes through several states in one instant (unknown → standby → failed) shows
         # where it ended: the transition no other one of that instant continues from.
         "AND NOT EXISTS (SELECT 1 FROM {transitions} AS later WHERE later.{transitions.pair} = {transitions}.{transitions.pair} "
@@ -270,19 +381,21 @@ def pair_detail() -> dict[str, Any]:
         "AND later.{transitions.transition_id} <> {transitions}.{transitions.transition_id}) "
         "UNION ALL SELECT {failovers.at}, NULL, NULL, NULL, 'to ' || {failovers.new_active} "
         "|| coalesce(' (group ' || {failovers.grp} || ')', '') || ': ' "
-        "|| {failovers.cause} FROM {failovers} WHERE {failovers.pair} = '$pair' AND {failovers.at} <= $__timeTo()"
+        "|| {failovers.cause} FROM {failovers} WHERE {failovers.pair} IN ($pair) AND {failovers.at} <= $__timeTo()"
     )
+    link_options, link_fields = _text_stat()
     return _dashboard(
         "hamon-pair",
         "hamon / Pair detail",
         [
+            _row(100, "$pair", 0, repeat="pair"),
             _panel(
                 1,
                 "state-timeline",
-                "Unit and group states",
+                "Unit and group states: $pair",
                 f"SELECT at AS time, {lanes}, max(failover) AS failover FROM ({changes}) AS changes "
                 "GROUP BY at ORDER BY at",
-                (0, 0, 24, 9),
+                (0, 1, 24, 9),
                 field_config=_state_mappings(),
                 options={"mergeValues": True, "showValue": "auto", "alignValue": "left"},
                 description="Each unit's state, and each failover group's in Active/Active; the failover lane "
@@ -294,62 +407,77 @@ def pair_detail() -> dict[str, Any]:
                 "Failover link",
                 sql(
                     "SELECT {pair_state.failover_link} AS failover_link FROM {pair_state} "
-                    "WHERE {pair_state.pair} = '$pair'"
+                    "WHERE {pair_state.pair} IN ($pair)"
                 ),
-                (0, 9, 4, 4),
+                (0, 10, 4, 4),
+                options=link_options,
+                field_config=link_fields,
             ),
             _panel(
                 3,
                 "stat",
                 "State link",
-                sql("SELECT {pair_state.state_link} AS state_link FROM {pair_state} WHERE {pair_state.pair} = '$pair'"),
-                (4, 9, 4, 4),
+                sql(
+                    "SELECT {pair_state.state_link} AS state_link FROM {pair_state} WHERE {pair_state.pair} IN ($pair)"
+                ),
+                (4, 10, 4, 4),
+                options=link_options,
+                field_config=link_fields,
             ),
             _panel(
                 4,
                 "stat",
                 "Open alerts",
                 sql(
-                    "SELECT count(*) AS open_alerts FROM {alerts} WHERE {alerts.pair} = '$pair' AND {alerts.ended_at} IS NULL"
+                    "SELECT count(*) AS open_alerts FROM {alerts} WHERE {alerts.pair} IN ($pair) "
+                    "AND {alerts.ended_at} IS NULL"
                 ),
-                (8, 9, 4, 4),
+                (8, 10, 4, 4),
+                field_config=_red_from_one(),
             ),
+            _row(101, "All selected pairs", 14),
             _panel(
                 5,
                 "histogram",
-                "Detection time (s)",
+                "Detection time",
                 sql(
-                    "SELECT {failovers.detection_s} FROM {failovers} WHERE {failovers.pair} = '$pair' "
+                    "SELECT {failovers.detection_s} AS detection FROM {failovers} WHERE {failovers.pair} IN ($pair) "
                     "AND {failovers.detection_s} IS NOT NULL AND $__timeFilter({failovers.at})"
                 ),
-                (12, 9, 12, 8),
-                description="Time from the first symptom to the takeover, against the hold times.",
+                (0, 15, 12, 8),
+                field_config=_detection_time(),
+                description=f"Time from the first symptom to the takeover; the red line is the default unit "
+                f"hold time ({HOLD_TIME_S} s; a pair's own is in `hamon report`).",
             ),
             _panel(
                 6,
                 "table",
                 "Failovers",
                 sql(
-                    "SELECT {failovers.at} AS time, {failovers.grp} AS failover_group, {failovers.new_active}, "
-                    "{failovers.previous_active}, {failovers.cause}, {failovers.detection_s}, {failovers.cause_text} "
-                    "FROM {failovers} WHERE {failovers.pair} = '$pair' AND $__timeFilter({failovers.at}) "
+                    "SELECT {failovers.at} AS time, {failovers.pair}, {failovers.grp} AS failover_group, "
+                    "{failovers.new_active}, {failovers.previous_active}, {failovers.cause}, "
+                    "{failovers.detection_s} AS detection, {failovers.cause_text} "
+                    "FROM {failovers} WHERE {failovers.pair} IN ($pair) AND $__timeFilter({failovers.at}) "
                     "ORDER BY {failovers.at} DESC"
                 ),
-                (0, 17, 24, 7),
+                (12, 15, 12, 8),
+                field_config=_pair_links(_coloured_cells(_detection_time(), ("detection",))),
             ),
             _panel(
                 7,
                 "table",
                 "Evidence events",
                 sql(
-                    "SELECT {events.at} AS time, {events.unit}, {events.grp} AS failover_group, {events.msg_id}, "
-                    "{events.kind}, {events.cause}, {events.interface}, {events.text} FROM {events} "
-                    "WHERE {events.pair} = '$pair' AND $__timeFilter({events.at}) ORDER BY {events.at} DESC LIMIT 1000"
+                    "SELECT {events.at} AS time, {events.pair}, {events.unit}, {events.grp} AS failover_group, "
+                    "{events.msg_id}, {events.kind}, {events.cause}, {events.interface}, {events.text} FROM {events} "
+                    "WHERE {events.pair} IN ($pair) AND $__timeFilter({events.at}) ORDER BY {events.at} DESC LIMIT 1000"
                 ),
-                (0, 24, 24, 10),
+                (0, 23, 24, 10),
+                field_config=_pair_links({"defaults": {}, "overrides": []}),
             ),
         ],
         variables=[PAIR_VARIABLE],
+        annotations=[failover_annotation("$pair")],
     )
 
 
@@ -404,6 +532,7 @@ def alerts_dashboard() -> dict[str, Any]:
                 field_config=_pair_links(_seconds("duration_s")),
             ),
         ],
+        annotations=[failover_annotation(None)],
     )
 
 
