@@ -121,3 +121,38 @@ def test_pairs_of_a_replayed_archive_are_history_not_silent(tmp_path: Path) -> N
     store = Store(db)
     assert store.sources()  # the archive's senders were heard, days ago
     assert SilenceWatch(store).check(dt.datetime.now(UTC)) == []
+
+
+def test_one_sender_of_a_pair_falling_silent_is_told_with_its_unit(store: Store) -> None:
+    """The standby's address stops logging while the active's still talks: pair_silent for that
+    sender, with the unit a poll found answering there; the pair itself is not silent."""
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    quiet_since = now - dt.timedelta(minutes=20)
+    heard(store, "fw-u", "192.0.2.21", [quiet_since - dt.timedelta(seconds=30 * i) for i in range(100, -1, -1)])
+    heard(store, "fw-u", "192.0.2.20", [now - dt.timedelta(seconds=30 * i) for i in range(150, -1, -1)])
+    store.record_poll("fw-u", "secondary", now - dt.timedelta(hours=1), "192.0.2.21:22", {"hosts": {}})
+    watch = SilenceWatch(store)
+    (opened,) = watch.check(now)
+    assert isinstance(opened, AlertOpen) and opened.unit == "secondary" and opened.started_at == quiet_since
+    assert opened.detail.startswith("sender 192.0.2.21 (secondary, by its last poll) of fw-u not heard for 20 min")
+    assert watch.check(now) == []  # told once
+    later = now + dt.timedelta(seconds=40)
+    heard(store, "fw-u", "192.0.2.21", [later])
+    (resolved,) = watch.check(later + dt.timedelta(seconds=1))
+    assert isinstance(resolved, AlertResolve) and resolved.alert_id == opened.alert_id
+
+
+def test_a_whole_pair_silent_is_one_alert_not_one_per_sender(store: Store) -> None:
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    last = now - dt.timedelta(minutes=30)
+    for sender in ("192.0.2.30", "192.0.2.31"):
+        heard(store, "fw-w", sender, [last - dt.timedelta(seconds=30 * i) for i in range(100, -1, -1)])
+    (opened,) = SilenceWatch(store).check(now)
+    assert opened.unit is None and opened.detail.startswith("no message from fw-w for 30 min")
+
+
+def test_a_sender_that_seldom_talks_is_not_told_for_being_quiet(store: Store) -> None:
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    heard(store, "fw-q", "192.0.2.40", [now - dt.timedelta(minutes=20), now - dt.timedelta(minutes=50)])
+    heard(store, "fw-q", "192.0.2.41", [now - dt.timedelta(seconds=30 * i) for i in range(150, -1, -1)])
+    assert SilenceWatch(store).check(now) == []

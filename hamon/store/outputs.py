@@ -387,6 +387,14 @@ def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def poll_sources(store: Store, pair: str) -> dict[str, str]:
+    """Per unit of a pair, the address its last poll reached (where `show failover` said This host
+    is that unit)."""
+    q = select(polls.c.unit, polls.c.source).where(polls.c.pair == pair)
+    with store._begin("reading polls") as conn:
+        return {r.unit: r.source for r in conn.execute(q)}
+
+
 POLL_FIELDS = ("failover_link", "state_link", "hosts", "host_interfaces", "last_failover_at", "warnings")
 
 
