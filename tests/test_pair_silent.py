@@ -156,3 +156,28 @@ def test_a_sender_that_seldom_talks_is_not_told_for_being_quiet(store: Store) ->
     heard(store, "fw-q", "192.0.2.40", [now - dt.timedelta(minutes=20), now - dt.timedelta(minutes=50)])
     heard(store, "fw-q", "192.0.2.41", [now - dt.timedelta(seconds=30 * i) for i in range(150, -1, -1)])
     assert SilenceWatch(store).check(now) == []
+
+
+def test_pairs_shows_a_silent_pair(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    example = Path(__file__).parent.parent / "examples" / "asa-pair.log"
+    assert CliRunner().invoke(main, ["--db", db, "replay", str(example), "--no-progress"]).exit_code == 0
+    store = Store(db)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    last = now - dt.timedelta(minutes=25)
+    heard(store, "fw-edge", "192.0.2.50", [last - dt.timedelta(seconds=30 * i) for i in range(100, -1, -1)])
+    (opened,) = SilenceWatch(store).check(now)
+    store.close()
+    pairs = {p["pair"]: p for p in json.loads(CliRunner().invoke(main, ["--db", db, "pairs", "--json"]).stdout)}
+    assert pairs["fw-edge"]["silent_since"] == opened.started_at.isoformat().replace("+00:00", "Z")
+    assert pairs["fw-dc"]["silent_since"] is None
+    text = CliRunner().invoke(main, ["--db", db, "pairs"]).stdout
+    edge = next(line for line in text.splitlines() if line.startswith("fw-edge"))
+    dc = next(line for line in text.splitlines() if line.startswith("fw-dc"))
+    assert f"since {last:%H:%M:%S}Z (25m" in edge and " no " in dc

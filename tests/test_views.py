@@ -50,6 +50,7 @@ def test_listing_shapes_are_exactly_the_contract(db: str) -> None:
             "open_alerts",
             "last_failover_at",
             "polled",
+            "silent_since",
         ]
         for p in pairs
     )

@@ -25,6 +25,7 @@ PAIR_KEYS = (
     "open_alerts",
     "last_failover_at",
     "polled",
+    "silent_since",
 )
 
 
@@ -245,6 +246,7 @@ def pairs_cmd(obj: Context, as_json: bool) -> None:
         emit_json(_shape(rows, PAIR_KEYS, False))
         return
     colour = {"active": "green", "standby": "cyan", "failed": "bold red", "syncing": "yellow", "disabled": "magenta"}
+    now = dt.datetime.now(dt.UTC)
 
     def state(s: str) -> Text | str:
         return styled(s, colour[s]) if s in colour else s
@@ -262,6 +264,7 @@ def pairs_cmd(obj: Context, as_json: bool) -> None:
                 "failover link",
                 "state link",
                 "open alerts",
+                "silent",
                 "last failover",
             ),
             [
@@ -274,12 +277,24 @@ def pairs_cmd(obj: Context, as_json: bool) -> None:
                     r["failover_link"],
                     r["state_link"],
                     r["open_alerts"],
+                    _silent(r["silent_since"], now),
                     r["last_failover_at"],
                 )
                 for r in rows
             ],
+            blanks={"silent": "no", "groups": "n/a"},
         )
     )
+
+
+def _silent(since: str | None, now: dt.datetime) -> Text | None:
+    """`since 10:00:13Z (20m)` for a pair with an open pair_silent alert."""
+    from hamon.notify.wording import clock, human
+
+    if since is None:
+        return None
+    at = dt.datetime.fromisoformat(since)
+    return styled(f"since {clock(at)} ({human((now - at).total_seconds())})", "bold red")
 
 
 @click.command("correlate")

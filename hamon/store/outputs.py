@@ -360,8 +360,15 @@ def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
     open_alerts = (
         select(alerts.c.pair, func.count().label("n")).where(alerts.c.ended_at.is_(None)).group_by(alerts.c.pair)
     ).subquery()
-    q = select(pair_state, func.coalesce(open_alerts.c.n, 0).label("open_alerts")).outerjoin(
-        open_alerts, and_(open_alerts.c.pair == pair_state.c.pair)
+    silent = (
+        select(alerts.c.pair, func.min(alerts.c.started_at).label("since"))
+        .where(alerts.c.ended_at.is_(None), alerts.c.kind == "pair_silent")
+        .group_by(alerts.c.pair)
+    ).subquery()
+    q = (
+        select(pair_state, func.coalesce(open_alerts.c.n, 0).label("open_alerts"), silent.c.since.label("silent_since"))
+        .outerjoin(open_alerts, and_(open_alerts.c.pair == pair_state.c.pair))
+        .outerjoin(silent, and_(silent.c.pair == pair_state.c.pair))
     )
     if pair is not None:
         q = q.where(pair_state.c.pair == pair)
@@ -382,6 +389,7 @@ def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
             "open_alerts": int(r.open_alerts),
             "last_failover_at": None if r.last_failover_at is None else iso(r.last_failover_at),
             "polled": polled.get(r.pair, {}),
+            "silent_since": None if r.silent_since is None else iso(r.silent_since),
         }
         for r in rows
     ]
