@@ -187,10 +187,17 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
 
 
 def listener_text(x: dict[str, Any]) -> str:
-    """`udp 0.0.0.0:514 (receive buffer 64 MiB)`."""
+    """`udp 0.0.0.0:514 (receive buffer 64 MiB, receive ring 64 MiB, peak 0.2 MiB, 0 dropped)`."""
     text = f"{x['transport']} {x['host']}:{x['port']}"
     if "receive_buffer_bytes" in x:
-        text += f" (receive buffer {x['receive_buffer_bytes'] / (1 << 20):.0f} MiB)"
+        text += f" (receive buffer {x['receive_buffer_bytes'] / (1 << 20):.0f} MiB"
+        ring = x.get("receive_ring")
+        if ring:
+            text += (
+                f", receive ring {ring['capacity'] / (1 << 20):.0f} MiB, peak {ring['peak'] / (1 << 20):.1f} MiB"
+                f", {ring['ring_dropped']:,} dropped"
+            )
+        text += ")"
     return text
 
 

@@ -54,10 +54,19 @@ def serve_metrics(
                 "Usable kernel receive buffer granted to a UDP listener",
                 labels=["listener"],
             )
+            peaks = GaugeMetricFamily(
+                "hamon_receive_ring_peak_bytes",
+                "Most bytes the UDP receive ring held while Python was busy (capacity in hamon status)",
+                labels=["listener"],
+            )
             for x in listeners():
+                name = f"{x['transport']} {x['host']}:{x['port']}"
                 if "receive_buffer_bytes" in x:
-                    buffers.add_metric([f"{x['transport']} {x['host']}:{x['port']}"], x["receive_buffer_bytes"])
+                    buffers.add_metric([name], x["receive_buffer_bytes"])
+                if x.get("receive_ring"):
+                    peaks.add_metric([name], x["receive_ring"]["peak"])
             yield buffers
+            yield peaks
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector())

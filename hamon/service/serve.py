@@ -282,6 +282,7 @@ class Service:
         out = [
             {"transport": c.transport, "host": c.address[0], "port": c.address[1]}
             | ({"receive_buffer_bytes": c.receive_buffer} if hasattr(c, "receive_buffer") else {})
+            | ({"receive_ring": c.ring_stats()} if getattr(c, "ring", None) is not None else {})  # type: ignore[attr-defined]
             for c in self.collectors
             if hasattr(c, "address")
         ]
