@@ -257,3 +257,17 @@ def test_a_config_file_gives_the_defaults_an_admin_shell_needs(tmp_path: Path) -
     conf.write_text("db: x\ncolour: blue\n")
     bad = hamon("events")
     assert bad.returncode == 1 and f"{conf}: unknown key 'colour'" in bad.stderr
+
+
+def test_pairs_and_sources_take_pair_like_every_listing(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    example = Path(__file__).parent.parent / "examples" / "asa-pair.log"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--db", db, "replay", str(example), "--no-progress"]).exit_code == 0
+    pairs = json.loads(runner.invoke(main, ["--db", db, "pairs", "--pair", "fw-dc", "--json"]).stdout)
+    assert [p["pair"] for p in pairs] == ["fw-dc"]
+    sources = json.loads(runner.invoke(main, ["--db", db, "sources", "--pair", "fw-edge", "--json"]).stdout)
+    assert sources and {s["pair"] for s in sources} == {"fw-edge"}
+    for cmd in ("pairs", "sources"):
+        r = runner.invoke(main, ["--db", db, cmd, "--pair", "fw-edgee"])
+        assert r.exit_code == 1 and "no pair 'fw-edgee' (known: fw-dc, fw-edge)" in r.output

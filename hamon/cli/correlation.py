@@ -235,13 +235,14 @@ def ack_cmd(obj: Context, alert_id: str, comment: str, by: str | None, as_json: 
 
 
 @click.command("pairs")
+@click.option("--pair", metavar="PAIR", help="Only this pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
-def pairs_cmd(obj: Context, as_json: bool) -> None:
+def pairs_cmd(obj: Context, pair: str | None, as_json: bool) -> None:
     """Every pair as it stands: mode, state of each unit, active unit per group, links, open alerts."""
     from hamon.store import outputs
 
-    rows = outputs.pair_list(obj.store())
+    rows = outputs.pair_list(obj.store(), obj.known_pair(pair))
     if as_json:
         emit_json(_shape(rows, PAIR_KEYS, False))
         return

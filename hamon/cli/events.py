@@ -170,11 +170,13 @@ def quarantine_cmd(obj: Context, since: dt.datetime | None, limit: int, as_json:
 
 
 @click.command("sources")
+@click.option("--pair", metavar="PAIR", help="Only this pair's senders.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
-def sources_cmd(obj: Context, as_json: bool) -> None:
+def sources_cmd(obj: Context, pair: str | None, as_json: bool) -> None:
     """Senders seen, with their pair, lines counted and when each was last heard."""
-    srcs = obj.store().sources()
+    only = obj.known_pair(pair)
+    srcs = [s for s in obj.store().sources() if only is None or s["pair"] == only]
     out_rows = [
         {"source": s["source"], "pair": s["pair"], "lines": int(s["lines"]), "last_at": iso(s["last_at"])} for s in srcs
     ]
