@@ -215,12 +215,15 @@ def post_json(url: str, doc: Any, headers: dict[str, str], timeout: float, shown
 class WebhookSender:
     """`webhook://host:port/path` (http) or `webhook+https://…`: hamon's own JSON per notice, the
     documented alert shape plus `status`, the one-sentence `summary`, its `context` lines and
-    `links` — for receivers that route on fields rather than read apprise's text envelope. A user
-    and password in the URL are sent as HTTP basic authentication."""
+    `links` — for receivers that route on fields rather than read apprise's text envelope. `json://`
+    and `jsons://` (without apprise ?options) get the same fields beside apprise's envelope
+    (`version`, `title`, `message`, `attachments`, `type`), so a receiver written for apprise still
+    reads what it read. A user and password in the URL are sent as HTTP basic authentication."""
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         scheme, rest = url.split("://", 1)
-        plain = "https://" + rest if scheme == "webhook+https" else "http://" + rest
+        plain = ("https://" if scheme in ("webhook+https", "jsons") else "http://") + rest
+        self.envelope = scheme in ("json", "jsons")  # apprise's json:// fields too
         parts = urllib.parse.urlsplit(plain)
         if not parts.hostname:
             raise ConfigError(f"not a webhook URL: {masked(url)} (give webhook://HOST:PORT/PATH)")
@@ -260,10 +263,21 @@ class WebhookSender:
             "links": links,
         }
 
+    @staticmethod
+    def envelope_of(n: Notice) -> dict[str, Any]:
+        """apprise's json:// body (version, title, message, attachments, type), as apprise fills it."""
+        kind = (
+            "success"
+            if n.state == "resolved"
+            else {"critical": "failure", "warning": "warning"}.get(n.severity, "info")
+        )
+        return {"version": "1.0", "title": n.title, "message": n.body, "attachments": [], "type": kind}
+
     def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
         headers = {"Authorization": self._auth} if self._auth else {}
         for n in notices:
-            ok, recoverable, error = post_json(self.endpoint, self.payload(n), headers, self.timeout, self._shown)
+            body = {**self.envelope_of(n), **self.payload(n)} if self.envelope else self.payload(n)
+            ok, recoverable, error = post_json(self.endpoint, body, headers, self.timeout, self._shown)
             if not ok:
                 return ok, recoverable, error
         return True, False, ""
@@ -290,6 +304,9 @@ def sender(url: str, external_url: str | None = None) -> Sender:
     if url.startswith(("alertmanager://", "alertmanagers://")):
         return AlertmanagerSender(url, external_url=external_url)
     if url.startswith(("webhook://", "webhook+https://")):
+        return WebhookSender(url)
+    if url.startswith(("json://", "jsons://")) and "?" not in url:
+        # apprise's envelope and hamon's alert fields in one body; with ?options, apprise sends it
         return WebhookSender(url)
     return AppriseSender(url)
 
