@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define BATCH 128
-#define GATHER_US 2000
+#define GATHER_US 1000
 #define MAX_DATAGRAM 65536
 #define HEADER (4 + 1)
 #define SKIP 0xFFFFFFFFu /* the rest of the ring is unused: go on at 0 */

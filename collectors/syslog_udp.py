@@ -124,9 +124,9 @@ class UdpSyslog:
 
     def _run_ring(self) -> None:
         ring = self.ring
-        while not self._stop.is_set():
-            if ring.wait(0.1) and self._publish(ring.drain(MAX_DRAIN)) < SMALL:
-                time.sleep(GATHER)
+        while not self._stop.is_set():  # the receive thread lets datagrams gather: no sleep here
+            if ring.wait(0.1):
+                self._publish(ring.drain(MAX_DRAIN))
         time.sleep(0.05)  # what the kernel still holds reaches the ring
         ring.close()
         while self._publish(ring.drain(MAX_DRAIN)):
