@@ -184,17 +184,9 @@ def peak_rss_of(capture: Path, work: Path) -> float:
     return int(out) / 1024.0
 
 
-def time_syslog_ng(capture: Path, work: Path) -> tuple[float, float, int] | None:
-    exe = shutil.which("syslog-ng")
-    if exe is None:
-        return None
-    out = work / "syslog-ng-out.log"
-    out.unlink(missing_ok=True)
-    conf = work / "syslog-ng.conf"
-    conf.write_text(SYSLOG_NG_CONF.format(filter=FILTER, out=out))
-    state = work / "syslog-ng-state"
-    state.mkdir(exist_ok=True)
-    cmd = [
+def syslog_ng_command(exe: str, conf: Path, state: Path) -> list[str]:
+    """syslog-ng in the foreground on `conf`, its persist file, pid file and control socket in `state`."""
+    return [
         exe,
         "-F",
         "-f",
@@ -207,6 +199,19 @@ def time_syslog_ng(capture: Path, work: Path) -> tuple[float, float, int] | None
         "-c",
         str(state / "ctl"),
     ]
+
+
+def time_syslog_ng(capture: Path, work: Path) -> tuple[float, float, int] | None:
+    exe = shutil.which("syslog-ng")
+    if exe is None:
+        return None
+    out = work / "syslog-ng-out.log"
+    out.unlink(missing_ok=True)
+    conf = work / "syslog-ng.conf"
+    conf.write_text(SYSLOG_NG_CONF.format(filter=FILTER, out=out))
+    state = work / "syslog-ng-state"
+    state.mkdir(exist_ok=True)
+    cmd = syslog_ng_command(exe, conf, state)
     with capture.open("rb") as src:
         cpu = children_cpu()
         t = time.perf_counter()

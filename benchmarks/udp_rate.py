@@ -24,12 +24,10 @@ a production sink shares its host, and an incident storm loads it most.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,8 +35,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from replay import FILTER  # the failover filter of the replay benchmark
-from serve import SENDER, pin, udp_rcvbuf_errors  # the same traffic as the serve benchmark
+from replay import FILTER, syslog_ng_command  # the failover filter and syslog-ng's command line
+from serve import SENDER, pin, status, udp_rcvbuf_errors  # the same traffic and counters as the serve benchmark
 
 SYSLOG_NG_UDP = """@version: 3.38
 @include "scl.conf"
@@ -127,12 +125,7 @@ def run_hamon(work: Path, rate: int, seconds: float) -> dict[str, float]:
         sent, took = send(port, rate, seconds)
 
         def counters() -> dict[str, list[dict[str, int]]]:
-            con = sqlite3.connect(str(db), timeout=5)
-            try:
-                row = con.execute("SELECT counters FROM service_status WHERE name = 'serve'").fetchone()
-                return json.loads(row[0]) if row else {}
-            finally:
-                con.close()
+            return status(db)  # type: ignore[return-value]
 
         def taken() -> int:  # received and not dropped (by the bus, or past a full receive ring)
             snap = counters()
@@ -167,19 +160,7 @@ def run_syslog_ng(work: Path, rate: int, seconds: float, buffer: int) -> dict[st
     state.mkdir()
     ctl = state / "ctl"
     server = subprocess.Popen(
-        [
-            exe,
-            "-F",
-            "-f",
-            str(conf),
-            "--no-caps",
-            "-R",
-            str(state / "persist"),
-            "-p",
-            str(state / "pid"),
-            "-c",
-            str(ctl),
-        ],
+        syslog_ng_command(exe, conf, state),
         stdout=subprocess.DEVNULL,
         stderr=(work / "syslog-ng.log").open("w"),
         preexec_fn=lambda: pin(0),
