@@ -231,3 +231,22 @@ def test_chromium_draws_the_html_timeline(tmp_path: Path) -> None:
     narrow = tmp_path / "narrow.png"
     _screenshot(page, narrow, 900, 1800)
     assert 0 < _pixels(narrow, draw.COLOURS["failed"]) < _pixels(shot, draw.COLOURS["failed"])
+
+
+def test_a_split_brain_shades_the_state_lanes_for_its_span(tmp_path: Path) -> None:
+    s = play(
+        tmp_path,
+        STEADY
+        + [
+            P(100, 104001, "Switching to ACTIVE - No Active unit found"),
+            S(100, 104001, "Switching to ACTIVE - No Active unit found"),
+        ],
+    )
+    fig, _, _ = _figure_of(s)
+    (band,) = [c for c in fig.axes[0].collections if c.get_gid() == "split-brain"]
+    (alert,) = [a for a in s.alerts() if a["kind"] == "split_brain"]
+    xs = band.get_paths()[0].vertices[:, 0]
+    started = mdates.date2num(dt.datetime.fromisoformat(alert["started_at"].replace("Z", "+00:00")))
+    assert xs.min() == pytest.approx(started, abs=1e-7)
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert (ys.min(), ys.max()) == pytest.approx((-0.5, 1.5))  # the two state lanes, not the alert rows

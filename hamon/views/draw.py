@@ -198,8 +198,8 @@ def figure(
             )
         ax.plot([x, x], [-0.5, lane_top], color="black", linestyle="--", linewidth=1)
     for a, (s, e) in zip(alerts, a_spans, strict=True):
-        if a["kind"] == "split_brain":
-            ax.axvspan(s, e, ymin=0, ymax=(lane_top + 0.5) / (rows + 0.5), color="#d0342c", alpha=0.15)
+        if a["kind"] == "split_brain":  # both units active: the state lanes shaded red
+            ax.fill_betweenx([-0.5, lane_top], s, e, color="#d0342c", alpha=0.15, linewidth=0, gid="split-brain")
 
     # failover labels
     fo_base = lane_top + 0.1
