@@ -271,3 +271,19 @@ def test_pairs_and_sources_take_pair_like_every_listing(tmp_path: Path) -> None:
     for cmd in ("pairs", "sources"):
         r = runner.invoke(main, ["--db", db, cmd, "--pair", "fw-edgee"])
         assert r.exit_code == 1 and "no pair 'fw-edgee' (known: fw-dc, fw-edge)" in r.output
+
+
+def test_replay_summary_lists_the_busiest_pairs_not_a_whole_fleet(tmp_path: Path) -> None:
+    lines = [
+        f"<161>Nov 25 2026 10:00:{i % 60:02d} fw{n:02d} : %ASA-1-105032: LAN Failover interface is down"
+        for n in range(30)
+        for i in range(1 + n % 3)
+    ]
+    cap = tmp_path / "fleet.log"
+    cap.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 'h.db'}", "replay", str(cap), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    listed = [line.split()[0] for line in r.stdout.splitlines() if line.startswith("fw")]
+    assert len(listed) == 20 and listed == sorted(listed)
+    assert {int(name[2:]) % 3 for name in listed} == {1, 2}  # the busiest: 2 and 3 events, not 1
+    assert "… and 10 more pairs (the 20 with the most events are shown; all in --json" in r.stdout

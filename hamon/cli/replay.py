@@ -164,6 +164,9 @@ def replay_cmd(
         sys.exit(EXIT_NOT_NOTIFIED)
 
 
+SHOWN_PAIRS = 20
+
+
 def _print_summary(s: Summary) -> None:
     out = console()
     out.print(
@@ -172,8 +175,15 @@ def _print_summary(s: Summary) -> None:
         f"{s.quarantined:,} quarantined, {s.ordinary:,} other ASA, {s.other:,} other syslog, {s.blank:,} blank"
     )
     if s.pairs:
-        rows = [(p, f"{c.events:,}", f"{c.lines:,}") for p, c in sorted(s.pairs.items())]
+        # A fleet capture names thousands of pairs: the busiest SHOWN_PAIRS here, all in --json.
+        busiest = sorted(s.pairs.items(), key=lambda pc: (-pc[1].events, -pc[1].lines, pc[0]))[:SHOWN_PAIRS]
+        rows = [(p, f"{c.events:,}", f"{c.lines:,}") for p, c in sorted(busiest)]
         out.print(table(None, ("pair", "events", "lines"), rows))
+        if len(s.pairs) > SHOWN_PAIRS:
+            out.print(
+                f"… and {len(s.pairs) - SHOWN_PAIRS:,} more pairs (the {SHOWN_PAIRS} with the most events are "
+                "shown; all in --json, and in hamon sources)"
+            )
     if s.failovers or s.alerts_opened:
         out.print(f"correlated: {s.failovers:,} failovers, {s.alerts_opened:,} alerts (hamon failovers, hamon alerts)")
     if s.notifications is not None:
