@@ -49,27 +49,35 @@ def correlate(
 ) -> CorrelationSummary:
     """Correlate the given pairs; `earliest[pair]` is the earliest new event (None: from scratch)."""
     summary = CorrelationSummary()
-    pending: list[store_outputs.Run] = []  # outputs of up to WRITE_BATCH pairs, written together
-    for pair in sorted(earliest):
-        cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
-        _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True, written=pending)
-        if len(pending) >= WRITE_BATCH:
+    names = sorted(earliest)
+    for i in range(0, len(names), WRITE_BATCH):
+        # WRITE_BATCH pairs: their reads and their outputs in one transaction
+        with store.one_transaction("correlating pairs"):
+            pending: list[store_outputs.Run] = []
+            outs_of: dict[str, tuple[list[Output], int]] = {}
+            for pair in names[i : i + WRITE_BATCH]:
+                cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
+                _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True, written=pending)
+                outs_of[pair] = (outs, n)
             store_outputs.write_runs(store, pending)
-            pending.clear()
-        fos = len({o.failover_id for o in outs if isinstance(o, Failover)})  # refined ones come again
-        opened = sum(1 for o in outs if isinstance(o, AlertOpen))
-        summary.alert_ids |= {o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}
-        summary.pairs += 1
-        summary.events += n
-        summary.failovers += fos
-        summary.alerts_opened += opened
-        summary.per_pair[pair] = {"failovers": fos, "alerts": opened}
-    if pending:
-        store_outputs.write_runs(store, pending)
+        for pair, (outs, n) in outs_of.items():
+            _tally(summary, pair, outs, n)
     return summary
 
 
-WRITE_BATCH = 200  # pairs whose outputs `correlate` stores in one transaction
+def _tally(summary: CorrelationSummary, pair: str, outs: list[Output], n: int) -> None:
+    """A pair's run in the summary."""
+    fos = len({o.failover_id for o in outs if isinstance(o, Failover)})  # refined ones come again
+    opened = sum(1 for o in outs if isinstance(o, AlertOpen))
+    summary.alert_ids |= {o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}
+    summary.pairs += 1
+    summary.events += n
+    summary.failovers += fos
+    summary.alerts_opened += opened
+    summary.per_pair[pair] = {"failovers": fos, "alerts": opened}
+
+
+WRITE_BATCH = 200  # pairs that `correlate` reads and stores in one transaction
 
 
 class Observer(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -78,6 +79,7 @@ class Store:
     """A hamon store; the schema is brought to the current revision on first use."""
 
     def __init__(self, url: str | None = None, *, migrate: bool = True, create: bool = True) -> None:
+        self._local = threading.local()  # the connection of a `one_transaction()` block, per thread
         raw = _normalize_url(url or default_url())
         try:
             parsed = make_url(raw)
@@ -116,6 +118,10 @@ class Store:
     # -- lifecycle ---------------------------------------------------------------------------
     @contextmanager
     def _begin(self, what: str) -> Iterator[Connection]:
+        shared = getattr(self._local, "conn", None)
+        if shared is not None:  # inside `one_transaction()` on this thread: its connection
+            yield shared
+            return
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -126,6 +132,21 @@ class Store:
                     f"cannot connect to PostgreSQL at {self._address}: {reason} (--db / HAMON_DB)"
                 ) from exc
             raise StoreError(f"{what} failed on {self.url}: {reason}") from exc
+
+    @contextmanager
+    def one_transaction(self, what: str) -> Iterator[None]:
+        """Every store call of this thread inside the block runs in one transaction (many pairs'
+        reads and writes in one, rather than a transaction per statement); other threads are not
+        affected. Committed at the end, rolled back on an error."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._begin(what) as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
 
     def revision(self) -> str | None:
         """The schema revision of the store, None for an empty store."""
@@ -406,7 +427,7 @@ class Store:
         )
         q = _ordered(q, order, limit, newest)
         with self._begin("reading events") as conn:
-            for r in conn.execution_options(yield_per=2000).execute(q):
+            for r in conn.execute(q, execution_options={"yield_per": 2000}):  # this statement only
                 yield events_map.from_row(r)
 
     def iter_event_json(
@@ -444,7 +465,7 @@ class Store:
         build = func.json_object(*args) if self.dialect == "sqlite" else cast(func.json_build_object(*args), Text)
         out = select(build).order_by(c.at, c.seq, c.event_id)
         with self._begin("reading events") as conn:
-            for (doc,) in conn.execution_options(yield_per=5000).execute(out):
+            for (doc,) in conn.execute(out, execution_options={"yield_per": 5000}):  # this statement only
                 yield doc
 
     def last_seq(self) -> int:
