@@ -51,7 +51,14 @@ auto.create.topics.enable=false
 PROPS
   if [ ! -f "$dir/data/meta.properties" ]; then
     local id
-    id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # A cluster id as Kafka makes them (base64url of a UUID), never starting with "-": the storage
+    # tool would read it as an option (1 in 64 ids did, and the broker did not start).
+    id=$(python3 -c 'import base64, uuid
+while True:
+    i = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not i.startswith("-"):
+        break
+print(i)')
     java -cp "$libs/*" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1
   fi
   # A small heap and the quick JIT: a test broker, ready in seconds.
