@@ -227,6 +227,12 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def start_load(n: int) -> list[subprocess.Popen[bytes]]:
+    """`--load N`: N CPU-bound processes (a Python busy loop each), not pinned: they take what the
+    scheduler gives them, on every core, for both sides' runs. Kill them when done."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
 def summary(name: str, walls: list[float], cpus: list[float], lines: int) -> str:
     return (
         f"{name:<34} wall min {min(walls):.3f} / median {statistics.median(walls):.3f} s "
@@ -286,7 +292,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}; load average before: {loadavg()}; --load {args.load}", flush=True)
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+    hogs = start_load(args.load)
     pg = Postgres(args.postgres) if args.postgres else None
     try:
         with tempfile.TemporaryDirectory(dir=args.out) as tmp:

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from replay import FILTER, syslog_ng_command  # the failover filter and syslog-ng's command line
+from replay import FILTER, loadavg, start_load, syslog_ng_command  # shared with the replay benchmark
 from serve import SENDER, pin, status, udp_rcvbuf_errors  # the same traffic and counters as the serve benchmark
 
 SYSLOG_NG_UDP = """@version: 3.38
@@ -197,10 +197,6 @@ def run_syslog_ng(work: Path, rate: int, seconds: float, buffer: int) -> dict[st
         server.wait(timeout=30)
 
 
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main() -> None:
     print(f"sender: {'C (sendmmsg)' if SENDER_CMD[0] != sys.executable else 'Python'}")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,9 +218,7 @@ def main() -> None:
             print(f"net.core.rmem_max raised from {before} to {args.buffer} for the runs")
         except OSError:
             print(f"net.core.rmem_max is {before} (not writable here): syslog-ng gets at most that")
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)
-    ]  # not pinned: they take what the scheduler gives them, on both cores
+    hogs = start_load(args.load)
     best: dict[str, int | None] = {"hamon": None, "syslog-ng": None}
     failed: set[str] = set()
     try:

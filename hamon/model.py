@@ -32,7 +32,7 @@ class Cause(StrEnum):
     UNKNOWN = "unknown"
 
 
-CAUSE_WORDS = {
+CAUSE_WORDS: dict[str, str] = {
     Cause.PEER_UNREACHABLE: "mate not heard (hellos lost)",
     Cause.INTERFACE_FAILURE: "interface health check failed",
     Cause.MANUAL: "manual switchover",
@@ -43,6 +43,11 @@ CAUSE_WORDS = {
     Cause.UNKNOWN: "cause unknown",
 }
 """A cause as a person says it (pictures, pages); keyed by the cause's value."""
+
+
+def cause_words(cause: str) -> str:
+    """A cause in words (`mate not heard (hellos lost)`); one hamon does not know, as it came."""
+    return CAUSE_WORDS.get(cause, cause)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,15 +44,7 @@ def emit_json_stream(items: Iterable[Any]) -> None:
     """Write a JSON array item by item, as the items come: one item per line (the C encoder; an
     indented document goes through the far slower pure-Python one), so a listing of millions of
     rows is written in bounded memory, and `grep` still finds a row's line."""
-    out = sys.stdout
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    first = True
-    out.write("[")
-    for item in items:
-        out.write(("\n  " if first else ",\n  ") + encode(item))
-        first = False
-    out.write("\n]\n" if not first else "]\n")
-    out.flush()
+    emit_json_texts(map(json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode, items))
 
 
 def emit_json_texts(docs: Iterable[str]) -> None:
@@ -91,7 +83,7 @@ def console(stderr: bool = False) -> Console:
 
 
 class Listing:
-    """A table that fits the console. The free-text column (the last, unless named) gets the
+    """A table that fits the console. The free-text column (the last) gets the
     remaining width, never less than MIN_FREE, and wraps. To fit, in this order: timestamps lose
     their year (`11-25 10:00:13`), the `extra` columns are left out (shown with --wide or when
     there is room), the other columns are truncated (widest first, never below their header, ten
@@ -103,11 +95,10 @@ class Listing:
         title: str | None,
         columns: Sequence[str],
         rows: Sequence[Sequence[Text]],
-        free: int | None = None,
         extra: Sequence[str] = (),
     ) -> None:
         self.title, self.columns, self.rows = title, list(columns), rows
-        self.free = len(self.columns) - 1 if free is None else free
+        self.free = len(self.columns) - 1
         self.extra = [self.columns.index(c) for c in extra]
         self.times = [any(_TIMESTAMP.match(r[i].plain) for r in rows) for i in range(len(self.columns))]
 
@@ -198,7 +189,6 @@ def table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     *,
-    free: int | None = None,
     blanks: dict[str, str] | None = None,
     extra: Sequence[str] = (),
 ) -> Listing:
@@ -208,4 +198,4 @@ def table(
     columns are left out when the terminal is too narrow for them."""
     words = [(blanks or {}).get(c, BLANK) for c in columns]
     cells = [[_cell(v, words[i]) for i, v in enumerate(r)] for r in rows]
-    return Listing(title, columns, cells, free, extra)
+    return Listing(title, columns, cells, extra)

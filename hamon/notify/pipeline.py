@@ -59,6 +59,13 @@ class Notice:
         return f"[{word}] {self.pair}: {self.kind.replace('_', ' ')}{where}{still}"
 
     @property
+    def notify_type(self) -> str:
+        """apprise's word for it (its NotifyType values): success once resolved, else by severity."""
+        if self.state == "resolved":
+            return "success"
+        return {"critical": "failure", "warning": "warning"}.get(self.severity, "info")
+
+    @property
     def body(self) -> str:
         lines = [self.headline, *self.context, ""] if self.headline else []
         lines += [self.detail, f"pair: {self.pair}", f"kind: {self.kind}", f"severity: {self.severity}"]
@@ -94,20 +101,12 @@ class AppriseSender:
         # Tokens and passwords never leave the sender: shown and logged in apprise's private form.
         self.target = target_id(self._apprise[0].url(privacy=True).split("?", 1)[0], url)  # type: ignore[no-untyped-call]
         self._secrets = _secrets_of(url)
-        self._types = {
-            "critical": apprise.NotifyType.FAILURE,
-            "warning": apprise.NotifyType.WARNING,
-            "info": apprise.NotifyType.INFO,
-            "resolved": apprise.NotifyType.SUCCESS,
-        }
+        self._type = apprise.NotifyType
 
     def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
         for n in notices:
-            kind = (
-                self._types["resolved"] if n.state == "resolved" else self._types.get(n.severity, self._types["info"])
-            )
             with _apprise_says() as said:
-                ok = self._apprise.notify(title=n.title, body=n.body, notify_type=kind)
+                ok = self._apprise.notify(title=n.title, body=n.body, notify_type=self._type(n.notify_type))
             if not ok:  # apprise returns no reason, it logs one: that is what the operator needs
                 why = said[-1] if said else "no reason given"
                 return False, True, f"{self.target}: {self._scrub(why)}"
@@ -266,12 +265,7 @@ class WebhookSender:
     @staticmethod
     def envelope_of(n: Notice) -> dict[str, Any]:
         """apprise's json:// body (version, title, message, attachments, type), as apprise fills it."""
-        kind = (
-            "success"
-            if n.state == "resolved"
-            else {"critical": "failure", "warning": "warning"}.get(n.severity, "info")
-        )
-        return {"version": "1.0", "title": n.title, "message": n.body, "attachments": [], "type": kind}
+        return {"version": "1.0", "title": n.title, "message": n.body, "attachments": [], "type": n.notify_type}
 
     def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
         headers = {"Authorization": self._auth} if self._auth else {}

@@ -134,12 +134,8 @@ class NotifyWorker:
         managers = [s for s in self.pipeline.senders if isinstance(s, AlertmanagerSender)]
         if not managers:
             return
-        firing = [
-            n
-            for n in notices_for(
-                self.store, [a["alert_id"] for a in alert_list(self.store, open_only=True)], self.pipeline.wording
-            )
-        ]
+        open_ids = [a["alert_id"] for a in alert_list(self.store, open_only=True)]
+        firing = notices_for(self.store, open_ids, self.pipeline.wording)
         if firing:
             for m in managers:
                 m.send(firing)

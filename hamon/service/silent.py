@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from hamon.correlate.traffic import Traffic
 from hamon.model import AlertOpen, AlertResolve, Output
-from hamon.resolve.inventory import Inventory, PairConfig
+from hamon.resolve.inventory import Inventory, PairConfig, unit_address
 from hamon.store import outputs
 from hamon.store.db import Store
 
@@ -109,8 +109,11 @@ class SilenceWatch:
         """Which unit answered at each address when last polled (`show failover`: This host)."""
         out = {}
         for unit, source in outputs.poll_sources(self.store, pair).items():
-            host, _, port = source.rpartition(":")
-            out[host if host and port.isdigit() and host.count(":") == 0 else source] = unit
+            try:
+                host = unit_address(source)[0]  # HOST, HOST:PORT or [IPv6]:PORT, as `poll:` lists it
+            except ValueError:
+                host = source
+            out[host] = unit
         return out
 
     def _talks(self, pair: str, last: dt.datetime, only: str | None = None) -> bool:

@@ -13,11 +13,10 @@ import datetime as dt
 import html
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from hamon.model import CAUSE_WORDS, iso
-from hamon.views.incidents import Incident
+from hamon.model import cause_words, iso
+from hamon.views.incidents import Incident, parse_at
 
 COLOURS = {
     "active": "#2e9e44",
@@ -32,10 +31,6 @@ DETECTION_COLOUR = "#f2a33a"
 WIDTH_IN, LEFT_IN, RIGHT_IN, DPI = 13.0, 1.9, 2.1, 110
 FONT = 8
 MAX_LABEL_LEVELS = 6
-
-
-def _time(s: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
 def lane_name(unit: str, group: int | None) -> str:
@@ -59,7 +54,7 @@ def _lanes(
     each transition."""
     lanes = {n: [(start, before.get(n, "unknown"))] for n in names}
     for t in transitions:
-        at = max(_time(t["at"]), start)
+        at = max(parse_at(t["at"]), start)
         changes = lanes.setdefault(lane_name(t["unit"], t["group"]), [(start, "unknown")])
         if changes[-1][0] == at:
             changes[-1] = (at, t["to"])
@@ -73,17 +68,10 @@ def failover_label(f: dict[str, Any]) -> str:
     from hamon.notify.wording import human
 
     who = f["new_active"] + (f" (group {f['group']})" if f["group"] else "")
-    text = f"{_time(f['at']).strftime('%H:%M:%S')} → {who}: {CAUSE_WORDS.get(f['cause'], f['cause'])}"
+    text = f"{parse_at(f['at']).strftime('%H:%M:%S')} → {who}: {cause_words(f['cause'])}"
     if f.get("detection_s") is not None:
         text += f", detected in {human(float(f['detection_s']))}"
     return text
-
-
-@dataclass
-class _Placed:
-    x0: float
-    x1: float
-    level: int
 
 
 def _levels(spans: Sequence[tuple[float, float]], gap: float) -> list[int]:
@@ -137,7 +125,7 @@ def figure(
     pad = 6 * days_per_px
 
     labels = [failover_label(f) for f in failovers]
-    at = [mdates.date2num(_time(f["at"])) for f in failovers]
+    at = [mdates.date2num(parse_at(f["at"])) for f in failovers]
     widths = _text_width_days(labels, days_per_px)
     levels = _levels([(x, x + w) for x, w in zip(at, widths, strict=True)], pad)
     numbered = bool(levels) and max(levels) >= MAX_LABEL_LEVELS
@@ -148,8 +136,8 @@ def figure(
     a_spans = []
     a_labels = []
     for a in alerts:
-        s = mdates.date2num(_time(a["started_at"]))
-        e = mdates.date2num(_time(a["ended_at"])) if a["ended_at"] else x_end
+        s = mdates.date2num(parse_at(a["started_at"]))
+        e = mdates.date2num(parse_at(a["ended_at"])) if a["ended_at"] else x_end
         a_labels.append(a["kind"].replace("_", " ") + ("" if a["ended_at"] else " (open)"))
         a_spans.append((max(s, x_start), max(e, s)))
     a_widths = _text_width_days(a_labels, days_per_px)
@@ -303,7 +291,7 @@ def html_page(
         "".join(
             f"<tr class='{esc(a['severity'])}'><td class='at'>{esc(a['started_at'])}</td>"
             f"<td class='what'>{esc(a['severity'])} {esc(a['kind'])}</td>"
-            f"<td>{esc(human((now - _time(a['started_at'])).total_seconds()))} open</td>"
+            f"<td>{esc(human((now - parse_at(a['started_at'])).total_seconds()))} open</td>"
             f"<td>{esc(a['detail'])}</td></tr>"
             for a in open_alerts
         )

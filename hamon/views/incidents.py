@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hamon.model import CAUSE_WORDS, iso
+from hamon.model import cause_words, iso
 from hamon.store import outputs
 from hamon.store.db import Store
 
@@ -62,7 +62,7 @@ class Incident:
             parts = [
                 f"failover to {f['new_active']}"
                 + (f" (group {f['group']})" if f["group"] else "")
-                + f": {CAUSE_WORDS.get(f['cause'], f['cause'])}"
+                + f": {cause_words(f['cause'])}"
                 for f in self.failovers
             ]
             return "; ".join(parts)
@@ -98,7 +98,8 @@ def _alert_order(a: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _time(s: str) -> dt.datetime:
+def parse_at(s: str) -> dt.datetime:
+    """A time as the listings write it (`…Z`) back to a datetime."""
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
@@ -121,7 +122,7 @@ def build(
     for n, t in enumerate(trs):  # trs is in the order the states followed each other
         entries.append(
             Entry(
-                _time(t["at"]),
+                parse_at(t["at"]),
                 "transition",
                 f"{t['unit']}: {t['from']} → {t['to']} ({t['cause']})",
                 t["unit"],
@@ -130,15 +131,15 @@ def build(
             )
         )
     for f in fos:
-        text = f"FAILOVER {f['previous_active'] or '?'} → {f['new_active']}: {CAUSE_WORDS.get(f['cause'], f['cause'])}"
+        text = f"FAILOVER {f['previous_active'] or '?'} → {f['new_active']}: {cause_words(f['cause'])}"
         if f["detection_s"] is not None:
             text += f", detected in {f['detection_s']:.1f}s"
-        entries.append(Entry(_time(f["at"]), "failover", text, f["new_active"], f["group"]))
+        entries.append(Entry(parse_at(f["at"]), "failover", text, f["new_active"], f["group"]))
     last_event = max((e.at for e in events), default=None)
     for a in als:
         entries.append(
             Entry(
-                _time(a["started_at"]),
+                parse_at(a["started_at"]),
                 "alert_open",
                 f"{a['severity'].upper()} {a['kind']}: {a['detail']}",
                 a["unit"],
@@ -149,7 +150,7 @@ def build(
         if a["ended_at"]:
             entries.append(
                 Entry(
-                    _time(a["ended_at"]),
+                    parse_at(a["ended_at"]),
                     "alert_resolved",
                     f"resolved {a['kind']}",
                     a["unit"],
@@ -160,7 +161,8 @@ def build(
     order = {"event": 0, "alert_open": 1, "transition": 2, "failover": 3, "alert_resolved": 4}
     entries.sort(key=lambda x: (x.at, order[x.type], x.ref if x.type == "transition" else x.text))
     alert_end = {
-        a["alert_id"]: _time(a["ended_at"]) if a["ended_at"] else (last_event or _time(a["started_at"])) for a in als
+        a["alert_id"]: parse_at(a["ended_at"]) if a["ended_at"] else (last_event or parse_at(a["started_at"]))
+        for a in als
     }
     incidents: list[Incident] = []
     for entry in entries:
@@ -179,7 +181,7 @@ def build(
     by_id = {a["alert_id"]: a for a in als}
     for inc in incidents:
         fo_times = {e.at for e in inc.entries if e.type == "failover"}
-        inc.failovers = [f for f in fos if _time(f["at"]) in fo_times]
+        inc.failovers = [f for f in fos if parse_at(f["at"]) in fo_times]
         ids = {e.ref for e in inc.entries if e.type == "alert_open"}
         inc.alerts = [
             {k: v for k, v in by_id[i].items() if k not in ("evidence",)}
