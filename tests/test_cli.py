@@ -287,3 +287,23 @@ def test_replay_summary_lists_the_busiest_pairs_not_a_whole_fleet(tmp_path: Path
     assert len(listed) == 20 and listed == sorted(listed)
     assert {int(name[2:]) % 3 for name in listed} == {1, 2}  # the busiest: 2 and 3 events, not 1
     assert "… and 10 more pairs (the 20 with the most events are shown; all in --json" in r.stdout
+
+
+def test_follow_lines_print_wire_text_as_it_came_with_controls_escaped() -> None:
+    """`events --follow` and `alerts --follow` echo plain lines (no rich markup): brackets stay as
+    the device wrote them, control characters are escaped as everywhere else."""
+    from dataclasses import replace
+
+    from helpers import parse_bytes
+
+    from hamon.cli.correlation import _alert_line
+    from hamon.cli.events import _event_line
+
+    result, _ = parse_bytes(b"<161>Nov 25 2026 10:00:00 fw : %ASA-1-105032: LAN Failover interface is down\n")
+    (e,) = result.events
+    e = replace(e, text="LAN Failover [inside] is down\x1b[2J")
+    assert _event_line(e).endswith("LAN Failover [inside] is down#033[2J")
+    alert = {"ended_at": None, "ack": None, "started_at": "2026-11-25T10:00:00Z", "unit": None, "group": None,
+             "kind": "failover_link_down", "severity": "critical", "pair": "fw", "alert_id": "0123456789abcdef",
+             "detail": "link [failover] down\x07"}  # fmt: skip
+    assert _alert_line("opened", alert).endswith("01234567  link [failover] down#007")

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from hamon.cli.context import Context
 from hamon.cli.events import FOLLOW_EVERY, time_range
-from hamon.cli.render import console, emit_json, styled, table
+from hamon.cli.render import console, emit_json, literal, styled, table
 from hamon.model import ALERT_KINDS
 
 FAILOVER_KEYS = ("pair", "group", "at", "new_active", "previous_active", "cause", "cause_text", "detection_s")
@@ -161,7 +161,7 @@ def _alert_line(change: str, r: dict[str, Any]) -> str:
     at = r["ended_at"] if change == "resolved" else (r["ack"]["at"] if change == "acknowledged" else r["started_at"])
     who = f" by {r['ack']['by']}" if change == "acknowledged" else ""
     what = r["kind"] + (f" ({scope})" if scope else "")
-    return f"{at}  {change}{who}  {r['severity']}  {r['pair']}  {what}  {r['alert_id'][:8]}  {r['detail']}"
+    return f"{at}  {change}{who}  {r['severity']}  {r['pair']}  {what}  {r['alert_id'][:8]}  {literal(r['detail'])}"
 
 
 def _follow_alerts(obj: Context, pair: str | None, kind: str | None, as_json: bool) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hamon.cli.context import Context
-from hamon.cli.render import console, emit_json, emit_json_texts, plain, table
+from hamon.cli.render import console, emit_json, emit_json_texts, literal, table
 from hamon.cli.timerange import parse_time
 from hamon.model import iso
 from hamon.parse.catalog import EVENT_KINDS
@@ -120,7 +120,7 @@ def events_cmd(
 
 def _event_line(e: Any) -> str:
     unit = e.unit.value if e.unit else "-"
-    return f"{iso(e.at)}  {e.pair}  {unit}  {e.msg_id}  {e.kind}  {plain(e.text)}"
+    return f"{iso(e.at)}  {e.pair}  {unit}  {e.msg_id}  {e.kind}  {literal(e.text)}"  # echoed, not rich markup
 
 
 def _follow_events(
