@@ -113,14 +113,14 @@ def _text_stat() -> tuple[dict[str, Any], dict[str, Any]]:
     return options, _state_mappings()
 
 
-def _red_from_one() -> dict[str, Any]:
-    """A count that is green at zero and red from one on (open alerts)."""
+def _red_from(value: float) -> dict[str, Any]:
+    """Green below `value`, red from it on (1: a count of open alerts that should be zero)."""
     return {
         "defaults": {
             "color": {"mode": "thresholds"},
             "thresholds": {
                 "mode": "absolute",
-                "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
+                "steps": [{"color": "green", "value": None}, {"color": "red", "value": value}],
             },
         },
         "overrides": [],
@@ -129,18 +129,9 @@ def _red_from_one() -> dict[str, Any]:
 
 def _detection_time() -> dict[str, Any]:
     """Seconds, green below the default hold time, red from it on (a line on the histogram)."""
-    return {
-        "defaults": {
-            "unit": "s",
-            "color": {"mode": "thresholds"},
-            "thresholds": {
-                "mode": "absolute",
-                "steps": [{"color": "green", "value": None}, {"color": "red", "value": HOLD_TIME_S}],
-            },
-            "custom": {"thresholdsStyle": {"mode": "line"}},
-        },
-        "overrides": [],
-    }
+    cfg = _red_from(HOLD_TIME_S)
+    cfg["defaults"] |= {"unit": "s", "custom": {"thresholdsStyle": {"mode": "line"}}}
+    return cfg
 
 
 def _seconds(column: str) -> dict[str, Any]:
@@ -231,7 +222,7 @@ def fleet() -> dict[str, Any]:
                     "AND {alerts.severity} = 'critical'"
                 ),
                 (4, 0, 4, 4),
-                field_config=_red_from_one(),
+                field_config=_red_from(1),
             ),
             _panel(
                 3,
@@ -433,7 +424,7 @@ def pair_detail() -> dict[str, Any]:
                     "AND {alerts.ended_at} IS NULL"
                 ),
                 (8, 10, 4, 4),
-                field_config=_red_from_one(),
+                field_config=_red_from(1),
             ),
             _row(101, "All selected pairs", 14),
             _panel(
