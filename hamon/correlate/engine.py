@@ -51,17 +51,20 @@ def correlate(
     summary = CorrelationSummary()
     names = sorted(earliest)
     for i in range(0, len(names), WRITE_BATCH):
-        # WRITE_BATCH pairs: their reads and their outputs in one transaction
+        # WRITE_BATCH pairs: their reads and their outputs in one transaction; outputs written in
+        # statements of up to WRITE_OUTPUTS rows (memory stays flat in a storm)
         with store.one_transaction("correlating pairs"):
             pending: list[store_outputs.Run] = []
-            outs_of: dict[str, tuple[list[Output], int]] = {}
+            held = 0
             for pair in names[i : i + WRITE_BATCH]:
                 cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
                 _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True, written=pending)
-                outs_of[pair] = (outs, n)
+                _tally(summary, pair, outs, n)
+                held += len(outs)
+                if held >= WRITE_OUTPUTS:
+                    store_outputs.write_runs(store, pending)
+                    pending, held = [], 0
             store_outputs.write_runs(store, pending)
-        for pair, (outs, n) in outs_of.items():
-            _tally(summary, pair, outs, n)
     return summary
 
 
@@ -78,6 +81,7 @@ def _tally(summary: CorrelationSummary, pair: str, outs: list[Output], n: int) -
 
 
 WRITE_BATCH = 200  # pairs that `correlate` reads and stores in one transaction
+WRITE_OUTPUTS = 20_000  # outputs held before they are written
 
 
 class Observer(Protocol):

@@ -33,7 +33,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from hamon.errors import StoreError
 from hamon.model import Activity, Event, Quarantined
-from hamon.store import events_map
+from hamon.store import bulk, events_map
 from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, polls, quarantine, source_activity
 
 HEAD_REVISION = "0009"
@@ -345,31 +345,13 @@ class Store:
                 conn.execute(ins_ingest.on_conflict_do_nothing(index_elements=["ingest_id"]), [row])
             if not acts:
                 return
-            if self.dialect == "sqlite":  # the embedded store's bulk path, as in add_events
-                fmt = SQLITE_TIME_FORMAT
-                conn.exec_driver_sql(
-                    _SQLITE_UPSERT_ACTIVITY,
-                    [
-                        (i, s, m.astimezone(UTC).strftime(fmt), p, n, t.astimezone(UTC).strftime(fmt), b)
-                        for i, s, m, p, n, t, b in acts
-                    ],
-                )
-                return
-            ins = self._insert(source_activity)
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["ingest_id", "source", "hour"],
-                    set_={
-                        "pair": ins.excluded.pair,
-                        "lines": ins.excluded.lines,
-                        "last_at": ins.excluded.last_at,
-                        "seconds": ins.excluded.seconds,
-                    },
-                ),
-                [
-                    dict(zip(("ingest_id", "source", "hour", "pair", "lines", "last_at", "seconds"), a, strict=True))
-                    for a in acts
-                ],
+            names = ("ingest_id", "source", "hour", "pair", "lines", "last_at", "seconds")
+            bulk.write(
+                conn,
+                source_activity,
+                [dict(zip(names, a, strict=True)) for a in acts],
+                names[:3],
+                names[3:],
             )
 
     def _insert(self, table: Any) -> Any:
@@ -604,11 +586,6 @@ _PG_INSERT_EVENTS_RETURNING = (
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"
-)
-_SQLITE_UPSERT_ACTIVITY = (
-    "INSERT INTO source_activity (ingest_id, source, hour, pair, lines, last_at, seconds) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ingest_id, source, hour) DO UPDATE SET pair = excluded.pair, "
-    "lines = excluded.lines, last_at = excluded.last_at, seconds = excluded.seconds"
 )
 
 

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 
 from hamon.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition, iso
+from hamon.store import bulk
 from hamon.store.db import Store, in_range
 from hamon.store.schema import alert_acks, alerts, checkpoints, failovers, pair_state, polls, transitions
 
@@ -89,8 +90,7 @@ def write_alert_changes(store: Store, changes: Sequence[Output]) -> None:
     opens = [_alert_row(o) for o in changes if isinstance(o, AlertOpen)]
     closes = [o for o in changes if isinstance(o, AlertResolve)]
     with store._begin("storing alerts") as conn:
-        if opens:
-            conn.execute(store._insert(alerts).on_conflict_do_nothing(index_elements=["alert_id"]), opens)
+        bulk.write(conn, alerts, opens, ["alert_id"])
         for c in closes:
             conn.execute(
                 update(alerts)
@@ -102,6 +102,8 @@ def write_alert_changes(store: Store, changes: Sequence[Output]) -> None:
 def write_runs(store: Store, runs: Sequence[Run]) -> None:
     """Store the correlation runs of several pairs (a live tick's) in one transaction, each kind of
     row in one statement."""
+    if not runs:
+        return
     fos: list[dict[str, Any]] = []
     trs: list[dict[str, Any]] = []
     opens: list[dict[str, Any]] = []
@@ -132,44 +134,32 @@ def write_runs(store: Store, runs: Sequence[Run]) -> None:
             }
         )
     with store._begin("storing correlator outputs") as conn:
-        if fos:
-            ins = store._insert(failovers)
-            refined = ("at", "previous_active", "cause", "cause_text", "detection_s", "evidence")
-            conn.execute(
-                ins.on_conflict_do_update(index_elements=["failover_id"], set_={k: ins.excluded[k] for k in refined}),
-                fos,
-            )
-        if trs:
-            conn.execute(store._insert(transitions).on_conflict_do_nothing(index_elements=["transition_id"]), trs)
-        if opens:
-            conn.execute(store._insert(alerts).on_conflict_do_nothing(index_elements=["alert_id"]), opens)
+        # A failover refined in place replaces what an earlier run stored of it.
+        refined = ("at", "previous_active", "cause", "cause_text", "detection_s", "evidence")
+        bulk.write(conn, failovers, fos, ["failover_id"], refined)
+        bulk.write(conn, transitions, trs, ["transition_id"])
+        bulk.write(conn, alerts, opens, ["alert_id"])
         for u in updates:  # few: a refined failover's alert
             conn.execute(
                 update(alerts)
                 .where(alerts.c.alert_id == u.alert_id)
                 .values(started_at=u.started_at, detail=u.detail, evidence=json.dumps(list(u.evidence)))
             )
-        if closes:  # one statement, executed for every resolution
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.alert_id == bindparam("b_alert_id"))
-                .values(
-                    ended_at=bindparam("b_ended_at"),
-                    resolve_evidence=bindparam("b_evidence"),
-                    resolved_emitted_at=bindparam("b_emitted_at"),
-                ),
-                [
-                    {
-                        "b_alert_id": c.alert_id,
-                        "b_ended_at": c.ended_at,
-                        "b_evidence": json.dumps(list(c.evidence)),
-                        "b_emitted_at": c.emitted_at,
-                    }
-                    for c in closes
-                ],
-            )
-        if cks:
-            conn.execute(store._insert(checkpoints).on_conflict_do_nothing(index_elements=["pair", "at"]), cks)
+        bulk.update(
+            conn,
+            alerts,
+            [
+                {
+                    "alert_id": c.alert_id,
+                    "ended_at": c.ended_at,
+                    "resolve_evidence": json.dumps(list(c.evidence)),
+                    "resolved_emitted_at": c.emitted_at,
+                }
+                for c in closes
+            ],
+            "alert_id",
+        )
+        bulk.write(conn, checkpoints, cks, ["pair", "at"])
         touched = sorted({c["pair"] for c in cks})
         for i in range(0, len(touched), 500):  # each pair keeps its newest KEEP_CHECKPOINTS: one statement
             ranked = (
@@ -185,13 +175,7 @@ def write_runs(store: Store, runs: Sequence[Run]) -> None:
             )
             old = select(ranked.c.pair, ranked.c.at).where(ranked.c.n > KEEP_CHECKPOINTS)
             conn.execute(delete(checkpoints).where(tuple_(checkpoints.c.pair, checkpoints.c.at).in_(old)))
-        ins = store._insert(pair_state)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=["pair"], set_={k: ins.excluded[k] for k in states[0] if k != "pair"}
-            ),
-            states,
-        )
+        bulk.write(conn, pair_state, states, ["pair"], [k for k in states[0] if k != "pair"])
 
 
 def failover_list(

@@ -1,0 +1,98 @@
+"""Many rows into one table in one executemany, in the database driver's own parameter form.
+
+SQLAlchemy's compiled executemany processes every parameter of every row in Python (a time went
+through two converters); the correlator's outputs are tens of thousands of rows in a storm. Here
+the statement is built once per (table, columns, conflict) and the rows are handed to the driver
+as tuples: times as the embedded store keeps them (SQLAlchemy's SQLite text, UTC), as aware
+datetimes for PostgreSQL — exactly what reads through SQLAlchemy expect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+
+from hamon.store.timestamps import SQLITE_TIME_FORMAT, UTCDateTime
+
+UTC = dt.UTC
+
+
+def write(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    update: Sequence[str] = (),
+) -> None:
+    """Insert `rows` (every one with the same columns); a row whose `key` is stored already is left
+    as it is, or, with `update`, has those columns replaced by the new row's."""
+    if not rows:
+        return
+    cols = tuple(rows[0])
+    sql, times = _statement(table, cols, tuple(key), tuple(update), conn.dialect.name)
+    conn.exec_driver_sql(sql, _values(conn, table, cols, times, rows))
+
+
+def update(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: str) -> None:
+    """Set the other columns of the row whose `key` column has each row's value (one statement,
+    executed for every row)."""
+    if not rows:
+        return
+    cols = tuple(c for c in rows[0] if c != key)
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    q = _quoted
+    sql = f"UPDATE {q(table.name)} SET {', '.join(f'{q(c)} = {mark}' for c in cols)} WHERE {q(key)} = {mark}"
+    times = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime))
+    conn.exec_driver_sql(sql, _values(conn, table, (*cols, key), times, rows))
+
+
+def _values(
+    conn: Connection, table: Table, cols: tuple[str, ...], times: tuple[int, ...], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows as tuples in `cols` order, times in the form the store keeps them."""
+    get = [tuple(r[c] for c in cols) for r in rows]
+    if not times:
+        return get
+    dialect = conn.dialect.name
+    out = []
+    for row in get:
+        v = list(row)
+        for i in times:
+            t = v[i]
+            if t is not None:
+                if t.tzinfo is None:
+                    raise ValueError(f"naive datetime given to the store ({table.name}.{cols[i]})")
+                v[i] = t.astimezone(UTC).strftime(SQLITE_TIME_FORMAT) if dialect == "sqlite" else t
+        out.append(tuple(v))
+    return out
+
+
+@functools.cache
+def _statement(
+    table: Table, cols: tuple[str, ...], key: tuple[str, ...], update: tuple[str, ...], dialect: str
+) -> tuple[str, tuple[int, ...]]:
+    """The INSERT … ON CONFLICT text and the positions of its time columns."""
+    unknown = [c for c in (*cols, *key, *update) if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {unknown[0]}")
+    mark = "?" if dialect == "sqlite" else "%s"
+    q = _quoted
+    sql = (
+        f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+        f"ON CONFLICT ({', '.join(q(c) for c in key)}) "
+    )
+    if update:
+        sql += "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
+    else:
+        sql += "DO NOTHING"
+    times = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime))
+    return sql, times
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
