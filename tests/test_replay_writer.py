@@ -70,3 +70,23 @@ def test_a_store_error_is_raised_not_dropped(tmp_path: Path) -> None:
             writer.put(parsed(30, offset=k * 30), [])
             time.sleep(0.05)
         writer.close()
+
+
+def test_batches_are_committed_together_but_a_trickle_is_stored_as_it_comes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    writer = StoreWriter(store, max_events=10_000, commit_events=10_000)
+    try:
+        writer.put(parsed(30), [])  # far fewer than a commit's worth, and nothing follows for now
+        reader = Store(f"sqlite:///{tmp_path / 's.db'}")
+        deadline = time.monotonic() + 5
+        seen = 0
+        while time.monotonic() < deadline and seen < 30:
+            seen = len(reader.events())
+            time.sleep(0.02)
+        assert seen == 30, "a lone batch waited for others longer than COMMIT_WITHIN"
+        assert time.monotonic() < deadline
+        for k in range(1, 11):
+            writer.put(parsed(30, offset=k * 30), [])
+    finally:
+        assert writer.close() == 11 * 30
+    assert len(store.events()) == 330

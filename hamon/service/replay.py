@@ -95,20 +95,28 @@ class Summary:
 Progress = Callable[[Source, int], None]
 
 
+COMMIT_WITHIN = 0.5  # seconds a parsed batch waits for others to be committed with
+
+
 class StoreWriter:
     """Writes parsed batches on a helper thread, so the database works while the next batch parses.
 
     The queue is bounded in events, not batches (backpressure, flat memory: a 4 MiB batch of
-    failover lines only is some 40,000 events, one of ordinary traffic a few hundred). `close()`
-    waits until everything queued is committed and re-raises the first error the writer met:
-    nothing is dropped silently.
+    failover lines only is some 40,000 events, one of ordinary traffic a few hundred). Batches are
+    committed together, `commit_events` at a time (each commit of the embedded store rewrites the
+    index pages it touched, so a few large commits cost far less than many small ones), or sooner
+    when the reader waits for room. `close()` waits until everything queued is committed and
+    re-raises the first error the writer met: nothing is dropped silently. A batch waits at most
+    COMMIT_WITHIN for others (a slow stdin is stored as it comes).
     """
 
-    def __init__(self, store: Store, max_events: int = 20_000) -> None:
+    def __init__(self, store: Store, max_events: int = 20_000, commit_events: int = 10_000) -> None:
         self._store = store
         self._max = max_events
+        self._commit = min(commit_events, max_events)
         self._items: collections.deque[tuple[list[Event], list[Quarantined]] | None] = collections.deque()
         self._queued = 0  # events and quarantined lines waiting or being written
+        self._waiting = False  # the reader waits for room
         self._cond = threading.Condition()
         self._error: BaseException | None = None
         self.stored = 0
@@ -116,21 +124,41 @@ class StoreWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        held: list[tuple[list[Event], list[Quarantined]]] = []
+        n = 0
+        closing = False
+        since = 0.0  # when the oldest batch held came
+
+        def ready() -> bool:  # something to take, or the reader needs what is held written now
+            return bool(self._items) or (bool(held) and self._waiting)
+
+        while not closing:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._items))
-                item = self._items.popleft()
-            if item is None:
-                return
-            if self._error is None:  # after a failure only drain; close() reports it
+                self._cond.wait_for(ready, timeout=max(0.0, since + COMMIT_WITHIN - time.monotonic()) if held else None)
+                if not held:
+                    since = time.monotonic()
+                while self._items:
+                    item = self._items.popleft()
+                    if item is None:
+                        closing = True
+                        break
+                    held.append(item)
+                    n += len(item[0]) + len(item[1])
+                due = time.monotonic() - since >= COMMIT_WITHIN
+                if not (closing or n >= self._commit or self._waiting or due):
+                    continue
+            if held and self._error is None:  # after a failure only drain; close() reports it
                 try:
-                    self.stored += self._store.add_events(item[0])
-                    self._store.add_quarantined(item[1])
+                    with self._store.one_transaction("storing events"):
+                        self.stored += self._store.add_events([e for evs, _ in held for e in evs])
+                        self._store.add_quarantined([q for _, qs in held for q in qs])
                 except BaseException as exc:  # handed to the caller in close()
                     self._error = exc
             with self._cond:
-                self._queued -= len(item[0]) + len(item[1])
+                self._queued -= n
                 self._cond.notify_all()
+            held.clear()
+            n = 0
 
     def put(self, evs: list[Event], quarantined: list[Quarantined]) -> None:
         """Queue one batch; blocks while `max_events` wait before it (one batch always goes)."""
@@ -139,8 +167,16 @@ class StoreWriter:
         if not (evs or quarantined):
             return
         n = len(evs) + len(quarantined)
+
+        def room() -> bool:
+            return self._queued == 0 or self._queued + n <= self._max
+
         with self._cond:
-            self._cond.wait_for(lambda: self._queued == 0 or self._queued + n <= self._max)
+            if not room():
+                self._waiting = True
+                self._cond.notify_all()
+                self._cond.wait_for(room)
+                self._waiting = False
             self._queued += n
             self._items.append((evs, quarantined))
             self._cond.notify_all()
