@@ -59,6 +59,9 @@ Resolve = Callable[[str | None, str], str]
 RELAYED = frozenset({"file", "kafka"})
 
 
+_Head = tuple[str, str | None, str, dt.datetime | None, dt.datetime | None, bool, str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a header's lines come from, once resolved: sender, device-id, pair and times."""
@@ -104,7 +107,9 @@ class BatchParser:
         self._senders = senders or {}  # pair -> the networks that may speak for it (live input only)
         self._tls_peers = tls_peers or {}  # pair -> the TLS client certificates that may speak for it
         self._year = year
-        self._origins: dict[bytes, Origin] = {}
+        self._origins: dict[bytes, Origin] = {}  # this batch's headers, read against its receive time
+        self._heads: dict[tuple[bytes, str, bool, tuple[str, ...]], _Head] = {}
+        self._heads_hour: tuple[dt.datetime, dt.tzinfo, int | None] | None = None
         self._origins_ref: tuple[dt.datetime, str, bool, tuple[str, ...]] | None = None
         self._shapes: dict[str, tuple[int, int | None, int | None, str, str | None, str]] = {}
         self._stamps: dict[tuple[str, dt.tzinfo], dt.datetime | None] = {}
@@ -278,27 +283,52 @@ class BatchParser:
         cached = self._origins.get(key)
         if cached is not None:
             return cached
+        # What the header itself says (sender, pair, its stamps) outlives the batch: a live sender's
+        # batches differ in their receive times only. Kept for the hour of receive time (a stamp
+        # without a year is read against it).
+        head_key = (key, batch.source, batch.transport in RELAYED, batch.peer)
+        head = self._heads.get(head_key)
+        if head is None:
+            head = self._read_head(key, batch, ctx, text)
+            if len(self._heads) >= HEADER_CACHE_MAX:
+                self._heads.clear()
+            self._heads[head_key] = head
+        source, device_id, pair, at_h, rec_h, stamped, refused = head
+        received = (
+            rec_h if rec_h is not None and _bad_time(rec_h, batch.received_at, True) is None else batch.received_at
+        )
+        bad_time = _bad_time(at_h, batch.received_at, stamped)
+        at = received if bad_time else (at_h or received)
+        second = at.replace(microsecond=0)
+        hour = second.replace(minute=0, second=0)
+        origin = Origin(source, device_id, pair, at, received, hour, second, bad_time or refused)
+        if len(self._origins) >= HEADER_CACHE_MAX:
+            self._origins.clear()
+        self._origins[key] = origin
+        return origin
+
+    def _read_head(self, key: bytes, batch: RawBatch, ctx: TimeContext, text: str | None) -> _Head:
+        """A header read: sender, device-id, pair, the device's stamp and a relay's (UTC), whether
+        the header had a device stamp, why its lines are refused whatever their times."""
         if text is None:
             text = key.decode("utf-8", "replace")
         # Headers that differ only in their timestamps share one reading of the rest.
         stamps = list(STAMP_RE.finditer(text))
         template = _template(text, [(m.start(), m.end()) for m in stamps])
         shape = self._shapes.get(template)
-        shape_hit = shape is not None and len(stamps) == shape[0]
-        header_stamped = False
-        at_i = None
-        if shape is not None and shape_hit:
+        if shape is not None and len(stamps) == shape[0]:
             _, at_i, rec_i, source, device_id, pair = shape
             pctx = self._pair_context(pair, ctx)
             at_h = self._stamp(stamps[at_i], pctx) if at_i is not None else None
             rec_h = self._stamp(stamps[rec_i], ctx) if rec_i is not None else None
+            stamped = at_i is not None
         else:
             header = parse_header(text, ctx)
             source, device_id = self._sender(header, batch), header.device_id
             pair = self._resolve(device_id, source)
             pctx = self._pair_context(pair, ctx)
             at_h, rec_h = header.at, header.received_at
-            header_stamped = header.at_index is not None
+            stamped = header.at_index is not None
             if pctx is not ctx and header.at_index is not None:
                 # The device's own stamp, read in its pair's zone (a relay's stamp keeps the default).
                 at_h = parse_header(text, pctx).at
@@ -311,20 +341,8 @@ class BatchParser:
                     device_id,
                     pair,
                 )
-        received = (
-            rec_h if rec_h is not None and _bad_time(rec_h, batch.received_at, True) is None else batch.received_at
-        )
-        bad_time = _bad_time(at_h, batch.received_at, at_i is not None if shape_hit else header_stamped)
-        at = received if bad_time else (at_h or received)
-        second = at.replace(microsecond=0)
-        unsafe = None if SAFE_NAME_RE.match(pair) else f"pair name {pair[:64]!r} is not a name hamon keeps"
-        unsafe = unsafe or self._refused_sender(pair, batch)
-        hour = second.replace(minute=0, second=0)
-        origin = Origin(source, device_id, pair, at, received, hour, second, bad_time or unsafe)
-        if len(self._origins) >= HEADER_CACHE_MAX:
-            self._origins.clear()
-        self._origins[key] = origin
-        return origin
+        refused = None if SAFE_NAME_RE.match(pair) else f"pair name {pair[:64]!r} is not a name hamon keeps"
+        return source, device_id, pair, at_h, rec_h, stamped, refused or self._refused_sender(pair, batch)
 
     def _refused_sender(self, pair: str, batch: RawBatch) -> str | None:
         """A live sender (its real address, whatever a header claims; its TLS certificate) not listed
@@ -400,6 +418,10 @@ class BatchParser:
         )
 
     def _reset_cache(self, batch: RawBatch) -> None:
+        hour = (batch.received_at.replace(minute=0, second=0, microsecond=0), self._tz, self._year)
+        if hour != self._heads_hour:
+            self._heads.clear()
+            self._heads_hour = hour
         # Cached origins hold times read against this reference and this fallback sender.
         ref = (batch.received_at, batch.source, batch.transport in RELAYED, batch.peer)
         if ref != self._origins_ref:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-from hamon.store.timestamps import SQLITE_TIME_FORMAT, UTCDateTime
+from hamon.store.timestamps import UTCDateTime, sqlite_text
 
 UTC = dt.UTC
 
@@ -58,7 +58,8 @@ def _values(
     get = [tuple(r[c] for c in cols) for r in rows]
     if not times:
         return get
-    dialect = conn.dialect.name
+    sqlite = conn.dialect.name == "sqlite"
+    texts: dict[dt.datetime, str] = {}
     out = []
     for row in get:
         v = list(row)
@@ -67,7 +68,8 @@ def _values(
             if t is not None:
                 if t.tzinfo is None:
                     raise ValueError(f"naive datetime given to the store ({table.name}.{cols[i]})")
-                v[i] = t.astimezone(UTC).strftime(SQLITE_TIME_FORMAT) if dialect == "sqlite" else t
+                if sqlite:
+                    v[i] = sqlite_text(t, texts)
         out.append(tuple(v))
     return out
 

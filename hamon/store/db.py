@@ -34,7 +34,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from hamon.errors import StoreError
 from hamon.model import Activity, Event, Quarantined
 from hamon.store import bulk, events_map
-from hamon.store.schema import SQLITE_TIME_FORMAT, events, ingests, metadata, polls, quarantine, source_activity
+from hamon.store.schema import events, ingests, metadata, polls, quarantine, source_activity
 
 HEAD_REVISION = "0009"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -216,7 +216,8 @@ class Store:
     def _add_events_sqlite(self, batch: Sequence[Event]) -> int:
         # The embedded store's hot path: plain executemany, values in the exact form SQLAlchemy
         # stores them in (UTCDateTime), so reads through SQLAlchemy see the same rows.
-        rows = [events_map.sqlite_values(e, SQLITE_TIME_FORMAT) for e in batch]
+        texts: dict[dt.datetime, str] = {}
+        rows = [events_map.sqlite_values(e, texts) for e in batch]
         with self._begin("storing events") as conn:
             cur = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
             return int(cur.rowcount)

@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Text
 from sqlalchemy.types import TypeEngine
 
 from hamon.model import Event
-from hamon.store.timestamps import UTCDateTime
+from hamon.store.timestamps import UTCDateTime, sqlite_text
 
 COLUMN_NAMES = {"group": "grp"}  # a field whose column is named otherwise (`group` is an SQL keyword)
 FIELD_TYPES: dict[str, TypeEngine[Any]] = {
@@ -113,12 +113,13 @@ def values(e: Event) -> list[Any]:
     return v
 
 
-def sqlite_values(e: Event, time_format: str) -> tuple[Any, ...]:
-    """The row as the embedded store's bulk insert writes it (times as SQLAlchemy's SQLite text)."""
+def sqlite_values(e: Event, texts: dict[dt.datetime, str]) -> tuple[Any, ...]:
+    """The row as the embedded store's bulk insert writes it (times as SQLAlchemy's SQLite text;
+    `texts` caches them across a batch)."""
     v = values(e)
     for i in _TIMES:
         if v[i] is not None:
-            v[i] = v[i].astimezone(dt.UTC).strftime(time_format)
+            v[i] = sqlite_text(v[i], texts)
     return tuple(v)
 
 
