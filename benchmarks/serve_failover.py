@@ -1,6 +1,6 @@
 """Failover events a second through `hamon serve`: parse → store → correlate, sustained.
 
-    python benchmarks/serve_failover.py [--rates 2000,5000,10000,20000] [--seconds 5] [--runs 3]
+    python benchmarks/serve_failover.py [--rates 5000,10000,15000,20000,30000] [--seconds 10] [--runs 3]
                                         [--pairs 200] [--load N]
 
 For each rate and run, a fresh `hamon serve` (fresh SQLite store, Prometheus metrics on) and a
@@ -12,9 +12,11 @@ covers every line sent, the last group of lines was parsed and stored, and the s
 correlates that group before it takes the next (its tick follows in the same iteration).
 
 A rate is *sustained* in a run when nothing was dropped (hamon's counters and the kernel's
-receive-buffer errors) and the last line was correlated within 2 s of the last one sent; the
-figure reported per rate is the processing rate (lines / time from the first datagram to the
-last line correlated), min and median over the runs, with the CPU the service used.
+receive-buffer errors) and the last line was correlated within 0.5 s of the last one sent (a
+backlog that grows is not sustained: 0.5 s is 5 % of a 10 s run); the figure reported per rate
+is the processing rate (lines / time from the first datagram to the last line correlated), min
+and median over the runs, with the CPU the service used. A rate above what the service can take
+shows its capacity as the processing rate (nothing is lost: the receive ring holds the backlog).
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a running process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100.0  # utime, stime in clock ticks (USER_HZ 100)
+
+
+LAG = 0.5  # seconds after the last line sent within which the last must be correlated
 
 
 def metrics(port: int) -> tuple[float, float]:
@@ -147,14 +152,14 @@ def one_run(rate: int, seconds: float, pairs: int) -> dict[str, float]:
         "done_s": done,
         "cpu_s": cpu,
         "failovers": failovers,
-        "sustained": float(not dropped and not kernel_lost and lines >= sent and done <= send_s + 2.0),
+        "sustained": float(not dropped and not kernel_lost and lines >= sent and done <= send_s + LAG),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", default="2000,5000,10000,20000")
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rates", default="5000,10000,15000,20000,30000")
+    ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--load", type=int, default=0, help="CPU-bound processes running during the runs")

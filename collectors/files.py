@@ -16,7 +16,7 @@ from typing import BinaryIO
 from hamon.errors import InputError
 from hamon.model import RawBatch
 
-BATCH_BYTES = 4 << 20  # large enough that per-batch work is noise, small enough for flat memory
+BATCH_BYTES = 2 << 20  # large enough that per-batch work is noise, small enough for flat memory
 
 
 class FileSource:

@@ -108,7 +108,7 @@ class BatchParser:
         self._tls_peers = tls_peers or {}  # pair -> the TLS client certificates that may speak for it
         self._year = year
         self._origins: dict[bytes, Origin] = {}  # this batch's headers, read against its receive time
-        self._heads: dict[tuple[bytes, str, bool, tuple[str, ...]], _Head] = {}
+        self._heads: dict[tuple[bytes, str, bool, tuple[str, ...]], _Head] = {}  # live senders' headers
         self._heads_hour: tuple[dt.datetime, dt.tzinfo, int | None] | None = None
         self._origins_ref: tuple[dt.datetime, str, bool, tuple[str, ...]] | None = None
         self._shapes: dict[str, tuple[int, int | None, int | None, str, str | None, str]] = {}
@@ -285,14 +285,19 @@ class BatchParser:
             return cached
         # What the header itself says (sender, pair, its stamps) outlives the batch: a live sender's
         # batches differ in their receive times only. Kept for the hour of receive time (a stamp
-        # without a year is read against it).
-        head_key = (key, batch.source, batch.transport in RELAYED, batch.peer)
-        head = self._heads.get(head_key)
-        if head is None:
+        # without a year is read against it). A file's batches share one receive time: the batch
+        # cache above holds its headers already.
+        if batch.transport in RELAYED:
             head = self._read_head(key, batch, ctx, text)
-            if len(self._heads) >= HEADER_CACHE_MAX:
-                self._heads.clear()
-            self._heads[head_key] = head
+        else:
+            head_key = (key, batch.source, False, batch.peer)
+            known = self._heads.get(head_key)
+            if known is None:
+                known = self._read_head(key, batch, ctx, text)
+                if len(self._heads) >= HEADER_CACHE_MAX:
+                    self._heads.clear()
+                self._heads[head_key] = known
+            head = known
         source, device_id, pair, at_h, rec_h, stamped, refused = head
         received = (
             rec_h if rec_h is not None and _bad_time(rec_h, batch.received_at, True) is None else batch.received_at

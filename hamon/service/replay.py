@@ -101,8 +101,8 @@ COMMIT_WITHIN = 0.5  # seconds a parsed batch waits for others to be committed w
 class StoreWriter:
     """Writes parsed batches on a helper thread, so the database works while the next batch parses.
 
-    The queue is bounded in events, not batches (backpressure, flat memory: a 4 MiB batch of
-    failover lines only is some 40,000 events, one of ordinary traffic a few hundred). Batches are
+    The queue is bounded in events, not batches (backpressure, flat memory: a 2 MiB batch of
+    failover lines only is some 20,000 events, one of ordinary traffic a few hundred). Batches are
     committed together, `commit_events` at a time (each commit of the embedded store rewrites the
     index pages it touched, so a few large commits cost far less than many small ones), or sooner
     when the reader waits for room. `close()` waits until everything queued is committed and
