@@ -57,6 +57,10 @@ for i in range(1000):  # 1 % failover lines of 200 pairs, the rest connection bu
 def stamped():  # the current second, as a firewall stamps its messages
     stamp = time.strftime("%b %d %Y %H:%M:%S", time.gmtime())
     return [f"<{pri}>{stamp} {host} : {msg}".encode() for pri, host, msg in templates], int(time.time())
+"""
+# Sends `rate` lines a second for `seconds` from what `stamped()` (defined before it) gives: the
+# current second's lines and that second. Prints how many were sent and how long it took.
+PACE = r"""
 lines, second = stamped()
 addr = ("127.0.0.1", port)
 total = int(rate * seconds)
@@ -66,20 +70,41 @@ step = max(rate // 1000, 1)  # datagrams per millisecond
 while sent < total:
     if int(time.time()) != second:
         lines, second = stamped()
-    for _ in range(step):
-        s.sendto(lines[sent % 1000], addr)
+    for _ in range(min(step, total - sent)):
+        s.sendto(lines[sent % len(lines)], addr)
         sent += 1
     ahead = sent / rate - (time.perf_counter() - t0)
     if ahead > 0:
         time.sleep(ahead)
 print(sent, time.perf_counter() - t0)
 """
+SENDER += PACE
 
 
 def pin(cpu: int) -> None:
     """Run the calling process on one core (when the machine has it)."""
     cpus = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
+
+
+def start_serve(db: Path, log: Path, *args: str, cpu: int = 0) -> subprocess.Popen[bytes]:
+    """`hamon serve` on a SQLite store, pinned to a core, its log in a file (a pipe nobody reads
+    fills up and stops the service at its next log line); returns once it listens (30 s at most)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hamon", "--db", f"sqlite:///{db}", "serve", *args],
+        stderr=log.open("w"),
+        preexec_fn=lambda: pin(cpu),
+    )
+    deadline = time.monotonic() + 30
+    while "listening:" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server
+
+
+def run_sender(cmd: list[str], cpu: int = 1) -> tuple[int, float]:
+    """Run a sender pinned to a core until it is done: (datagrams sent, seconds it took)."""
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, preexec_fn=lambda: pin(cpu)).stdout.split()
+    return int(out[0]), float(out[1])
 
 
 def status(db: Path) -> dict[str, object]:
@@ -103,38 +128,11 @@ def main() -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hamon",
-                "--db",
-                f"sqlite:///{db}",
-                "serve",
-                "--syslog-udp",
-                f"127.0.0.1:{port}",
-                "--reorder-window",
-                "0",
-            ],
-            # Its log (a line per alert opened and resolved) goes to a file: a pipe nobody reads
-            # fills up and stops the service at its next log line.
-            stderr=(Path(tmp) / "serve.log").open("w"),
-            preexec_fn=lambda: pin(0),
-        )
+        server = start_serve(db, Path(tmp) / "serve.log", "--syslog-udp", f"127.0.0.1:{port}", "--reorder-window", "0")
         try:
-            deadline = time.monotonic() + 30
-            while "listening:" not in (Path(tmp) / "serve.log").read_text() and time.monotonic() < deadline:
-                time.sleep(0.05)
             kernel_before = udp_rcvbuf_errors()
             t0 = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, "-c", SENDER, str(port), str(args.rate), str(args.seconds)],
-                capture_output=True,
-                text=True,
-                check=True,
-                preexec_fn=lambda: pin(1),
-            ).stdout.split()
-            sent, send_s = int(out[0]), float(out[1])
+            sent, send_s = run_sender([sys.executable, "-c", SENDER, str(port), str(args.rate), str(args.seconds)])
             deadline = time.monotonic() + 60
             received = dropped = 0
             while time.monotonic() < deadline:

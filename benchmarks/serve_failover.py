@@ -25,7 +25,6 @@ import argparse
 import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from replay import FAILOVER, loadavg, start_load
-from serve import pin, udp_rcvbuf_errors
+from serve import PACE, run_sender, start_serve, udp_rcvbuf_errors
 
 SENDER = r"""
 import socket, sys, time
@@ -49,23 +48,8 @@ def stamped():
         sev, mid, text = failover[(i // pairs) % len(failover)]
         out.append(f"<{8 + sev}>{stamp} storm{i % pairs:04d} : %ASA-{sev}-{mid}: {text}".encode())
     return out, int(time.time())
-lines, second = stamped()
-addr = ("127.0.0.1", port)
-total = int(rate * seconds)
-sent = 0
-t0 = time.perf_counter()
-step = max(rate // 1000, 1)
-while sent < total:
-    if int(time.time()) != second:
-        lines, second = stamped()
-    for _ in range(min(step, total - sent)):
-        s.sendto(lines[sent % len(lines)], addr)
-        sent += 1
-    ahead = sent / rate - (time.perf_counter() - t0)
-    if ahead > 0:
-        time.sleep(ahead)
-print(sent, time.perf_counter() - t0)
 """
+SENDER += PACE
 
 
 def process_cpu(pid: int) -> float:
@@ -102,30 +86,18 @@ def one_run(rate: int, seconds: float, pairs: int) -> dict[str, float]:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             mport = probe.getsockname()[1]
-        log = Path(tmp) / "serve.log"
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "hamon", "--db", f"sqlite:///{db}", "serve"),
-                *("--metrics", f"127.0.0.1:{mport}", "--syslog-udp", f"127.0.0.1:{port}", "--reorder-window", "0"),
-            ],
-            stderr=log.open("w"),
-            preexec_fn=lambda: pin(0),
+        server = start_serve(
+            db,
+            Path(tmp) / "serve.log",
+            *("--metrics", f"127.0.0.1:{mport}", "--syslog-udp", f"127.0.0.1:{port}", "--reorder-window", "0"),
         )
         try:
-            deadline = time.monotonic() + 30
-            while "listening:" not in log.read_text() and time.monotonic() < deadline:
-                time.sleep(0.05)
             cpu0 = process_cpu(server.pid)
             kernel0 = udp_rcvbuf_errors()
             t0 = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, "-c", SENDER, str(port), str(rate), str(seconds), str(pairs), repr(FAILOVER)],
-                capture_output=True,
-                text=True,
-                check=True,
-                preexec_fn=lambda: pin(1),
-            ).stdout.split()
-            sent, send_s = int(out[0]), float(out[1])
+            sent, send_s = run_sender(
+                [sys.executable, "-c", SENDER, str(port), str(rate), str(seconds), str(pairs), repr(FAILOVER)]
+            )
             done = float("inf")
             lines = dropped = 0.0
             deadline = time.monotonic() + max(60.0, 10 * seconds)

@@ -36,7 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from replay import FILTER, loadavg, start_load, syslog_ng_command  # shared with the replay benchmark
-from serve import SENDER, pin, status, udp_rcvbuf_errors  # the same traffic and counters as the serve benchmark
+from serve import (  # the same traffic and counters as the serve benchmark
+    SENDER,
+    pin,
+    run_sender,
+    start_serve,
+    status,
+    udp_rcvbuf_errors,
+)
 
 SYSLOG_NG_UDP = """@version: 3.38
 @include "scl.conf"
@@ -95,14 +102,7 @@ SENDER_CMD = c_sender() or [sys.executable, "-c", SENDER]
 
 
 def send(port: int, rate: int, seconds: float) -> tuple[int, float]:
-    out = subprocess.run(
-        [*SENDER_CMD, str(port), str(rate), str(seconds)],
-        capture_output=True,
-        text=True,
-        check=True,
-        preexec_fn=lambda: pin(1),
-    ).stdout.split()
-    return int(out[0]), float(out[1])
+    return run_sender([*SENDER_CMD, str(port), str(rate), str(seconds)])
 
 
 def run_hamon(work: Path, rate: int, seconds: float) -> dict[str, float]:
@@ -111,15 +111,8 @@ def run_hamon(work: Path, rate: int, seconds: float) -> dict[str, float]:
         f.unlink()
     port = free_port()
     log = work / "hamon.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hamon", "--db", f"sqlite:///{db}", "serve", "--syslog-udp", f"127.0.0.1:{port}"],
-        stderr=log.open("w"),
-        preexec_fn=lambda: pin(0),
-    )
+    server = start_serve(db, log, "--syslog-udp", f"127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
-        while "listening:" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
         rb = granted(port)
         kernel = udp_rcvbuf_errors()
         sent, took = send(port, rate, seconds)
