@@ -77,6 +77,21 @@ def test_events_query_filters_by_pair_time_id_and_kind(store: Store) -> None:
     assert len(store.events(limit=3)) == 3
 
 
+def test_the_correlators_raw_read_gives_what_events_gives(store: Store) -> None:
+    _replay(store, EXAMPLE)
+    everything = store.events()
+    pairs = sorted({e.pair for e in everything})
+    assert pairs
+    for pair in pairs:
+        mine = store.events(pair=pair)
+        assert store.pair_events(pair) == mine and len(mine) > 1
+        middle = mine[len(mine) // 2].at
+        later = store.pair_events(pair, after=middle)
+        assert later == store.events(pair=pair, after=middle)
+        assert all(e.at > middle for e in later) and len(later) < len(mine)
+        assert all(e.at.utcoffset() == dt.timedelta(0) for e in later)
+
+
 def test_times_come_back_as_utc(store: Store) -> None:
     _replay(store, EXAMPLE)
     e = store.events(limit=1)[0]

@@ -117,7 +117,7 @@ def resume_pair(
             state = PairState.from_json(ck[1])
             since = ck[0] if state is not None else None
     store_outputs.reset_outputs(store, cfg.name, since)
-    events = store.events(pair=cfg.name, after=since)
+    events = store.pair_events(cfg.name, after=since)
     traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
     machine = PairMachine(cfg, state, traffic=traffic)
     outs, cks = run(machine, events, since.timestamp() if since else None, observer)

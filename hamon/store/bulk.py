@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -55,7 +56,8 @@ def _values(
     conn: Connection, table: Table, cols: tuple[str, ...], times: tuple[int, ...], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
     """The rows as tuples in `cols` order, times in the form the store keeps them."""
-    get = [tuple(r[c] for c in cols) for r in rows]
+    pick = operator.itemgetter(*cols)
+    get = [pick(r) for r in rows] if len(cols) > 1 else [(pick(r),) for r in rows]
     if not times:
         return get
     sqlite = conn.dialect.name == "sqlite"
@@ -66,10 +68,10 @@ def _values(
         for i in times:
             t = v[i]
             if t is not None:
-                if t.tzinfo is None:
-                    raise ValueError(f"naive datetime given to the store ({table.name}.{cols[i]})")
                 if sqlite:
-                    v[i] = sqlite_text(t, texts)
+                    v[i] = sqlite_text(t, texts)  # refuses a naive time
+                elif t.tzinfo is None:
+                    raise ValueError(f"naive datetime given to the store ({table.name}.{cols[i]})")
         out.append(tuple(v))
     return out
 

@@ -35,6 +35,7 @@ from hamon.errors import StoreError
 from hamon.model import Activity, Event, Quarantined
 from hamon.store import bulk, events_map
 from hamon.store.schema import events, ingests, metadata, polls, quarantine, source_activity
+from hamon.store.timestamps import sqlite_text
 
 HEAD_REVISION = "0009"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -413,6 +414,21 @@ class Store:
             for r in conn.execute(q, execution_options={"yield_per": 2000}):  # this statement only
                 yield events_map.from_row(r)
 
+    def pair_events(self, pair: str, after: dt.datetime | None = None) -> list[Event]:
+        """`events(pair=pair, after=after)` — a pair's events in correlation order — read without
+        SQLAlchemy's per-value result processing (the correlator reads every event it applies)."""
+        sql = _PAIR_EVENTS[self.dialect]
+        params: tuple[Any, ...]
+        if after is None:
+            sql, params = sql.format(after=""), (pair,)
+        else:
+            mark = "?" if self.dialect == "sqlite" else "%s"
+            stamp: Any = sqlite_text(after) if self.dialect == "sqlite" else after
+            sql, params = sql.format(after=f" AND at > {mark}"), (pair, stamp)
+        with self._begin("reading events") as conn:
+            rows = conn.exec_driver_sql(sql, params).fetchall()
+        return events_map.from_raw_rows(rows, self.dialect)
+
     def iter_event_json(
         self,
         *,
@@ -584,6 +600,10 @@ _PG_INSERT_EVENTS_RETURNING = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
+_PAIR_EVENTS = {
+    d: f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE pair = {m}{{after}} ORDER BY at, seq, event_id"
+    for d, m in (("sqlite", "?"), ("postgresql", "%s"))
+}
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"

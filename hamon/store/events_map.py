@@ -138,3 +138,27 @@ def from_row(r: Any) -> Event:
         if v[i] is not None:
             v[i] = kind(v[i])
     return Event(*v)
+
+
+def from_raw_rows(rows: Any, dialect: str) -> list[Event]:
+    """Rows of the driver itself (COLUMNS order) as Events: SQLite's time texts read as UTC, the
+    PostgreSQL driver's aware times put in UTC — what reads through SQLAlchemy give."""
+    out = []
+    sqlite = dialect == "sqlite"
+    seen: dict[Any, dt.datetime] = {}
+    for r in rows:
+        v = list(r)
+        for i in _TIMES:
+            t = v[i]
+            if t is not None:
+                u = seen.get(t)
+                if u is None:
+                    u = seen[t] = (
+                        dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC) if sqlite else t.astimezone(dt.UTC)
+                    )
+                v[i] = u
+        for i, kind in _ENUM_TYPES:
+            if v[i] is not None:
+                v[i] = kind(v[i])
+        out.append(Event(*v))
+    return out
