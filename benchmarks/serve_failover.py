@@ -25,6 +25,7 @@ import argparse
 import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,8 +111,12 @@ def one_run(rate: int, seconds: float, pairs: int) -> dict[str, float]:
             cpu = process_cpu(server.pid) - cpu0
             kernel_lost = udp_rcvbuf_errors() - kernel0
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.terminate()  # it stores and correlates what it holds before it exits
+            try:
+                server.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         stored = sqlite3.connect(str(db))
         failovers = stored.execute("SELECT count(*) FROM failovers").fetchone()[0]
         stored.close()
