@@ -90,3 +90,23 @@ def test_batches_are_committed_together_but_a_trickle_is_stored_as_it_comes(tmp_
     finally:
         assert writer.close() == 11 * 30
     assert len(store.events()) == 330
+
+
+@pytest.mark.parametrize("n", [10, 2500])  # a prepared INSERT, and COPY through a temporary table
+def test_new_events_come_back_once_whichever_way_they_are_written(store_url: str, n: int) -> None:
+    store = Store(store_url)
+    first = parsed(n)
+    assert [e.event_id for e in store.add_new_events(first[: n // 2])] == [e.event_id for e in first[: n // 2]]
+    # Half of it again, the rest new, a duplicate of a new one inside the batch: only the new come
+    # back, once each, in the order given — and the first of two copies is the one stored.
+    again = first + [first[-1]]
+    assert [e.event_id for e in store.add_new_events(again)] == [e.event_id for e in first[n // 2 :]]
+    assert store.add_new_events(first) == []
+    with store.one_transaction("two batches"):  # two large batches in one transaction
+        more = parsed(n, offset=100_000)
+        assert len(store.add_new_events(more[: n // 2])) == n // 2
+        assert len(store.add_new_events(more)) == n - n // 2
+    stored = store.events()
+    assert len(stored) == 2 * n
+    assert sorted(e.event_id for e in stored) == sorted({e.event_id for e in first + more})
+    assert {e.event_id: e for e in stored}[first[0].event_id] == first[0]

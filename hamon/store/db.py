@@ -246,19 +246,30 @@ class Store:
         return list(fresh.values())
 
     def _add_new_events_pg(self, batch: Sequence[Event]) -> list[Event]:
-        # One prepared INSERT … ON CONFLICT DO NOTHING RETURNING, pipelined over the rows by
-        # psycopg: the rows that come back are the new ones (no read of the table first).
+        # The rows that come back from INSERT … ON CONFLICT DO NOTHING RETURNING are the new ones
+        # (no read of the table first). A large batch goes through COPY into a temporary table
+        # first (a replay's, a backlog's); a small one is one prepared INSERT pipelined by psycopg.
         first: dict[str, Event] = {}
         for e in batch:
             first.setdefault(e.event_id, e)
+        rows = [events_map.values(e) for e in first.values()]
+        inserted: set[str] = set()
         with self._begin("storing events") as conn:
             cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            cur.executemany(_PG_INSERT_EVENTS_RETURNING, [events_map.values(e) for e in first.values()], returning=True)
-            inserted: set[str] = set()
-            while True:
+            if len(rows) >= COPY_ROWS:
+                cur.execute(_PG_EVENTS_IN)
+                with cur.copy(_PG_COPY_EVENTS_IN) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(_PG_INSERT_EVENTS_IN)
                 inserted.update(r[0] for r in cur.fetchall())
-                if not cur.nextset():
-                    break
+                cur.execute("DROP TABLE hamon_events_in")  # another batch may follow in this transaction
+            else:
+                cur.executemany(_PG_INSERT_EVENTS_RETURNING, rows, returning=True)
+                while True:
+                    inserted.update(r[0] for r in cur.fetchall())
+                    if not cur.nextset():
+                        break
         return [e for eid, e in first.items() if eid in inserted]
 
     def renew_seq(self) -> None:
@@ -604,6 +615,14 @@ _PAIR_EVENTS = {
     d: f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE pair = {m}{{after}} ORDER BY at, seq, event_id"
     for d, m in (("sqlite", "?"), ("postgresql", "%s"))
 }
+COPY_ROWS = 1000  # events in a batch from which PostgreSQL gets them by COPY
+# The temporary table lives for one batch at most: nothing of it outlasts a commit or a rollback.
+_PG_EVENTS_IN = "CREATE TEMPORARY TABLE hamon_events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP"
+_PG_COPY_EVENTS_IN = f"COPY hamon_events_in ({', '.join(_EVENT_COLUMNS)}) FROM STDIN"
+_PG_INSERT_EVENTS_IN = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) SELECT {', '.join(_EVENT_COLUMNS)} FROM hamon_events_in "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"
