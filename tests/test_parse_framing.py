@@ -64,3 +64,40 @@ def test_every_framing_in_the_catalog_has_a_fixture() -> None:
 def test_iso_output_is_utc_with_z() -> None:
     t = dt.datetime(2026, 11, 25, 11, 0, 16, 120000, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     assert iso(t) == "2026-11-25T10:00:16.120Z"
+
+
+def test_stamps_found_where_a_digit_alike_header_had_them_are_the_stamps_a_search_finds() -> None:
+    # A header read once tells where the stamps of headers alike but for their digits are; what is
+    # matched there must be exactly what searching the header finds, for every kind of stamp.
+    import random
+
+    from hamon.parse.batch import BatchParser
+    from hamon.parse.timestamps import STAMP_RE
+
+    rng = random.Random(7)
+    shapes = [
+        "<166>{mon} {d:>2} {y} {h:02d}:{m:02d}:{s:02d} fw-{n} : ",
+        "<166>{mon} {d:02d} {h:02d}:{m:02d}:{s:02d} fw-{n} : ",
+        "{y}-{mo:02d}-{d:02d}T{h:02d}:{m:02d}:{s:02d}.{n}+01:00 relay{n} <166>{mon} {d} {h:02d}:{m:02d}:{s:02d} CET: ",
+        "<166>{y}-{mo:02d}-{d:02d} {h:02d}:{m:02d}:{s:02d} fw{n} {mon} {d} {y} : ",
+        "<166>{h}:{m:02d}:{s:02d} {mon} {d} fw-{n}: ",
+        "<166>{mon} {d} {y} {h}:{m}:{s} +{n:02d}00 fw-{n} : ",
+        "<166>1{n}{n} {n}: {n}:{n}:{n} fw : ",
+    ]
+    parser = BatchParser(lambda device_id, source: device_id or source)
+    months = ["Jan", "Feb", "Nov", "Dec", "nov", "Mai"]
+    for _ in range(3000):
+        fields = {
+            "mon": rng.choice(months),
+            "d": rng.randint(1, 31),
+            "y": rng.choice([2026, 1999, 9999]),
+            "mo": rng.randint(1, 12),
+            "h": rng.randint(0, 29),
+            "m": rng.randint(0, 69),
+            "s": rng.randint(0, 69),
+            "n": rng.randint(0, 99),
+        }
+        text = rng.choice(shapes).format(**fields)
+        want = [(m.start(), m.end(), m.group()) for m in STAMP_RE.finditer(text)]
+        assert [(m.start(), m.end(), m.group()) for m in parser._stamps_in(text)] == want, text
+    assert 0 < len(parser._stamp_starts) < 3000  # alike headers did share an entry

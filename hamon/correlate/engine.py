@@ -56,9 +56,13 @@ def correlate(
         with store.one_transaction("correlating pairs"):
             pending: list[store_outputs.Run] = []
             held = 0
-            for pair in names[i : i + WRITE_BATCH]:
+            part = names[i : i + WRITE_BATCH]
+            known = store_outputs.with_outputs(store, part)
+            for pair in part:
                 cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
-                _, outs, n = resume_pair(store, cfg, earliest[pair], finish=True, written=pending)
+                _, outs, n = resume_pair(
+                    store, cfg, earliest[pair], finish=True, written=pending, has_outputs=pair in known
+                )
                 _tally(summary, pair, outs, n)
                 held += len(outs)
                 if held >= WRITE_OUTPUTS:
@@ -101,22 +105,25 @@ def resume_pair(
     observer: Observer | None = None,
     wall: float | None = None,
     written: list[store_outputs.Run] | None = None,
+    has_outputs: bool = True,
 ) -> tuple[PairMachine, list[Output], int]:
     """Re-run a pair from its newest checkpoint before `earliest` over its stored events.
 
     With `finish` the run ends the data as a replay does (`end_of_input` at the wall clock, `wall`
     or now); without, the machine is left as it stands, to go on live. With `written` the run's
     outputs are appended there for the caller to store with other pairs' (one transaction for many
-    pairs), else they are stored now.
+    pairs), else they are stored now. `has_outputs` False (the caller read that the store holds no
+    output of the pair) spares the reads and deletes that would find nothing.
     """
     state: PairState | None = None
     since: dt.datetime | None = None
-    if earliest is not None:
+    if earliest is not None and has_outputs:
         ck = store_outputs.latest_checkpoint(store, cfg.name, earliest)
         if ck is not None:
             state = PairState.from_json(ck[1])
             since = ck[0] if state is not None else None
-    store_outputs.reset_outputs(store, cfg.name, since)
+    if has_outputs:
+        store_outputs.reset_outputs(store, cfg.name, since)
     events = store.pair_events(cfg.name, after=since)
     traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
     machine = PairMachine(cfg, state, traffic=traffic)

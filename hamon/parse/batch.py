@@ -59,6 +59,7 @@ Resolve = Callable[[str | None, str], str]
 RELAYED = frozenset({"file", "kafka"})
 
 
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 _Head = tuple[str, str | None, str, dt.datetime | None, dt.datetime | None, bool, str | None]
 
 
@@ -108,6 +109,8 @@ class BatchParser:
         self._tls_peers = tls_peers or {}  # pair -> the TLS client certificates that may speak for it
         self._year = year
         self._origins: dict[bytes, Origin] = {}  # this batch's headers, read against its receive time
+        self._count_origins: dict[bytes, Origin] = {}  # hour-folded header -> what its lines count to
+        self._stamp_starts: dict[str, tuple[int, ...]] = {}  # header with digits as 0 -> where its stamps start
         self._heads: dict[tuple[bytes, str, bool, tuple[str, ...]], _Head] = {}  # live senders' headers
         self._heads_hour: tuple[dt.datetime, dt.tzinfo, int | None] | None = None
         self._origins_ref: tuple[dt.datetime, str, bool, tuple[str, ...]] | None = None
@@ -173,10 +176,18 @@ class BatchParser:
         result: ParseResult,
         base: int,
     ) -> None:
+        known = self._count_origins
         for key, (n, ss, ss_off, bits) in counts.items():
-            # The key has mm:ss zeroed; the latest line of the hour stands for it.
-            header = key if ss_off < 0 else key[:ss_off] + b"%02d:%02d" % divmod(ss, 60) + key[ss_off + 5 :]
-            self._count(self._origin(header, batch, ctx), n, bits)
+            # The key has mm:ss zeroed; the latest line of the hour stands for it — in the first
+            # batch that has it: the sender, pair and hour it counts to are the same in the next.
+            origin = known.get(key)
+            if origin is None:
+                header = key if ss_off < 0 else key[:ss_off] + b"%02d:%02d" % divmod(ss, 60) + key[ss_off + 5 :]
+                origin = self._origin(header, batch, ctx)
+                if len(known) >= HEADER_CACHE_MAX:
+                    known.clear()
+                known[key] = origin
+            self._count(origin, n, bits)
         for i in range(0, len(spans), 2):
             start, end = spans[i], spans[i + 1]
             raw = data[start:end]
@@ -318,7 +329,7 @@ class BatchParser:
         if text is None:
             text = key.decode("utf-8", "replace")
         # Headers that differ only in their timestamps share one reading of the rest.
-        stamps = list(STAMP_RE.finditer(text))
+        stamps = self._stamps_in(text)
         template = _template(text, [(m.start(), m.end()) for m in stamps])
         shape = self._shapes.get(template)
         if shape is not None and len(stamps) == shape[0]:
@@ -348,6 +359,22 @@ class BatchParser:
                 )
         refused = None if SAFE_NAME_RE.match(pair) else f"pair name {pair[:64]!r} is not a name hamon keeps"
         return source, device_id, pair, at_h, rec_h, stamped, refused or self._refused_sender(pair, batch)
+
+    def _stamps_in(self, text: str) -> list[re.Match[str]]:
+        """STAMP_RE.finditer(text) as a list. Where stamps match depends on which characters are
+        digits, not on their values: headers alike but for their digits (the same sender a second
+        later) have their stamps where the first had them, matched there instead of searched for."""
+        shape = text.translate(_DIGITS_AS_ZERO)
+        starts = self._stamp_starts.get(shape)
+        if starts is not None:
+            found = [STAMP_RE.match(text, i) for i in starts]
+            if all(m is not None for m in found):
+                return found  # type: ignore[return-value]
+        stamps = list(STAMP_RE.finditer(text))
+        if len(self._stamp_starts) >= HEADER_CACHE_MAX:
+            self._stamp_starts.clear()
+        self._stamp_starts[shape] = tuple(m.start() for m in stamps)
+        return stamps
 
     def _refused_sender(self, pair: str, batch: RawBatch) -> str | None:
         """A live sender (its real address, whatever a header claims; its TLS certificate) not listed
@@ -431,6 +458,7 @@ class BatchParser:
         ref = (batch.received_at, batch.source, batch.transport in RELAYED, batch.peer)
         if ref != self._origins_ref:
             self._origins.clear()
+            self._count_origins.clear()
             self._shapes.clear()
             self._stamps.clear()
             self._origins_ref = ref

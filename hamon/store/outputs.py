@@ -53,6 +53,18 @@ def correlated(store: Store, pairs: Sequence[str]) -> set[str]:
     return out
 
 
+def with_outputs(store: Store, pairs: Sequence[str]) -> set[str]:
+    """Which of these pairs have anything the correlator wrote (failovers, transitions, alerts,
+    checkpoints): the others have nothing to take back and no checkpoint to resume from."""
+    out: set[str] = set()
+    with store._begin("reading correlator outputs") as conn:
+        for i in range(0, len(pairs), 500):
+            part = pairs[i : i + 500]
+            for t in (failovers, transitions, alerts, checkpoints):
+                out.update(r[0] for r in conn.execute(select(t.c.pair).where(t.c.pair.in_(part)).distinct()))
+    return out
+
+
 def reset_outputs(store: Store, pair: str, since: dt.datetime | None) -> None:
     """Take back everything the correlator decided for a pair after `since` (everything when None)."""
     with store._begin("resetting correlator outputs") as conn:
