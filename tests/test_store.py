@@ -84,9 +84,13 @@ def test_the_correlators_raw_read_gives_what_events_gives(store: Store) -> None:
     assert pairs
     for pair in pairs:
         mine = store.events(pair=pair)
-        assert store.pair_events(pair) == mine and len(mine) > 1
+        assert [e for c in store.pair_events(pair) for e in c] == mine and len(mine) > 1
+        for size in (1, 2, 3, len(mine) - 1, len(mine), len(mine) + 1):  # pages end anywhere
+            chunks = list(store.pair_events(pair, chunk=size))
+            assert [e for c in chunks for e in c] == mine
+            assert all(0 < len(c) <= size for c in chunks)
         middle = mine[len(mine) // 2].at
-        later = store.pair_events(pair, after=middle)
+        later = [e for c in store.pair_events(pair, after=middle, chunk=2) for e in c]
         assert later == store.events(pair=pair, after=middle)
         assert all(e.at > middle for e in later) and len(later) < len(mine)
         assert all(e.at.utcoffset() == dt.timedelta(0) for e in later)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,9 +50,11 @@ def correlate(
     """Correlate the given pairs; `earliest[pair]` is the earliest new event (None: from scratch)."""
     summary = CorrelationSummary()
     names = sorted(earliest)
+    wall = time.time()
     for i in range(0, len(names), WRITE_BATCH):
-        # WRITE_BATCH pairs: their reads and their outputs in one transaction; outputs written in
-        # statements of up to WRITE_OUTPUTS rows (memory stays flat in a storm)
+        # WRITE_BATCH pairs: their reads and their outputs in one transaction; a pair's events
+        # read EVENT_CHUNK at a time, outputs written in statements of up to WRITE_OUTPUTS rows
+        # (memory stays flat in a storm and for a pair of any size)
         with store.one_transaction("correlating pairs"):
             pending: list[store_outputs.Run] = []
             held = 0
@@ -60,32 +62,80 @@ def correlate(
             known = store_outputs.with_outputs(store, part)
             for pair in part:
                 cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
-                _, outs, n = resume_pair(
-                    store, cfg, earliest[pair], finish=True, written=pending, has_outputs=pair in known
-                )
-                _tally(summary, pair, outs, n)
-                held += len(outs)
-                if held >= WRITE_OUTPUTS:
-                    store_outputs.write_runs(store, pending)
-                    pending, held = [], 0
+                tally = _Tally()
+                for outs, n in _correlate_pair(store, cfg, earliest[pair], pair in known, pending, wall):
+                    tally.add(outs, n)
+                    held += len(outs)
+                    if held >= WRITE_OUTPUTS:
+                        store_outputs.write_runs(store, pending)
+                        pending.clear()
+                        held = 0
+                tally.into(summary, pair)
             store_outputs.write_runs(store, pending)
     return summary
 
 
-def _tally(summary: CorrelationSummary, pair: str, outs: list[Output], n: int) -> None:
-    """A pair's run in the summary."""
-    fos = len({o.failover_id for o in outs if isinstance(o, Failover)})  # refined ones come again
-    opened = sum(1 for o in outs if isinstance(o, AlertOpen))
-    summary.alert_ids |= {o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}
-    summary.pairs += 1
-    summary.events += n
-    summary.failovers += fos
-    summary.alerts_opened += opened
-    summary.per_pair[pair] = {"failovers": fos, "alerts": opened}
+def _correlate_pair(
+    store: Store,
+    cfg: PairConfig,
+    earliest: dt.datetime | None,
+    has_outputs: bool,
+    pending: list[store_outputs.Run],
+    wall: float,
+) -> Iterator[tuple[list[Output], int]]:
+    """`resume_pair` to the end of the input, a chunk of events at a time: each chunk's run is
+    appended to `pending` (outputs, checkpoints, the pair as it then stands) and its outputs and
+    event count given back; a failover refined in a later chunk replaces what an earlier wrote."""
+    state, since = _restart(store, cfg, earliest, has_outputs)
+    machine: PairMachine | None = None
+    last_ck = since.timestamp() if since else None
+    for chunk in store.pair_events(cfg.name, after=since, chunk=EVENT_CHUNK):
+        if machine is None:
+            machine = PairMachine(cfg, state, traffic=Traffic(store.traffic(cfg.name, since=since)))
+        outs, cks = run(machine, chunk, last_ck)
+        if cks:
+            last_ck = cks[-1][0].timestamp()
+        pending.append((cfg.name, outs, cks, snapshot(machine)))
+        yield outs, len(chunk)
+    if machine is None:
+        machine = PairMachine(cfg, state, traffic=Traffic())
+    outs = end_of_input(machine, wall)
+    pending.append((cfg.name, outs, [], snapshot(machine)))
+    yield outs, 0
+
+
+@dataclass
+class _Tally:
+    """What one pair's run decided, over its chunks."""
+
+    events: int = 0
+    opened: int = 0
+    failover_ids: set[str] = field(default_factory=set)  # refined ones come again
+    alert_ids: set[str] = field(default_factory=set)
+
+    def add(self, outs: list[Output], n: int) -> None:
+        self.events += n
+        for o in outs:
+            if isinstance(o, Failover):
+                self.failover_ids.add(o.failover_id)
+            elif isinstance(o, AlertOpen):
+                self.opened += 1
+                self.alert_ids.add(o.alert_id)
+            elif isinstance(o, AlertResolve):
+                self.alert_ids.add(o.alert_id)
+
+    def into(self, summary: CorrelationSummary, pair: str) -> None:
+        summary.alert_ids |= self.alert_ids
+        summary.pairs += 1
+        summary.events += self.events
+        summary.failovers += len(self.failover_ids)
+        summary.alerts_opened += self.opened
+        summary.per_pair[pair] = {"failovers": len(self.failover_ids), "alerts": self.opened}
 
 
 WRITE_BATCH = 200  # pairs that `correlate` reads and stores in one transaction
 WRITE_OUTPUTS = 20_000  # outputs held before they are written
+EVENT_CHUNK = 20_000  # a pair's events read and applied at a time
 
 
 class Observer(Protocol):
@@ -104,17 +154,30 @@ def resume_pair(
     finish: bool,
     observer: Observer | None = None,
     wall: float | None = None,
-    written: list[store_outputs.Run] | None = None,
-    has_outputs: bool = True,
 ) -> tuple[PairMachine, list[Output], int]:
-    """Re-run a pair from its newest checkpoint before `earliest` over its stored events.
+    """Re-run a pair from its newest checkpoint before `earliest` over its stored events, and store
+    what it decides (the live correlator's way; `correlate` reads and writes in chunks).
 
     With `finish` the run ends the data as a replay does (`end_of_input` at the wall clock, `wall`
-    or now); without, the machine is left as it stands, to go on live. With `written` the run's
-    outputs are appended there for the caller to store with other pairs' (one transaction for many
-    pairs), else they are stored now. `has_outputs` False (the caller read that the store holds no
-    output of the pair) spares the reads and deletes that would find nothing.
+    or now); without, the machine is left as it stands, to go on live.
     """
+    state, since = _restart(store, cfg, earliest, True)
+    events = [e for chunk in store.pair_events(cfg.name, after=since) for e in chunk]
+    traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
+    machine = PairMachine(cfg, state, traffic=traffic)
+    outs, cks = run(machine, events, since.timestamp() if since else None, observer)
+    if finish:
+        outs += end_of_input(machine, time.time() if wall is None else wall)
+    store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
+    return machine, outs, len(events)
+
+
+def _restart(
+    store: Store, cfg: PairConfig, earliest: dt.datetime | None, has_outputs: bool
+) -> tuple[PairState | None, dt.datetime | None]:
+    """Where a pair's run starts: its newest checkpoint before `earliest` (state and time; none:
+    from scratch), everything decided after it taken back. `has_outputs` False (the caller read
+    that the store holds no output of the pair) spares the reads and deletes that find nothing."""
     state: PairState | None = None
     since: dt.datetime | None = None
     if earliest is not None and has_outputs:
@@ -124,17 +187,7 @@ def resume_pair(
             since = ck[0] if state is not None else None
     if has_outputs:
         store_outputs.reset_outputs(store, cfg.name, since)
-    events = store.pair_events(cfg.name, after=since)
-    traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
-    machine = PairMachine(cfg, state, traffic=traffic)
-    outs, cks = run(machine, events, since.timestamp() if since else None, observer)
-    if finish:
-        outs += end_of_input(machine, time.time() if wall is None else wall)
-    if written is not None:
-        written.append((cfg.name, outs, cks, snapshot(machine)))
-    else:
-        store_outputs.write_outputs(store, cfg.name, outs, cks, snapshot(machine))
-    return machine, outs, len(events)
+    return state, since
 
 
 def end_of_input(machine: PairMachine, wall: float) -> list[Output]:

@@ -425,20 +425,37 @@ class Store:
             for r in conn.execute(q, execution_options={"yield_per": 2000}):  # this statement only
                 yield events_map.from_row(r)
 
-    def pair_events(self, pair: str, after: dt.datetime | None = None) -> list[Event]:
-        """`events(pair=pair, after=after)` — a pair's events in correlation order — read without
-        SQLAlchemy's per-value result processing (the correlator reads every event it applies)."""
-        sql = _PAIR_EVENTS[self.dialect]
-        params: tuple[Any, ...]
-        if after is None:
-            sql, params = sql.format(after=""), (pair,)
-        else:
-            mark = "?" if self.dialect == "sqlite" else "%s"
-            stamp: Any = sqlite_text(after) if self.dialect == "sqlite" else after
-            sql, params = sql.format(after=f" AND at > {mark}"), (pair, stamp)
-        with self._begin("reading events") as conn:
-            rows = conn.exec_driver_sql(sql, params).fetchall()
-        return events_map.from_raw_rows(rows, self.dialect)
+    def pair_events(
+        self, pair: str, after: dt.datetime | None = None, *, chunk: int | None = None
+    ) -> Iterator[list[Event]]:
+        """`events(pair=pair, after=after)` — a pair's events in correlation order — in lists of up
+        to `chunk` events (one list of all when None), read without SQLAlchemy's per-value result
+        processing (the correlator reads every event it applies). Each list is one query that
+        starts after the last event of the one before (keyset paging): any number of a pair's
+        events in bounded memory."""
+        sqlite = self.dialect == "sqlite"
+        mark = "?" if sqlite else "%s"
+        stamp: Any = None if after is None else (sqlite_text(after) if sqlite else after)
+        last: tuple[Any, ...] | None = None
+        while True:
+            where, params = [f"pair = {mark}"], [pair]
+            if stamp is not None:
+                where.append(f"at > {mark}")
+                params.append(stamp)
+            if last is not None:
+                where.append(f"(at, seq, event_id) > ({mark}, {mark}, {mark})")
+                params += last
+            sql = _PAIR_EVENTS.format(where=" AND ".join(where))
+            if chunk is not None:
+                sql += f" LIMIT {int(chunk)}"
+            with self._begin("reading events") as conn:
+                rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+            if not rows:
+                return
+            yield events_map.from_raw_rows(rows, self.dialect)
+            if chunk is None or len(rows) < chunk:
+                return
+            last = (rows[-1][_AT], rows[-1][_SEQ], rows[-1][_EVENT_ID])  # as the driver gave them
 
     def iter_event_json(
         self,
@@ -611,10 +628,8 @@ _PG_INSERT_EVENTS_RETURNING = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
-_PAIR_EVENTS = {
-    d: f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE pair = {m}{{after}} ORDER BY at, seq, event_id"
-    for d, m in (("sqlite", "?"), ("postgresql", "%s"))
-}
+_PAIR_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE {{where}} ORDER BY at, seq, event_id"
+_AT, _SEQ, _EVENT_ID = (_EVENT_COLUMNS.index(c) for c in ("at", "seq", "event_id"))
 COPY_ROWS = 1000  # events in a batch from which PostgreSQL gets them by COPY
 # The temporary table lives for one batch at most: nothing of it outlasts a commit or a rollback.
 _PG_EVENTS_IN = "CREATE TEMPORARY TABLE hamon_events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP"

@@ -146,8 +146,9 @@ def write_runs(store: Store, runs: Sequence[Run]) -> None:
             }
         )
     with store._begin("storing correlator outputs") as conn:
-        # A failover refined in place replaces what an earlier run stored of it.
-        refined = ("at", "previous_active", "cause", "cause_text", "detection_s", "evidence")
+        # A failover refined in place replaces what an earlier run (a live tick, a chunk of a
+        # pair's events) stored of it, when it was decided included: the last word, as in one run.
+        refined = ("at", "previous_active", "cause", "cause_text", "detection_s", "evidence", "emitted_at")
         bulk.write(conn, failovers, fos, ["failover_id"], refined)
         bulk.write(conn, transitions, trs, ["transition_id"])
         bulk.write(conn, alerts, opens, ["alert_id"])
