@@ -153,8 +153,8 @@ def main() -> None:
             best = rate if ok else best
             print(
                 f"{rate:>7,} failover lines/s for {args.seconds:g} s from {args.pairs} pairs: "
-                f"{'sustained' if ok else 'NOT sustained'} in {sum(int(r['sustained']) for r in runs)} of {len(runs)} "
-                f"runs; processed at min {min(speeds):,.0f} / median {statistics.median(speeds):,.0f} lines/s; "
+                f"{'sustained' if ok else 'NOT sustained'} (kept up in {sum(int(r['sustained']) for r in runs)} of "
+                f"{len(runs)} runs); processed at min {min(speeds):,.0f} / median {statistics.median(speeds):,.0f} lines/s; "
                 f"dropped {[int(r['dropped'] + r['kernel_lost']) for r in runs]}; last line correlated "
                 f"{[round(r['done_s'] - r['send_s'], 2) for r in runs]} s after the last sent; service CPU "
                 f"{[round(r['cpu_s'], 2) for r in runs]} s; failovers {[int(r['failovers']) for r in runs]}"
