@@ -80,3 +80,38 @@ def test_failover_id_quoted_inside_another_message_is_not_an_event() -> None:
     for pure in (False, True):
         result, _ = parse_bytes(data, pure_python=pure)
         assert result.events == [] and result.ordinary == 1
+
+
+def test_a_line_repeated_in_a_batch_is_parsed_once_and_is_the_same_event(monkeypatch) -> None:
+    import datetime as dt
+
+    from hamon.model import RawBatch
+    from hamon.parse import batch as batch_mod
+    from hamon.parse.batch import BatchParser
+
+    calls: list[int] = []
+    real = batch_mod.parse_message
+
+    def counting(msg_id: int, text: str):  # type: ignore[no-untyped-def]
+        calls.append(msg_id)
+        return real(msg_id, text)
+
+    monkeypatch.setattr(batch_mod, "parse_message", counting)
+    one = (
+        "<161>Nov 25 2026 10:00:01 fw-a : %ASA-1-104001: (Secondary) Switching to ACTIVE - HELLO not heard from mate.\n"
+    )
+    two = "<161>Nov 25 2026 10:00:01 fw-a : %ASA-1-105008: (Primary) Testing Interface inside\n"
+    data = (one + two + one + one + two).encode()
+    seq = iter(range(100, 200))
+    res = BatchParser(lambda d, s: d or s, next_seq=lambda: next(seq)).parse(
+        RawBatch(data, dt.datetime(2026, 11, 25, 10, 0, 5, tzinfo=dt.UTC), "file", "file", "test", "t")
+    )
+    assert len(calls) == 2  # each distinct line parsed once
+    assert [e.seq for e in res.events] == [100, 101, 102, 103, 104]  # arrival order kept
+    assert [e.msg_id for e in res.events] == [104001, 105008, 104001, 104001, 105008]
+    first, again = res.events[0], res.events[2]
+    assert again.event_id == first.event_id and again != first
+    assert {f: getattr(again, f) for f in first.__dataclass_fields__ if f != "seq"} == {
+        f: getattr(first, f) for f in first.__dataclass_fields__ if f != "seq"
+    }
+    assert res.lines == 5 and res.ordinary == 0 and not res.quarantined

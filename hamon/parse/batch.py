@@ -17,7 +17,7 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from hamon.model import Activity, Event, ParseResult, Quarantined, RawBatch
@@ -188,14 +188,25 @@ class BatchParser:
                     known.clear()
                 known[key] = origin
             self._count(origin, n, bits)
+        # A line seen before in this batch (a relay's repeat, a unit logging twice in one second)
+        # is the same event: folded before parsing, only its place in the arrival order its own.
+        folded: dict[bytes, Event] = {}
+        events = result.events
         for i in range(0, len(spans), 2):
             start, end = spans[i], spans[i + 1]
             raw = data[start:end]
+            seen = folded.get(raw)
+            if seen is not None:
+                events.append(replace(seen, seq=self._next_seq()))
+                continue
             text = raw.decode("utf-8")
             tag = TAG_RE.match(text, text.find("%"))
             assert tag is not None  # the scanner checked the same tag
             origin = self._origin(text[: tag.start()].encode("utf-8"), batch, ctx)
+            n = len(events)
             self._tagged(text, raw, tag, origin, batch, partial(_line_of, data, base, start), result)
+            if len(events) > n:  # an event (a quarantined line is quarantined again, with its number)
+                folded[raw] = events[-1]
         result.ordinary = result.lines - len(result.events) - len(result.quarantined)
 
     def _slow(self, lines: list[bytes], batch: RawBatch, ctx: TimeContext, result: ParseResult, base: int) -> None:
