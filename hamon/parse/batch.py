@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar
 
 from hamon.model import Activity, Event, ParseResult, Quarantined, RawBatch
 from hamon.parse.catalog import FAILOVER_TAG, is_failover
@@ -60,6 +61,8 @@ RELAYED = frozenset({"file", "kafka"})
 
 
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+K = TypeVar("K")
+V = TypeVar("V")
 _Head = tuple[str, str | None, str, dt.datetime | None, dt.datetime | None, bool, str | None]
 
 
@@ -111,7 +114,7 @@ class BatchParser:
         self._origins: dict[bytes, Origin] = {}  # this batch's headers, read against its receive time
         self._count_origins: dict[bytes, Origin] = {}  # hour-folded header -> what its lines count to
         self._stamp_starts: dict[str, tuple[int, ...]] = {}  # header with digits as 0 -> where its stamps start
-        self._heads: dict[tuple[bytes, str, bool, tuple[str, ...]], _Head] = {}  # live senders' headers
+        self._heads: dict[tuple[bytes, str, tuple[str, ...]], _Head] = {}  # live senders' headers
         self._heads_hour: tuple[dt.datetime, dt.tzinfo, int | None] | None = None
         self._origins_ref: tuple[dt.datetime, str, bool, tuple[str, ...]] | None = None
         self._shapes: dict[str, tuple[int, int | None, int | None, str, str | None, str]] = {}
@@ -183,10 +186,7 @@ class BatchParser:
             origin = known.get(key)
             if origin is None:
                 header = key if ss_off < 0 else key[:ss_off] + b"%02d:%02d" % divmod(ss, 60) + key[ss_off + 5 :]
-                origin = self._origin(header, batch, ctx)
-                if len(known) >= HEADER_CACHE_MAX:
-                    known.clear()
-                known[key] = origin
+                origin = _remember(known, key, self._origin(header, batch, ctx))
             self._count(origin, n, bits)
         # A line seen before in this batch (a relay's repeat, a unit logging twice in one second)
         # is the same event: folded before parsing, only its place in the arrival order its own.
@@ -312,14 +312,8 @@ class BatchParser:
         if batch.transport in RELAYED:
             head = self._read_head(key, batch, ctx, text)
         else:
-            head_key = (key, batch.source, False, batch.peer)
-            known = self._heads.get(head_key)
-            if known is None:
-                known = self._read_head(key, batch, ctx, text)
-                if len(self._heads) >= HEADER_CACHE_MAX:
-                    self._heads.clear()
-                self._heads[head_key] = known
-            head = known
+            head_key = (key, batch.source, batch.peer)
+            head = self._heads.get(head_key) or _remember(self._heads, head_key, self._read_head(key, batch, ctx, text))
         source, device_id, pair, at_h, rec_h, stamped, refused = head
         received = (
             rec_h if rec_h is not None and _bad_time(rec_h, batch.received_at, True) is None else batch.received_at
@@ -328,11 +322,9 @@ class BatchParser:
         at = received if bad_time else (at_h or received)
         second = at.replace(microsecond=0)
         hour = second.replace(minute=0, second=0)
-        origin = Origin(source, device_id, pair, at, received, hour, second, bad_time or refused)
-        if len(self._origins) >= HEADER_CACHE_MAX:
-            self._origins.clear()
-        self._origins[key] = origin
-        return origin
+        return _remember(
+            self._origins, key, Origin(source, device_id, pair, at, received, hour, second, bad_time or refused)
+        )
 
     def _read_head(self, key: bytes, batch: RawBatch, ctx: TimeContext, text: str | None) -> _Head:
         """A header read: sender, device-id, pair, the device's stamp and a relay's (UTC), whether
@@ -382,9 +374,7 @@ class BatchParser:
             if all(m is not None for m in found):
                 return found  # type: ignore[return-value]
         stamps = list(STAMP_RE.finditer(text))
-        if len(self._stamp_starts) >= HEADER_CACHE_MAX:
-            self._stamp_starts.clear()
-        self._stamp_starts[shape] = tuple(m.start() for m in stamps)
+        _remember(self._stamp_starts, shape, tuple(m.start() for m in stamps))
         return stamps
 
     def _refused_sender(self, pair: str, batch: RawBatch) -> str | None:
@@ -413,11 +403,7 @@ class BatchParser:
         key = (m.group(), ctx.tz)
         if key in self._stamps:
             return self._stamps[key]
-        t = from_match(m, ctx)
-        if len(self._stamps) >= HEADER_CACHE_MAX:
-            self._stamps.clear()
-        self._stamps[key] = t
-        return t
+        return _remember(self._stamps, key, from_match(m, ctx))
 
     @staticmethod
     def _sender(header: Header, batch: RawBatch) -> str:
@@ -535,6 +521,15 @@ def _bad_time(at: dt.datetime | None, received: dt.datetime, stamped: bool) -> s
     if at > received + MAX_AHEAD:
         return f"device time {at:%Y-%m-%dT%H:%M:%SZ} is more than 2 days after the receive time"
     return None
+
+
+def _remember(cache: dict[K, V], key: K, value: V) -> V:
+    """Keep `value` under `key` in one of the parser's caches, emptied when it holds HEADER_CACHE_MAX
+    (what a busy sink sees again soon comes back at once). Returns the value."""
+    if len(cache) >= HEADER_CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _line_of(data: bytes, base: int, offset: int) -> int:
