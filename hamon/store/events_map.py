@@ -142,7 +142,8 @@ def from_row(r: Any) -> Event:
 
 def from_raw_rows(rows: Any, dialect: str) -> list[Event]:
     """Rows of the driver itself (COLUMNS order) as Events: SQLite's time texts read as UTC, the
-    PostgreSQL driver's aware times put in UTC — what reads through SQLAlchemy give."""
+    PostgreSQL driver's aware times put in UTC — what reads through SQLAlchemy give — then as
+    `from_row`."""
     out = []
     sqlite = dialect == "sqlite"
     seen: dict[Any, dt.datetime] = {}
@@ -157,8 +158,5 @@ def from_raw_rows(rows: Any, dialect: str) -> list[Event]:
                         dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC) if sqlite else t.astimezone(dt.UTC)
                     )
                 v[i] = u
-        for i, kind in _ENUM_TYPES:
-            if v[i] is not None:
-                v[i] = kind(v[i])
-        out.append(Event(*v))
+        out.append(from_row(v))
     return out

@@ -45,22 +45,22 @@ def latest_checkpoint(store: Store, pair: str, before: dt.datetime | None) -> tu
 
 def correlated(store: Store, pairs: Sequence[str]) -> set[str]:
     """Which of these pairs have a correlated state in the store."""
-    out: set[str] = set()
-    with store._begin("reading pair states") as conn:
-        for i in range(0, len(pairs), 500):
-            q = select(pair_state.c.pair).where(pair_state.c.pair.in_(pairs[i : i + 500]))
-            out.update(r[0] for r in conn.execute(q))
-    return out
+    return _pairs_in(store, (pair_state,), pairs, "reading pair states")
 
 
 def with_outputs(store: Store, pairs: Sequence[str]) -> set[str]:
     """Which of these pairs have anything the correlator wrote (failovers, transitions, alerts,
     checkpoints): the others have nothing to take back and no checkpoint to resume from."""
+    return _pairs_in(store, (failovers, transitions, alerts, checkpoints), pairs, "reading correlator outputs")
+
+
+def _pairs_in(store: Store, tables: Sequence[Any], pairs: Sequence[str], what: str) -> set[str]:
+    """Which of `pairs` have a row in any of `tables` (500 names a query)."""
     out: set[str] = set()
-    with store._begin("reading correlator outputs") as conn:
+    with store._begin(what) as conn:
         for i in range(0, len(pairs), 500):
             part = pairs[i : i + 500]
-            for t in (failovers, transitions, alerts, checkpoints):
+            for t in tables:
                 out.update(r[0] for r in conn.execute(select(t.c.pair).where(t.c.pair.in_(part)).distinct()))
     return out
 
