@@ -20,8 +20,6 @@ from sqlalchemy.engine import Connection
 
 from hamon.store.timestamps import UTCDateTime, sqlite_text
 
-UTC = dt.UTC
-
 
 def write(
     conn: Connection,
@@ -44,12 +42,14 @@ def update(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], ke
     executed for every row)."""
     if not rows:
         return
-    cols = tuple(c for c in rows[0] if c != key)
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    q = _quoted
-    sql = f"UPDATE {q(table.name)} SET {', '.join(f'{q(c)} = {mark}' for c in cols)} WHERE {q(key)} = {mark}"
-    times = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime))
-    conn.exec_driver_sql(sql, _values(conn, table, (*cols, key), times, rows))
+    cols = (*(c for c in rows[0] if c != key), key)
+    sql, times = _update_statement(table, cols, conn.dialect.name)
+    conn.exec_driver_sql(sql, _values(conn, table, cols, times, rows))
+
+
+def placeholder(dialect: str) -> str:
+    """The driver's parameter mark: sqlite3's `?`, psycopg's `%s`."""
+    return "?" if dialect == "sqlite" else "%s"
 
 
 def _values(
@@ -81,10 +81,8 @@ def _statement(
     table: Table, cols: tuple[str, ...], key: tuple[str, ...], update: tuple[str, ...], dialect: str
 ) -> tuple[str, tuple[int, ...]]:
     """The INSERT … ON CONFLICT text and the positions of its time columns."""
-    unknown = [c for c in (*cols, *key, *update) if c not in table.c]
-    if unknown:
-        raise ValueError(f"{table.name} has no column {unknown[0]}")
-    mark = "?" if dialect == "sqlite" else "%s"
+    _known(table, (*cols, *key, *update))
+    mark = placeholder(dialect)
     q = _quoted
     sql = (
         f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join([mark] * len(cols))}) "
@@ -94,8 +92,27 @@ def _statement(
         sql += "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
     else:
         sql += "DO NOTHING"
-    times = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime))
-    return sql, times
+    return sql, _times(table, cols)
+
+
+@functools.cache
+def _update_statement(table: Table, cols: tuple[str, ...], dialect: str) -> tuple[str, tuple[int, ...]]:
+    """The UPDATE text (the last of `cols` is the key) and the positions of its time columns."""
+    _known(table, cols)
+    mark, q = placeholder(dialect), _quoted
+    sets = ", ".join(f"{q(c)} = {mark}" for c in cols[:-1])
+    return f"UPDATE {q(table.name)} SET {sets} WHERE {q(cols[-1])} = {mark}", _times(table, cols)
+
+
+def _known(table: Table, cols: Sequence[str]) -> None:
+    unknown = [c for c in cols if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {unknown[0]}")
+
+
+def _times(table: Table, cols: tuple[str, ...]) -> tuple[int, ...]:
+    """Where the time columns are among `cols`."""
+    return tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime))
 
 
 def _quoted(name: str) -> str:

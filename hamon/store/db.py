@@ -434,7 +434,7 @@ class Store:
         starts after the last event of the one before (keyset paging): any number of a pair's
         events in bounded memory."""
         sqlite = self.dialect == "sqlite"
-        mark = "?" if sqlite else "%s"
+        mark = bulk.placeholder(self.dialect)
         stamp: Any = None if after is None else (sqlite_text(after) if sqlite else after)
         last: tuple[Any, ...] | None = None
         while True:
