@@ -104,16 +104,14 @@ def test_times_come_back_as_utc(store: Store) -> None:
 
 def test_bulk_written_times_read_back_as_sqlalchemy_writes_them(tmp_path: Path) -> None:
     # The embedded store's bulk paths write times as text themselves; SQLAlchemy must read them back
-    # as the same instants, and order them as it orders its own.
-    from sqlalchemy import Column, MetaData, String, Table, insert
+    # as the same instants, and order them as it orders its own — and bulk.read_time read both alike.
+    from sqlalchemy import insert
 
     from hamon.store import bulk
-    from hamon.store.timestamps import UTCDateTime, sqlite_text
+    from hamon.store.schema import checkpoints
+    from hamon.store.timestamps import sqlite_text
 
-    md = MetaData()
-    t = Table("t", md, Column("k", String, primary_key=True), Column("at", UTCDateTime()))
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    md.create_all(store.engine)
     plus2 = dt.timezone(dt.timedelta(hours=2))
     times = [
         dt.datetime(2026, 11, 25, 8, 0, 0, tzinfo=dt.UTC),
@@ -122,13 +120,19 @@ def test_bulk_written_times_read_back_as_sqlalchemy_writes_them(tmp_path: Path) 
     ]
     cache: dict[dt.datetime, str] = {}
     with store.engine.begin() as conn:
-        bulk.write(conn, t, [{"k": f"b{i}", "at": x} for i, x in enumerate(times)], ["k"])
-        conn.execute(insert(t), [{"k": f"s{i}", "at": x} for i, x in enumerate(times)])
-        rows = dict(conn.execute(select(t.c.k, t.c.at)).all())
-        raw = dict(conn.exec_driver_sql("SELECT k, at FROM t").all())
+        bulk.write(
+            bulk.SaTx(conn),
+            "checkpoints",
+            [{"pair": f"b{i}", "at": x, "state": "{}"} for i, x in enumerate(times)],
+            ["pair", "at"],
+        )
+        conn.execute(insert(checkpoints), [{"pair": f"s{i}", "at": x, "state": "{}"} for i, x in enumerate(times)])
+        rows = dict(conn.execute(select(checkpoints.c.pair, checkpoints.c.at)).all())
+        raw = dict(conn.exec_driver_sql("SELECT pair, at FROM checkpoints").all())
     for i, x in enumerate(times):
         assert rows[f"b{i}"] == rows[f"s{i}"] == x
         assert raw[f"b{i}"] == raw[f"s{i}"] == sqlite_text(x, cache) == sqlite_text(x, cache)
+        assert bulk.read_time("sqlite", raw[f"b{i}"]) == x
     with pytest.raises(ValueError, match="naive"):
         sqlite_text(dt.datetime(2026, 1, 1))
 

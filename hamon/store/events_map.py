@@ -1,9 +1,10 @@
 """The one mapping between the Event dataclass and the `events` table.
 
 The table's columns come from Event's fields: a field's column has the type its annotation
-suggests (text, integer, UTC time; an enum as its value) unless FIELD_TYPES says otherwise, and
-is nullable when the field may be None. Adding an Event field is therefore one dataclass edit
-plus one Alembic migration adding its column.
+suggests (text, integer, UTC time; an enum as its value) unless `schema.EVENT_FIELD_TYPES` says
+otherwise, and is nullable when the field may be None. Adding an Event field is therefore one
+dataclass edit plus one Alembic migration adding its column. (SQLAlchemy is not imported here: the
+embedded store's hot path reads and writes rows without it.)
 """
 
 from __future__ import annotations
@@ -16,32 +17,10 @@ import types
 import typing
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Text
-from sqlalchemy.types import TypeEngine
-
 from hamon.model import Event
-from hamon.store.timestamps import UTCDateTime, sqlite_text
+from hamon.store.timestamps import sqlite_text
 
 COLUMN_NAMES = {"group": "grp"}  # a field whose column is named otherwise (`group` is an SQL keyword)
-FIELD_TYPES: dict[str, TypeEngine[Any]] = {
-    "event_id": String(32),
-    "pair": String(255),
-    "unit": String(16),
-    "group": SmallInteger(),
-    "source": String(255),
-    "device_id": String(255),
-    "msg_id": Integer(),
-    "severity": SmallInteger(),
-    "kind": String(64),
-    "cause": String(32),
-    "interface": String(255),
-    "reason_code": Integer(),
-    "mate_version": String(255),
-    "our_version": String(255),
-    "status": String(64),
-    "my_state": String(64),
-    "peer_state": String(64),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,35 +46,6 @@ def _fields() -> tuple[FieldMap, ...]:
 
 
 FIELDS = _fields()
-
-
-def _column_type(m: FieldMap) -> TypeEngine[Any]:
-    if m.field in FIELD_TYPES:
-        return FIELD_TYPES[m.field]
-    if m.kind is dt.datetime:
-        return UTCDateTime()
-    if m.kind is int:
-        return BigInteger()
-    if isinstance(m.kind, type) and issubclass(m.kind, enum.Enum):
-        return String(64)
-    return Text()
-
-
-def columns() -> list[Column[Any]]:
-    """The `events` table's columns, in Event's field order."""
-    out: list[Column[Any]] = []
-    for m in FIELDS:
-        default = None if m.default is dataclasses.MISSING or m.default is None else str(m.default)
-        out.append(
-            Column(
-                m.column,
-                _column_type(m),
-                primary_key=m.field == "event_id",
-                nullable=m.nullable,
-                server_default=default,
-            )
-        )
-    return out
 
 
 COLUMNS = tuple(m.column for m in FIELDS)

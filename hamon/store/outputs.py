@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
-
 from hamon.model import AlertOpen, AlertResolve, AlertUpdate, Failover, Output, Transition, iso
 from hamon.store import bulk
-from hamon.store.db import Store, in_range
-from hamon.store.schema import alert_acks, alerts, checkpoints, failovers, pair_state, polls, transitions
+from hamon.store.db import Store
+
+# The correlator's reads and writes (checkpoints, outputs) are the driver's own statements: replay
+# into the embedded store runs without SQLAlchemy. The listings below build their queries with it.
 
 KEEP_CHECKPOINTS = 50  # per pair; older ones are pruned
 
@@ -34,53 +34,58 @@ class PairSnapshot:
 
 def latest_checkpoint(store: Store, pair: str, before: dt.datetime | None) -> tuple[dt.datetime, dict[str, Any]] | None:
     """The newest checkpoint of a pair strictly before a time (None: the newest of all)."""
-    q = select(checkpoints.c.at, checkpoints.c.state).where(checkpoints.c.pair == pair)
+    mark = bulk.placeholder(store.dialect)
+    sql, params = f"SELECT at, state FROM checkpoints WHERE pair = {mark}", [pair]
     if before is not None:
-        q = q.where(checkpoints.c.at < before)
-    q = q.order_by(checkpoints.c.at.desc()).limit(1)
-    with store._begin("reading a checkpoint") as conn:
-        row = conn.execute(q).first()
-    return None if row is None else (row.at, json.loads(row.state))
+        sql += f" AND at < {mark}"
+        params.append(bulk.param(store.dialect, before))
+    with store._tx("reading a checkpoint") as tx:
+        row = tx.run(sql + " ORDER BY at DESC LIMIT 1", params).fetchone()
+    return None if row is None else (bulk.read_time(store.dialect, row[0]), json.loads(row[1]))  # type: ignore[return-value]
 
 
 def correlated(store: Store, pairs: Sequence[str]) -> set[str]:
     """Which of these pairs have a correlated state in the store."""
-    return _pairs_in(store, (pair_state,), pairs, "reading pair states")
+    return _pairs_in(store, ("pair_state",), pairs, "reading pair states")
 
 
 def with_outputs(store: Store, pairs: Sequence[str]) -> set[str]:
     """Which of these pairs have anything the correlator wrote (failovers, transitions, alerts,
     checkpoints): the others have nothing to take back and no checkpoint to resume from."""
-    return _pairs_in(store, (failovers, transitions, alerts, checkpoints), pairs, "reading correlator outputs")
+    return _pairs_in(store, ("failovers", "transitions", "alerts", "checkpoints"), pairs, "reading correlator outputs")
 
 
-def _pairs_in(store: Store, tables: Sequence[Any], pairs: Sequence[str], what: str) -> set[str]:
+def _pairs_in(store: Store, tables: Sequence[str], pairs: Sequence[str], what: str) -> set[str]:
     """Which of `pairs` have a row in any of `tables` (500 names a query)."""
     out: set[str] = set()
-    with store._begin(what) as conn:
+    with store._tx(what) as tx:
         for i in range(0, len(pairs), 500):
-            part = pairs[i : i + 500]
+            part = list(pairs[i : i + 500])
+            marks = bulk.marks(tx.dialect, len(part))
             for t in tables:
-                out.update(r[0] for r in conn.execute(select(t.c.pair).where(t.c.pair.in_(part)).distinct()))
+                out.update(
+                    r[0] for r in tx.run(f"SELECT DISTINCT pair FROM {t} WHERE pair IN ({marks})", part).fetchall()
+                )
     return out
 
 
 def reset_outputs(store: Store, pair: str, since: dt.datetime | None) -> None:
     """Take back everything the correlator decided for a pair after `since` (everything when None)."""
-    with store._begin("resetting correlator outputs") as conn:
+    with store._tx("resetting correlator outputs") as tx:
+        mark = bulk.placeholder(tx.dialect)
         if since is None:
-            for t in (failovers, transitions, alerts, checkpoints):
-                conn.execute(delete(t).where(t.c.pair == pair))
+            for t in ("failovers", "transitions", "alerts", "checkpoints"):
+                tx.run(f"DELETE FROM {t} WHERE pair = {mark}", (pair,))
             return
-        conn.execute(delete(failovers).where(failovers.c.pair == pair, failovers.c.emitted_at > since))
-        conn.execute(delete(transitions).where(transitions.c.pair == pair, transitions.c.emitted_at > since))
-        conn.execute(delete(alerts).where(alerts.c.pair == pair, alerts.c.emitted_at > since))
-        conn.execute(
-            update(alerts)
-            .where(alerts.c.pair == pair, alerts.c.resolved_emitted_at > since)
-            .values(ended_at=None, resolve_evidence=None, resolved_emitted_at=None)
+        after = (pair, bulk.param(tx.dialect, since))
+        for t in ("failovers", "transitions", "alerts"):
+            tx.run(f"DELETE FROM {t} WHERE pair = {mark} AND emitted_at > {mark}", after)
+        tx.run(
+            "UPDATE alerts SET ended_at = NULL, resolve_evidence = NULL, resolved_emitted_at = NULL "
+            f"WHERE pair = {mark} AND resolved_emitted_at > {mark}",
+            after,
         )
-        conn.execute(delete(checkpoints).where(checkpoints.c.pair == pair, checkpoints.c.at > since))
+        tx.run(f"DELETE FROM checkpoints WHERE pair = {mark} AND at > {mark}", after)
 
 
 def write_outputs(
@@ -101,13 +106,14 @@ def write_alert_changes(store: Store, changes: Sequence[Output]) -> None:
     """Alerts opened and resolved outside a correlation run (pair_silent, decided on the wall clock)."""
     opens = [_alert_row(o) for o in changes if isinstance(o, AlertOpen)]
     closes = [o for o in changes if isinstance(o, AlertResolve)]
-    with store._begin("storing alerts") as conn:
-        bulk.write(conn, alerts, opens, ["alert_id"])
+    with store._tx("storing alerts") as tx:
+        bulk.write(tx, "alerts", opens, ["alert_id"])
+        mark = bulk.placeholder(tx.dialect)
         for c in closes:
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.alert_id == c.alert_id, alerts.c.ended_at.is_(None))
-                .values(ended_at=c.ended_at, resolve_evidence="[]", resolved_emitted_at=c.emitted_at)
+            tx.run(
+                f"UPDATE alerts SET ended_at = {mark}, resolve_evidence = '[]', resolved_emitted_at = {mark} "
+                f"WHERE alert_id = {mark} AND ended_at IS NULL",
+                (bulk.param(tx.dialect, c.ended_at), bulk.param(tx.dialect, c.emitted_at), c.alert_id),
             )
 
 
@@ -145,22 +151,30 @@ def write_runs(store: Store, runs: Sequence[Run]) -> None:
                 "last_event_at": snapshot.last_event_at,
             }
         )
-    with store._begin("storing correlator outputs") as conn:
+    with store._tx("storing correlator outputs") as tx:
         # A failover refined in place replaces what an earlier run (a live tick, a chunk of a
         # pair's events) stored of it, when it was decided included: the last word, as in one run.
         refined = ("at", "previous_active", "cause", "cause_text", "detection_s", "evidence", "emitted_at")
-        bulk.write(conn, failovers, fos, ["failover_id"], refined)
-        bulk.write(conn, transitions, trs, ["transition_id"])
-        bulk.write(conn, alerts, opens, ["alert_id"])
-        for u in updates:  # few: a refined failover's alert
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.alert_id == u.alert_id)
-                .values(started_at=u.started_at, detail=u.detail, evidence=json.dumps(list(u.evidence)))
-            )
+        bulk.write(tx, "failovers", fos, ["failover_id"], refined)
+        bulk.write(tx, "transitions", trs, ["transition_id"])
+        bulk.write(tx, "alerts", opens, ["alert_id"])
+        bulk.update(  # few: a refined failover's alert
+            tx,
+            "alerts",
+            [
+                {
+                    "alert_id": u.alert_id,
+                    "started_at": u.started_at,
+                    "detail": u.detail,
+                    "evidence": json.dumps(list(u.evidence)),
+                }
+                for u in updates
+            ],
+            "alert_id",
+        )
         bulk.update(
-            conn,
-            alerts,
+            tx,
+            "alerts",
             [
                 {
                     "alert_id": c.alert_id,
@@ -172,29 +186,29 @@ def write_runs(store: Store, runs: Sequence[Run]) -> None:
             ],
             "alert_id",
         )
-        bulk.write(conn, checkpoints, cks, ["pair", "at"])
+        bulk.write(tx, "checkpoints", cks, ["pair", "at"])
         touched = sorted({c["pair"] for c in cks})
         for i in range(0, len(touched), 500):  # each pair keeps its newest KEEP_CHECKPOINTS: one statement
-            ranked = (
-                select(
-                    checkpoints.c.pair,
-                    checkpoints.c.at,
-                    func.row_number()
-                    .over(partition_by=checkpoints.c.pair, order_by=checkpoints.c.at.desc())
-                    .label("n"),
-                )
-                .where(checkpoints.c.pair.in_(touched[i : i + 500]))
-                .subquery()
-            )
-            old = select(ranked.c.pair, ranked.c.at).where(ranked.c.n > KEEP_CHECKPOINTS)
-            conn.execute(delete(checkpoints).where(tuple_(checkpoints.c.pair, checkpoints.c.at).in_(old)))
-        bulk.write(conn, pair_state, states, ["pair"], [k for k in states[0] if k != "pair"])
+            part = touched[i : i + 500]
+            tx.run(_PRUNE_CHECKPOINTS.format(marks=bulk.marks(tx.dialect, len(part)), keep=KEEP_CHECKPOINTS), part)
+        bulk.write(tx, "pair_state", states, ["pair"], [k for k in states[0] if k != "pair"])
+
+
+_PRUNE_CHECKPOINTS = (
+    "DELETE FROM checkpoints WHERE (pair, at) IN (SELECT pair, at FROM (SELECT pair, at, row_number() OVER "
+    "(PARTITION BY pair ORDER BY at DESC) AS n FROM checkpoints WHERE pair IN ({marks})) AS ranked WHERE n > {keep})"
+)
 
 
 def failover_list(
     store: Store, *, pair: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """Failovers in time order, as documented JSON objects."""
+    from sqlalchemy import select
+
+    from hamon.store.db import in_range
+    from hamon.store.schema import failovers
+
     q = in_range(select(failovers), failovers, pair, since, until).order_by(
         failovers.c.at, failovers.c.pair, failovers.c.grp
     )
@@ -249,6 +263,10 @@ class AlertRecord:
 
 def alert_records(store: Store, alert_ids: Sequence[str]) -> list[AlertRecord]:
     """Alerts by id, ordered by start."""
+    from sqlalchemy import select
+
+    from hamon.store.schema import alerts
+
     if not alert_ids:
         return []
     q = select(alerts).where(alerts.c.alert_id.in_(sorted(set(alert_ids))))
@@ -268,6 +286,10 @@ def alert_list(
 ) -> list[dict[str, Any]]:
     """Alerts ordered by start, as documented JSON objects (with their evidence event ids and their
     acknowledgement, if any)."""
+    from sqlalchemy import or_, select
+
+    from hamon.store.schema import alert_acks, alerts
+
     a = alert_acks
     q = select(alerts, a.c.acked_at, a.c.acked_by, a.c.comment.label("ack_comment")).outerjoin(
         a, a.c.alert_id == alerts.c.alert_id
@@ -297,12 +319,20 @@ def alert_list(
 
 def latest_failover_pair(store: Store) -> str | None:
     """The pair of the newest failover."""
+    from sqlalchemy import select
+
+    from hamon.store.schema import failovers
+
     with store._begin("reading failovers") as conn:
         return conn.execute(select(failovers.c.pair).order_by(failovers.c.at.desc()).limit(1)).scalar()
 
 
 def last_event_times(store: Store, pair: str | None = None) -> dict[str, dt.datetime | None]:
     """Per correlated pair, the time of its last event."""
+    from sqlalchemy import select
+
+    from hamon.store.schema import pair_state
+
     q = select(pair_state.c.pair, pair_state.c.last_event_at)
     if pair is not None:
         q = q.where(pair_state.c.pair == pair)
@@ -314,6 +344,11 @@ def transition_list(
     store: Store, *, pair: str, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """State transitions of a pair's units (and groups) in time order."""
+    from sqlalchemy import select
+
+    from hamon.store.db import in_range
+    from hamon.store.schema import transitions
+
     q = in_range(select(transitions), transitions, pair, since, until).order_by(
         transitions.c.at, transitions.c.grp, transitions.c.unit, transitions.c.transition_id
     )
@@ -354,6 +389,10 @@ def _chained(rows: list[Any]) -> list[Any]:
 
 def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
     """Every correlated pair with its current state, as documented JSON objects."""
+    from sqlalchemy import and_, func, select
+
+    from hamon.store.schema import alerts, pair_state, polls
+
     open_alerts = (
         select(alerts.c.pair, func.count().label("n")).where(alerts.c.ended_at.is_(None)).group_by(alerts.c.pair)
     ).subquery()
@@ -395,6 +434,10 @@ def pair_list(store: Store, pair: str | None = None) -> list[dict[str, Any]]:
 def poll_sources(store: Store, pair: str) -> dict[str, str]:
     """Per unit of a pair, the address its last poll reached (where `show failover` said This host
     is that unit)."""
+    from sqlalchemy import select
+
+    from hamon.store.schema import polls
+
     q = select(polls.c.unit, polls.c.source).where(polls.c.pair == pair)
     with store._begin("reading polls") as conn:
         return {r.unit: r.source for r in conn.execute(q)}

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
+    DateTime,
     Float,
     Index,
     Integer,
@@ -15,19 +21,96 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from hamon.store import events_map
-from hamon.store.timestamps import SQLITE_TIME_FORMAT, UTCDateTime
+from hamon.store.timestamps import SQLITE_TIME_FORMAT
 
 __all__ = ["SQLITE_TIME_FORMAT", "UTCDateTime", "metadata"]
 
 metadata = MetaData()
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps are stored in UTC and always come back timezone-aware.
+
+    PostgreSQL keeps them as timestamptz; SQLite as ISO text, which sorts correctly.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+
+
+EVENT_FIELD_TYPES: dict[str, TypeEngine[Any]] = {
+    "event_id": String(32),
+    "pair": String(255),
+    "unit": String(16),
+    "group": SmallInteger(),
+    "source": String(255),
+    "device_id": String(255),
+    "msg_id": Integer(),
+    "severity": SmallInteger(),
+    "kind": String(64),
+    "cause": String(32),
+    "interface": String(255),
+    "reason_code": Integer(),
+    "mate_version": String(255),
+    "our_version": String(255),
+    "status": String(64),
+    "my_state": String(64),
+    "peer_state": String(64),
+}
+
+
+def _event_column_type(m: events_map.FieldMap) -> TypeEngine[Any]:
+    if m.field in EVENT_FIELD_TYPES:
+        return EVENT_FIELD_TYPES[m.field]
+    if m.kind is dt.datetime:
+        return UTCDateTime()
+    if m.kind is int:
+        return BigInteger()
+    if isinstance(m.kind, type) and issubclass(m.kind, enum.Enum):
+        return String(64)
+    return Text()
+
+
+def _event_columns() -> list[Column[Any]]:
+    """The `events` table's columns, in Event's field order."""
+    out: list[Column[Any]] = []
+    for m in events_map.FIELDS:
+        default = None if m.default is dataclasses.MISSING or m.default is None else str(m.default)
+        out.append(
+            Column(
+                m.column,
+                _event_column_type(m),
+                primary_key=m.field == "event_id",
+                nullable=m.nullable,
+                server_default=default,
+            )
+        )
+    return out
+
+
 events = Table(
     "events",
     metadata,
-    *events_map.columns(),  # from the Event dataclass: hamon/store/events_map.py
+    *_event_columns(),  # from the Event dataclass: hamon/store/events_map.py
     Index("ix_events_pair_at", "pair", "at"),
     Index("ix_events_at", "at"),
     Index("ix_events_msg_id_at", "msg_id", "at"),
@@ -222,3 +305,50 @@ service_status = Table(
     Column("listeners", Text, nullable=False),
     Column("counters", Text, nullable=False),
 )
+
+
+# -- the embedded store without SQLAlchemy ------------------------------------------------------
+# `replay` into SQLite creates, writes and reads the store with the sqlite3 module alone (importing
+# SQLAlchemy is a fifth of a short run). What it needs of these tables is kept in layout.json,
+# generated from them: `python -m hamon.store.schema` rewrites it, a test fails when it is stale.
+
+ALEMBIC_VERSION_DDL = (
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
+
+
+def layout() -> dict[str, Any]:
+    """Per table its columns and its time columns, and the SQLite DDL `metadata.create_all` runs."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    dialect = sqlite.dialect()
+    ddl: list[str] = []
+    for t in metadata.sorted_tables:  # the order create_all creates them in
+        ddl.append(str(CreateTable(t).compile(dialect=dialect)).strip())
+        ddl += [
+            str(CreateIndex(ix).compile(dialect=dialect)).strip()
+            for ix in sorted(t.indexes, key=lambda i: i.name or "")
+        ]
+    ddl.append(ALEMBIC_VERSION_DDL)
+    return {
+        "columns": {t.name: [c.name for c in t.columns] for t in metadata.sorted_tables},
+        "times": {
+            t.name: [c.name for c in t.columns if isinstance(c.type, UTCDateTime)] for t in metadata.sorted_tables
+        },
+        "sqlite_ddl": ddl,
+    }
+
+
+def layout_text() -> str:
+    """layout.json as it should read."""
+    import json
+
+    return json.dumps(layout(), indent=1) + "\n"
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    Path(__file__).with_name("layout.json").write_text(layout_text(), encoding="utf-8")

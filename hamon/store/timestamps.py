@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from sqlalchemy import DateTime
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 # How SQLAlchemy's SQLite dialect stores a DateTime; the embedded store's bulk path writes the same.
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -27,28 +22,3 @@ def sqlite_text(t: dt.datetime, cache: dict[dt.datetime, str] | None = None) -> 
     if cache is not None:
         cache[t] = text
     return text
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timestamps are stored in UTC and always come back timezone-aware.
-
-    PostgreSQL keeps them as timestamptz; SQLite as ISO text, which sorts correctly.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
