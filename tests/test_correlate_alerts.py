@@ -286,3 +286,16 @@ def test_duplicates_and_reordering_within_the_window_change_nothing(
     other = Scenario(tmp_path_factory.mktemp("noisy"))
     other.replay("\n".join(shuffled) + "\n")
     assert _everything(other) == _everything(reference)
+
+
+def test_a_unit_is_tracked_for_at_most_the_interfaces_it_can_monitor(tmp_path: Path) -> None:
+    # A unit monitors up to 1025 interfaces (chapter); names beyond that (a hostile or broken sender)
+    # do not count for the interface policy, nor does the correlator keep them.
+    lines = STEADY + [S(200 + n * 0.001, 105009, f"Testing on interface if{n:04d} Failed") for n in range(1030)]
+    s = Scenario(tmp_path)
+    summary = s.replay(capture(lines))
+    (alert,) = [a for a in s.alerts() if a["kind"] == "interface_threshold"]
+    assert alert["unit"] == "secondary"
+    assert alert["detail"].startswith("1025 failed monitored interface(s) on secondary (if0000, ")
+    assert "if1024" in alert["detail"] and "if1025" not in alert["detail"]
+    assert summary["stored"] == len(lines)  # every event is stored as it came

@@ -47,6 +47,9 @@ LU_OK = frozenset({"lu_recv_thread_up", "lu_xmit_thread_up", "bulk_sync_end"})
 LU_BURST, LU_WINDOW, STATE_QUIET = 3, 60.0, 300.0
 FAILED_STATUS = ("Failed", "No Link")
 PAIR_GRACE = 5.0  # seconds for the peer to report the same interface before a failure counts
+# "You can monitor up to 1025 interfaces on a unit, across all contexts" (chapter): statuses of more
+# names than that are not an interface policy's, and would make every status change cost more.
+MONITORED_MAX = 1025
 JOIN_GRACE = 60.0  # a rejoining unit that reports no version mismatch within this is taken as matching
 STATUS = {
     "interface_testing": "Testing",
@@ -414,8 +417,11 @@ def _synced(m: Machine, out: list[Output], e: Event, t: float) -> None:
 def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
     # In Active/Active an interface belongs to its failover group's contexts: keyed `name@gN`.
     key = f"{name}@g{e.group}" if e.group else name
-    was = m.s.interfaces.get(unit, {}).get(key)
-    m.s.interfaces.setdefault(unit, {})[key] = status
+    known = m.s.interfaces.setdefault(unit, {})
+    if key not in known and len(known) >= MONITORED_MAX:
+        return  # more than a unit can monitor: not one the policy counts (the event is stored as it came)
+    was = known.get(key)
+    known[key] = status
     since = m.s.failed_since.setdefault(unit, {})
     if status in FAILED_STATUS:
         since.setdefault(key, t)
