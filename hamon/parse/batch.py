@@ -202,7 +202,7 @@ class BatchParser:
             text = raw.decode("utf-8")
             tag = TAG_RE.match(text, text.find("%"))
             assert tag is not None  # the scanner checked the same tag
-            origin = self._origin(text[: tag.start()].encode("utf-8"), batch, ctx)
+            origin = self._origin(_origin_key(text[: tag.start()]), batch, ctx)
             n = len(events)
             self._tagged(text, raw, tag, origin, batch, partial(_line_of, data, base, start), result)
             if len(events) > n:  # an event (a quarantined line is quarantined again, with its number)
@@ -244,7 +244,7 @@ class BatchParser:
                 result.other += 1
                 self._count(self._origin(origin_key, batch, ctx, header_text), 1)
                 continue
-            origin = self._origin(text[: tag.start()].encode("utf-8"), batch, ctx)
+            origin = self._origin(_origin_key(text[: tag.start()]), batch, ctx)
             self._count(origin, 1)
             if is_failover(int(tag.group(2))):
                 self._tagged(text, raw, tag, origin, batch, partial(int, line_no), result)
@@ -506,6 +506,15 @@ def _count_key(header: bytes) -> tuple[bytes, int, int]:
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,254}$")
 TIME_FLOOR = dt.datetime(1990, 1, 1, tzinfo=UTC)  # no ASA (or PIX) logged before this
 MAX_AHEAD = dt.timedelta(days=2)  # a device clock ahead of the receive time by more is not believed
+
+
+def _origin_key(head: str) -> bytes:
+    """A tagged line's header as the origin caches hold it: without its PRI, which says nothing of
+    sender, pair or time — so that a line finds the reading its batch's counting made (the counting
+    key has no PRI either) instead of reading the same header again."""
+    raw = head.encode("utf-8")
+    pri = PRI_PREFIX_RE.match(raw)
+    return raw[pri.end() :] if pri else raw
 
 
 def _bad_time(at: dt.datetime | None, received: dt.datetime, stamped: bool) -> str | None:
