@@ -101,3 +101,24 @@ def test_stamps_found_where_a_digit_alike_header_had_them_are_the_stamps_a_searc
         want = [(m.start(), m.end(), m.group()) for m in STAMP_RE.finditer(text)]
         assert [(m.start(), m.end(), m.group()) for m in parser._stamps_in(text)] == want, text
     assert 0 < len(parser._stamp_starts) < 3000  # alike headers did share an entry
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["c-scanner", "python-scanner"])
+def test_a_lines_priority_does_not_change_who_sent_it_or_when(pure_python: bool) -> None:
+    # The PRI says facility and severity only: lines of one header with different PRIs, or none,
+    # have one sender, pair and time, and are all counted for that sender.
+    data = (
+        b"<161>Nov 25 2026 10:00:00 fw-a : %ASA-1-104001: (Primary) Switching to ACTIVE - Set by the config command.\n"
+        b"<166>Nov 25 2026 10:00:00 fw-a : %ASA-1-105008: (Primary) Testing Interface inside\n"
+        b"Nov 25 2026 10:00:00 fw-a : %ASA-1-105008: (Primary) Testing Interface outside\n"
+        b"  <14>Nov 25 2026 10:00:01 fw-a : %ASA-1-105008: (Primary) Testing Interface dmz\n"
+    )
+    result, parser = parse_bytes(data, pure_python=pure_python)
+    assert [(e.source, e.pair, iso(e.at)) for e in result.events] == [
+        ("fw-a", "fw-a", "2026-11-25T10:00:00Z"),
+        ("fw-a", "fw-a", "2026-11-25T10:00:00Z"),
+        ("fw-a", "fw-a", "2026-11-25T10:00:00Z"),
+        ("fw-a", "fw-a", "2026-11-25T10:00:01Z"),
+    ]
+    (act,) = parser.drain_activity()
+    assert (act.source, act.pair, act.lines) == ("fw-a", "fw-a", 4)
