@@ -207,3 +207,11 @@ def test_replay_onto_a_full_disk_stops_with_a_clear_error_and_an_intact_store(tm
     assert json.loads(done.stdout)["events"] == 60_000
     assert again.counts()["events"] == 60_000
     assert bulk.COLUMNS["events"][0] == "event_id"
+
+
+def test_a_file_that_is_not_a_store_is_said_so(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are not the tables you are looking for\n" * 100)
+    with pytest.raises(StoreError, match=r"reading the schema revision failed on sqlite:///.*file is not a database"):
+        Store(f"sqlite:///{path}")
+    assert path.read_text().startswith("these are not")  # left as it was
