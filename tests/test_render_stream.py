@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hamon.cli.render import emit_json, emit_json_stream
+from hamon.cli.render import JSON_CHUNK, emit_json, emit_json_stream, emit_json_texts
 
 CASES = [
     [],
@@ -36,3 +36,12 @@ def test_stream_consumes_lazily(capsys):
     emit_json_stream(gen())
     assert seen == [0, 1, 2]
     assert [e["i"] for e in json.loads(capsys.readouterr().out)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("n", [JSON_CHUNK - 1, JSON_CHUNK, JSON_CHUNK + 1, 2 * JSON_CHUNK + 3])
+def test_texts_written_in_chunks_stay_one_array_one_item_per_line_in_order(n, capsys):
+    emit_json_texts(json.dumps({"i": i}) for i in range(n))
+    out = capsys.readouterr().out
+    assert [x["i"] for x in json.loads(out)] == list(range(n))
+    lines = out.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == n + 2

@@ -308,3 +308,15 @@ def test_event_json_built_by_the_database_is_the_documented_shape(store: Store) 
     assert [json.loads(d)["event_id"] for d in store.iter_event_json(pair=base[0].pair, kind=base[0].kind)] == [
         e["event_id"] for e in python if e["pair"] == base[0].pair and e["kind"] == base[0].kind
     ]
+    # Every filter selects in the JSON listing what it selects in the event listing, in its order.
+    times = sorted({e.at for e in store.iter_events()})
+    for filters in (
+        {"since": times[1]},
+        {"until": times[-1]},
+        {"since": times[1], "until": times[-1], "limit": 2},
+        {"msg_id": base[0].msg_id},
+        {"limit": 3},
+        {"limit": 3, "newest": True, "since": times[1]},
+    ):
+        expected = [e.to_json() for e in store.iter_events(**filters)]  # type: ignore[arg-type]
+        assert [json.loads(d) for d in store.iter_event_json(**filters)] == expected, filters  # type: ignore[arg-type]

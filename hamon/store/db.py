@@ -641,6 +641,9 @@ class Store:
     ) -> Iterator[str]:
         """`iter_events` as the documented event JSON, one text per event, built by the database
         (SQLite json_object, PostgreSQL json_build_object): a listing as fast as the database writes."""
+        if self.dialect == "sqlite":
+            yield from self._iter_event_json_sqlite(pair, since, until, msg_id, kind, limit, newest)
+            return
         from sqlalchemy import Text, cast, func, literal, select
 
         from hamon.store.schema import events
@@ -648,27 +651,44 @@ class Store:
         order = (events.c.at, events.c.seq, events.c.event_id)
         src = _ordered(_event_filter(pair, since, until, msg_id, kind), order, limit, newest).subquery()
         c = src.c
-        iso_of = _iso_sqlite if self.dialect == "sqlite" else _iso_postgresql
-        fields = [
-            ("event_id", c.event_id),
-            ("at", iso_of(c.at)),
-            ("received_at", iso_of(c.received_at)),
-            ("pair", c.pair),
-            ("unit", c.unit),
-            ("source", c.source),
-            ("msg_id", c.msg_id),
-            ("severity", c.severity),
-            ("kind", c.kind),
-            ("cause", c.cause),
-            ("interface", c.interface),
-            ("text", c.text),
-        ]
+        fields = [(name, _iso_postgresql(c[name]) if name in _JSON_TIMES else c[name]) for name in _JSON_FIELDS]
         args: list[Any] = [x for name, col in fields for x in (literal(name), col)]
-        build = func.json_object(*args) if self.dialect == "sqlite" else cast(func.json_build_object(*args), Text)
-        out = select(build).order_by(c.at, c.seq, c.event_id)
+        out = select(cast(func.json_build_object(*args), Text)).order_by(c.at, c.seq, c.event_id)
         with self._begin("reading events") as conn:
             for (doc,) in conn.execute(out, execution_options={"yield_per": 5000}):  # this statement only
                 yield doc
+
+    def _iter_event_json_sqlite(
+        self,
+        pair: str | None,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        msg_id: int | None,
+        kind: str | None,
+        limit: int | None,
+        newest: bool,
+    ) -> Iterator[str]:
+        """The embedded store's `iter_event_json`: the same filters and order in its own SQL."""
+        where, params = [], []
+        for clause, value in (
+            ("pair = ?", pair),
+            ("at >= ?", None if since is None else sqlite_text(since)),
+            ("at < ?", None if until is None else sqlite_text(until)),
+            ("msg_id = ?", msg_id),
+            ("kind = ?", kind),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        src = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        if limit is not None:
+            order = "at DESC, seq DESC, event_id DESC" if newest else "at, seq, event_id"
+            src += f" ORDER BY {order} LIMIT {int(limit)}"
+        with self._tx("reading events") as tx:
+            cur = tx.run(_SQLITE_EVENT_JSON.format(src=src), params)
+            while rows := cur.fetchmany(5000):
+                for (doc,) in rows:
+                    yield doc
 
     def last_seq(self) -> int:
         """The newest arrival order stored (0 for an empty store)."""
@@ -828,6 +848,38 @@ _PG_INSERT_EVENTS_IN = (
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 _TRAFFIC = "SELECT source, hour, seconds FROM source_activity WHERE {where}"
+# The documented event JSON's fields, and the embedded store's statement building it: times as
+# hamon.model.iso writes them (stored `YYYY-MM-DD HH:MM:SS.ffffff` → `…THH:MM:SS[.mmm]Z`).
+_JSON_FIELDS = (
+    "event_id",
+    "at",
+    "received_at",
+    "pair",
+    "unit",
+    "source",
+    "msg_id",
+    "severity",
+    "kind",
+    "cause",
+    "interface",
+    "text",
+)
+_JSON_TIMES = ("at", "received_at")
+
+
+def _iso_sqlite_sql(col: str) -> str:
+    day = f"substr({col}, 1, 10) || 'T' || "
+    return (
+        f"CASE WHEN substr({col}, 21, 6) = '000000' THEN {day}substr({col}, 12, 8) || 'Z' "
+        f"ELSE {day}substr({col}, 12, 12) || 'Z' END"
+    )
+
+
+_SQLITE_EVENT_JSON = (
+    "SELECT json_object("
+    + ", ".join(f"'{f}', " + (_iso_sqlite_sql(f) if f in _JSON_TIMES else f) for f in _JSON_FIELDS)
+    + ") FROM ({src}) ORDER BY at, seq, event_id"
+)
 _TRAFFIC_OF = "SELECT pair, source, hour, seconds FROM source_activity WHERE pair IN ({marks})"
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
@@ -856,16 +908,6 @@ def _event_filter(
     if kind is not None:
         q = q.where(events.c.kind == kind)
     return q
-
-
-def _iso_sqlite(col: Any) -> Any:
-    """hamon.model.iso in SQLite SQL: stored `YYYY-MM-DD HH:MM:SS.ffffff` → `…THH:MM:SS[.mmm]Z`."""
-    from sqlalchemy import case, func, literal
-
-    day, clock = func.substr(col, 1, 10).op("||")(literal("T")), func.substr(col, 12, 8)
-    whole = day.op("||")(clock).op("||")(literal("Z"))
-    with_ms = day.op("||")(func.substr(col, 12, 12)).op("||")(literal("Z"))
-    return case((func.substr(col, 21, 6) == "000000", whole), else_=with_ms)
 
 
 def _iso_postgresql(col: Any) -> Any:
