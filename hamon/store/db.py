@@ -641,9 +641,28 @@ class Store:
     ) -> Iterator[str]:
         """`iter_events` as the documented event JSON, one text per event, built by the database
         (SQLite json_object, PostgreSQL json_build_object): a listing as fast as the database writes."""
-        if self.dialect == "sqlite":
-            yield from self._iter_event_json_sqlite(pair, since, until, msg_id, kind, limit, newest)
-            return
+        if self.dialect == "sqlite":  # in its own SQL through the sqlite3 module, no SQLAlchemy
+            where, params = [], []
+            for clause, value in (
+                ("pair = ?", pair),
+                ("at >= ?", None if since is None else sqlite_text(since)),
+                ("at < ?", None if until is None else sqlite_text(until)),
+                ("msg_id = ?", msg_id),
+                ("kind = ?", kind),
+            ):
+                if value is not None:
+                    where.append(clause)
+                    params.append(value)
+            selected = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+            if limit is not None:
+                by = "at DESC, seq DESC, event_id DESC" if newest else "at, seq, event_id"
+                selected += f" ORDER BY {by} LIMIT {int(limit)}"
+            with self._tx("reading events") as tx:
+                cur = tx.run(_SQLITE_EVENT_JSON.format(src=selected), params)
+                while rows := cur.fetchmany(5000):
+                    for (doc,) in rows:
+                        yield doc
+                return
         from sqlalchemy import Text, cast, func, literal, select
 
         from hamon.store.schema import events
@@ -657,38 +676,6 @@ class Store:
         with self._begin("reading events") as conn:
             for (doc,) in conn.execute(out, execution_options={"yield_per": 5000}):  # this statement only
                 yield doc
-
-    def _iter_event_json_sqlite(
-        self,
-        pair: str | None,
-        since: dt.datetime | None,
-        until: dt.datetime | None,
-        msg_id: int | None,
-        kind: str | None,
-        limit: int | None,
-        newest: bool,
-    ) -> Iterator[str]:
-        """The embedded store's `iter_event_json`: the same filters and order in its own SQL."""
-        where, params = [], []
-        for clause, value in (
-            ("pair = ?", pair),
-            ("at >= ?", None if since is None else sqlite_text(since)),
-            ("at < ?", None if until is None else sqlite_text(until)),
-            ("msg_id = ?", msg_id),
-            ("kind = ?", kind),
-        ):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        src = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-        if limit is not None:
-            order = "at DESC, seq DESC, event_id DESC" if newest else "at, seq, event_id"
-            src += f" ORDER BY {order} LIMIT {int(limit)}"
-        with self._tx("reading events") as tx:
-            cur = tx.run(_SQLITE_EVENT_JSON.format(src=src), params)
-            while rows := cur.fetchmany(5000):
-                for (doc,) in rows:
-                    yield doc
 
     def last_seq(self) -> int:
         """The newest arrival order stored (0 for an empty store)."""
