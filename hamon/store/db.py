@@ -837,20 +837,7 @@ _PG_INSERT_EVENTS_IN = (
 _TRAFFIC = "SELECT source, hour, seconds FROM source_activity WHERE {where}"
 # The documented event JSON's fields, and the embedded store's statement building it: times as
 # hamon.model.iso writes them (stored `YYYY-MM-DD HH:MM:SS.ffffff` → `…THH:MM:SS[.mmm]Z`).
-_JSON_FIELDS = (
-    "event_id",
-    "at",
-    "received_at",
-    "pair",
-    "unit",
-    "source",
-    "msg_id",
-    "severity",
-    "kind",
-    "cause",
-    "interface",
-    "text",
-)
+_JSON_FIELDS = tuple("event_id at received_at pair unit source msg_id severity kind cause interface text".split())  # noqa: SIM905
 _JSON_TIMES = ("at", "received_at")
 
 
