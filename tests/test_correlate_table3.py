@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from scenario import P, S, U, iso, play
@@ -190,3 +191,45 @@ def test_interface_failure_on_standby_above_threshold_marks_standby_failed(tmp_p
     assert {"interface_threshold", "unit_failed"} <= s.kinds(open_only=True)
     thr = next(a for a in s.alerts() if a["kind"] == "interface_threshold")
     assert thr["unit"] == "secondary"
+
+
+def test_a_day_of_symptoms_without_a_failover_is_not_all_kept(monkeypatch) -> None:
+    # Interface tests every 10 s for a day, then the peer is lost: only symptoms within the horizon
+    # before a takeover count, so the machine keeps a bounded tail of them — and decides what it
+    # decides keeping all of them.
+    from helpers import parse_bytes
+    from scenario import capture
+
+    import hamon.correlate.machine as machine_module
+    from hamon.correlate.machine import PairMachine
+    from hamon.resolve.inventory import PairConfig
+
+    day = [S(10 + 10 * i, 105008, "Testing Interface inside") for i in range(8640)]
+    end = 86_500
+    loss = [
+        S(end, 105005, "Lost Failover communications with mate on interface failover"),
+        S(end + 3, 105008, "Testing Interface inside"),
+        S(end + 15, 103001, "No response from other firewall (reason code = 4)."),
+        S(end + 15, 104001, "Switching to ACTIVE - HELLO not heard from mate."),
+    ]
+    result, _ = parse_bytes(capture(STEADY + day + loss).encode(), reference=dt.datetime(2026, 11, 27, tzinfo=dt.UTC))
+
+    def run() -> tuple[list[object], int]:
+        m = PairMachine(PairConfig(name="fw"))
+        outs: list[object] = []
+        longest = 0
+        for e in result.events:
+            outs += m.apply(e)
+            longest = max([longest, *(len(x) for x in m.s.symptoms.values())])
+        outs += m.advance(result.events[-1].at.timestamp() + 3600)
+        return outs, longest
+
+    kept, longest = run()
+    assert longest <= 2 * 300 / 10 + 5  # two horizons of one symptom every 10 s
+    monkeypatch.setattr(machine_module, "SYMPTOMS_KEPT", 10**9)
+    monkeypatch.setattr(machine_module, "SYMPTOMS_MAX", 10**9)
+    everything, longest_all = run()
+    assert longest_all > 8000
+    assert kept == everything
+    (fo,) = [o for o in kept if type(o).__name__ == "Failover" and o.previous_active == "primary"][-1:]
+    assert (fo.new_active, fo.cause) == ("secondary", "peer_unreachable")

@@ -41,6 +41,8 @@ from hamon.model import Cause, Event, Failover, Output, Transition
 from hamon.resolve.inventory import PairConfig
 
 FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_FAILURE)
+SYMPTOMS_KEPT = 2  # symptoms are kept for this many horizons (a takeover's draft starts before the latest)
+SYMPTOMS_MAX = 1000  # and at most this many per scope, the newest (a flood's first ones do not matter)
 SYMPTOM_KINDS = frozenset(
     {
         "lost_communications",
@@ -126,7 +128,13 @@ class PairMachine:
             health.apply(self, out, e, unit, t)
         if kind in SYMPTOM_KINDS:
             for scope in self.scopes(e):
-                self.s.symptoms.setdefault(scope, []).append([t, e.event_id, e.interface, unit])
+                kept = self.s.symptoms.setdefault(scope, [])
+                kept.append([t, e.event_id, e.interface, unit])
+                if len(kept) > SYMPTOMS_MAX or kept[0][0] < t - SYMPTOMS_KEPT * self.timing.symptom_horizon:
+                    # Only symptoms within the horizon before a takeover count: a pair that never
+                    # fails over does not keep every one it logged (a day of interface tests).
+                    since = t - SYMPTOMS_KEPT * self.timing.symptom_horizon
+                    self.s.symptoms[scope] = [x for x in kept if x[0] >= since][-SYMPTOMS_MAX:]
         if e.unit is not None and not polled and kind not in NOT_LIFE:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
             self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
