@@ -233,3 +233,23 @@ def test_a_day_of_symptoms_without_a_failover_is_not_all_kept(monkeypatch) -> No
     assert kept == everything
     (fo,) = [o for o in kept if type(o).__name__ == "Failover" and o.previous_active == "primary"][-1:]
     assert (fo.new_active, fo.cause) == ("secondary", "peer_unreachable")
+
+
+def test_a_pair_keeps_the_roles_of_at_most_sources_max_sender_addresses() -> None:
+    from dataclasses import replace
+
+    from helpers import parse_bytes
+    from scenario import capture
+
+    from hamon.correlate.machine import SOURCES_MAX, PairMachine
+    from hamon.resolve.inventory import PairConfig
+
+    result, _ = parse_bytes(capture([*STEADY, P(100, 105008, "Testing Interface inside")]).encode())
+    steady, probe = result.events[:-1], result.events[-1]
+    m = PairMachine(PairConfig(name="fw"))
+    for e in steady:
+        m.apply(e)
+    for i in range(SOURCES_MAX + 500):  # the primary's message from ever new addresses
+        m.apply(replace(probe, source=f"10.9.{i // 256}.{i % 256}", event_id=f"{i:032x}", seq=10 + i))
+    assert len(m.s.sources) == SOURCES_MAX
+    assert m.s.sources["10.9.0.0"] == "active" and "10.9.17.243" not in m.s.sources

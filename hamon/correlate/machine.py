@@ -41,6 +41,9 @@ from hamon.model import Cause, Event, Failover, Output, Transition
 from hamon.resolve.inventory import PairConfig
 
 FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_FAILURE)
+# Sender addresses a pair keeps the role of: two units, each logging from an address per context
+# (multiple context mode); beyond that, a sender naming the pair from ever new addresses is not kept.
+SOURCES_MAX = 4096
 SYMPTOMS_KEPT = 2  # symptoms are kept for this many horizons (a takeover's draft starts before the latest)
 SYMPTOMS_MAX = 1000  # and at most this many per scope, the newest (a flood's first ones do not matter)
 SYMPTOM_KINDS = frozenset(
@@ -241,8 +244,13 @@ class PairMachine:
     def _learn_source(self, e: Event) -> None:
         # The active unit sends from the active address, the standby from the standby address.
         role = self.s.role(self.scopes(e)[0], e.unit.value if e.unit else "")
-        if role in ("active", "standby") and e.source != e.device_id:
-            self.s.sources[e.source] = role
+        known = self.s.sources
+        if (
+            role in ("active", "standby")
+            and e.source != e.device_id
+            and (e.source in known or len(known) < SOURCES_MAX)
+        ):
+            known[e.source] = role
 
     def _sync_claim(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """Configuration sync: the sender speaks as the active unit, the receiver joins as standby."""
