@@ -230,18 +230,18 @@ class Store:
             with self._begin(what) as conn:
                 yield bulk.SaTx(conn)
             return
+        db: sqlite3.Connection | None = None
         try:
             db = self._sqlite()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{what} failed on {self.url}: {_first_line(exc)}") from exc
-        try:
             yield bulk.SqliteTx(db)
             db.commit()
         except BaseException as exc:
-            _rollback(db)
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{what} failed on {self.url}: {_first_line(exc)}") from exc
-            raise
+            if db is not None:
+                _rollback(db)
+            err = _as_store_error(exc, what, self.url)
+            if err is None:
+                raise
+            raise err from exc
 
     @contextmanager
     def _begin(self, what: str) -> Iterator[Connection]:
@@ -604,9 +604,8 @@ class Store:
         processing (the correlator reads every event it applies). Each list is one query that
         starts after the last event of the one before (keyset paging): any number of a pair's
         events in bounded memory."""
-        sqlite = self.dialect == "sqlite"
         mark = bulk.placeholder(self.dialect)
-        stamp: Any = None if after is None else (sqlite_text(after) if sqlite else after)
+        stamp = None if after is None else bulk.param(self.dialect, after)
         last: tuple[Any, ...] | None = None
         while True:
             where, params = [f"pair = {mark}"], [pair]
@@ -835,6 +834,7 @@ _PG_INSERT_EVENTS_IN = (
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 _TRAFFIC = "SELECT source, hour, seconds FROM source_activity WHERE {where}"
+_TRAFFIC_OF = "SELECT pair, source, hour, seconds FROM source_activity WHERE pair IN ({marks})"
 # The documented event JSON's fields, and the embedded store's statement building it: times as
 # hamon.model.iso writes them (stored `YYYY-MM-DD HH:MM:SS.ffffff` → `…THH:MM:SS[.mmm]Z`).
 _JSON_FIELDS = tuple("event_id at received_at pair unit source msg_id severity kind cause interface text".split())  # noqa: SIM905
@@ -854,7 +854,6 @@ _SQLITE_EVENT_JSON = (
     + ", ".join(f"'{f}', " + (_iso_sqlite_sql(f) if f in _JSON_TIMES else f) for f in _JSON_FIELDS)
     + ") FROM ({src}) ORDER BY at, seq, event_id"
 )
-_TRAFFIC_OF = "SELECT pair, source, hour, seconds FROM source_activity WHERE pair IN ({marks})"
 _SQLITE_INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"
@@ -942,11 +941,6 @@ def _merged(tx: bulk.Tx, ingest_id: str, acts: list[tuple[Any, ...]]) -> list[tu
     return out
 
 
-def _first_line(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()
-    return msg[0] if msg else type(exc).__name__
-
-
 def _rollback(conn: sqlite3.Connection) -> None:
     # A connection gone with its transaction raises here; the error that got here is reported.
     with contextlib.suppress(sqlite3.Error):
@@ -956,7 +950,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _as_store_error(exc: BaseException, what: str, url: str) -> StoreError | None:
     """A database error met inside a transaction as the StoreError it is reported as (None for others)."""
     if isinstance(exc, sqlite3.Error):
-        return StoreError(f"{what} failed on {url}: {_first_line(exc)}")
+        return StoreError(f"{what} failed on {url}: {_reason(exc)}")
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError):
         return StoreError(f"{what} failed on {url}: {_reason(exc)}")

@@ -18,6 +18,7 @@ import typing
 from typing import Any
 
 from hamon.model import Event
+from hamon.store.bulk import read_time
 from hamon.store.timestamps import sqlite_text
 
 COLUMN_NAMES = {"group": "grp"}  # a field whose column is named otherwise (`group` is an SQL keyword)
@@ -95,8 +96,7 @@ def from_raw_rows(rows: Any, dialect: str) -> list[Event]:
     PostgreSQL driver's aware times put in UTC — what reads through SQLAlchemy give — then as
     `from_row`."""
     out = []
-    sqlite = dialect == "sqlite"
-    seen: dict[Any, dt.datetime] = {}
+    seen: dict[Any, dt.datetime | None] = {}
     for r in rows:
         v = list(r)
         for i in _TIMES:
@@ -104,9 +104,7 @@ def from_raw_rows(rows: Any, dialect: str) -> list[Event]:
             if t is not None:
                 u = seen.get(t)
                 if u is None:
-                    u = seen[t] = (
-                        dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC) if sqlite else t.astimezone(dt.UTC)
-                    )
+                    u = seen[t] = read_time(dialect, t)
                 v[i] = u
         out.append(from_row(v))
     return out
