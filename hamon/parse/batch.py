@@ -492,8 +492,7 @@ def scan_py(
 
 def _count_key(header: bytes) -> tuple[bytes, int, int]:
     """A header's counting key as _scan.c builds it: no PRI, no fractions, mm:ss of the first time zeroed."""
-    m = PRI_PREFIX_RE.match(header)
-    key = FRACTION_RE.sub(b"", header[m.end() :] if m else header)
+    key = FRACTION_RE.sub(b"", _without_pri(header))
     t = HMS_RE.search(key)
     if t is None:
         return key, -1, -1
@@ -512,9 +511,13 @@ def _origin_key(head: str) -> bytes:
     """A tagged line's header as the origin caches hold it: without its PRI, which says nothing of
     sender, pair or time — so that a line finds the reading its batch's counting made (the counting
     key has no PRI either) instead of reading the same header again."""
-    raw = head.encode("utf-8")
-    pri = PRI_PREFIX_RE.match(raw)
-    return raw[pri.end() :] if pri else raw
+    return _without_pri(head.encode("utf-8"))
+
+
+def _without_pri(header: bytes) -> bytes:
+    """A header without its leading PRI (and the blanks before it)."""
+    pri = PRI_PREFIX_RE.match(header)
+    return header[pri.end() :] if pri else header
 
 
 def _bad_time(at: dt.datetime | None, received: dt.datetime, stamped: bool) -> str | None:
