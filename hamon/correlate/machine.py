@@ -133,10 +133,10 @@ class PairMachine:
             for scope in self.scopes(e):
                 kept = self.s.symptoms.setdefault(scope, [])
                 kept.append([t, e.event_id, e.interface, unit])
-                if len(kept) > SYMPTOMS_MAX or kept[0][0] < t - SYMPTOMS_KEPT * self.timing.symptom_horizon:
+                since = t - SYMPTOMS_KEPT * self.timing.symptom_horizon
+                if len(kept) > SYMPTOMS_MAX or kept[0][0] < since:
                     # Only symptoms within the horizon before a takeover count: a pair that never
                     # fails over does not keep every one it logged (a day of interface tests).
-                    since = t - SYMPTOMS_KEPT * self.timing.symptom_horizon
                     self.s.symptoms[scope] = [x for x in kept if x[0] >= since][-SYMPTOMS_MAX:]
         if e.unit is not None and not polled and kind not in NOT_LIFE:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
