@@ -198,7 +198,7 @@ class SnmpTrapReceiver:
             inner(transport, address, datagram)
         except Exception as exc:  # pysnmp raising on what it cannot read: counted, logged once a minute
             self._outcome = f"malformed ({type(exc).__name__})"
-        refused = self._count_refusals(source)
+        refused = self._count_refusals(source, datagram)
         if self._outcome is None and not refused:
             self._outcome = "not an SNMP message hamon reads"
         if self._outcome not in (None, "taken"):
@@ -216,7 +216,7 @@ class SnmpTrapReceiver:
             self._logged[key] = now
             log.warning("snmp trap from %s refused: %s", source, reason)
 
-    def _count_refusals(self, source: str = "*") -> str:
+    def _count_refusals(self, source: str = "*", datagram: bytes = b"") -> str:
         """pysnmp's own refusal counters since the last look, counted for `source`; the last reason."""
         mib = self._engine.get_mib_builder()
         last = ""
@@ -225,10 +225,26 @@ class SnmpTrapReceiver:
             value = int(sym.syntax)
             delta = value - self._seen_stats.get(name, 0)
             if delta > 0 and name in self._seen_stats:
+                if reason == "unknown user":
+                    reason = self._unknown_user(datagram)
                 self.counters.reject(self.transport, source, reason, delta)
                 last = reason
             self._seen_stats[name] = value
         return last
+
+    def _unknown_user(self, datagram: bytes) -> str:
+        """pysnmp counts a user it has under another engine id as unknown: named by its cause."""
+        found = v3_identity(datagram)
+        if found is None:
+            return "unknown user"
+        engine_id, name = found
+        user = self.users.get(name)
+        if user is None:
+            return "unknown user"
+        want = user.engine_id.lower().removeprefix("0x")
+        if want != engine_id:
+            return f"unknown engine id 0x{engine_id} for user {name} (configured: 0x{want})"
+        return "unknown user"
 
     def _on_trap(
         self, snmp_engine: Any, state: Any, context_engine: Any, context: Any, var_binds: Any, cb_ctx: Any
@@ -285,3 +301,17 @@ class SnmpTrapReceiver:
         event = ha_state_event(pair, source, dt.datetime.now(dt.UTC), index or None, mibs.HARDWARE_STATUS[value])
         if not self.bus.publish(PolledEvents((event,), source, self.transport), block=False):
             self.counters.drop(self.transport, source)
+
+
+def v3_identity(datagram: bytes) -> tuple[str, str] | None:
+    """An SNMPv3 message's authoritative engine id (hex) and user name, or None when it is not one."""
+    try:
+        from pyasn1.codec.ber import decoder
+        from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
+        from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
+
+        msg, _ = decoder.decode(datagram, asn1Spec=SNMPv3Message())
+        params, _ = decoder.decode(bytes(msg["msgSecurityParameters"]), asn1Spec=UsmSecurityParameters())
+        return bytes(params["msgAuthoritativeEngineId"]).hex(), bytes(params["msgUserName"]).decode("utf-8", "replace")
+    except Exception:  # not SNMPv3, or not readable: pysnmp's own word stands
+        return None

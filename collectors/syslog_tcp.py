@@ -1,21 +1,28 @@
 """Syslog over TCP (RFC 6587) and TLS (RFC 5425), a thread per connection.
 
 Framing is read per message: octet counting (`LEN SP MSG`, the message starts with a digit) or
-newline-terminated. Messages are published in batches with a blocking put: when the bus is full
-the reader waits, the socket buffers fill, and TCP slows the sender down — nothing is dropped.
-TLS can require client certificates; failed handshakes are counted as rejected.
+newline-terminated. Messages are published in batches with a blocking put: each batch is in the
+journal before the next read; when the journal is full the reader waits, the socket buffers fill,
+and TCP slows the sender down — nothing is dropped. TLS can require client certificates (a peer
+is named by its subjectAltName DNS and IP entries and its subject CN, the CN only when the subject
+has exactly one); failed handshakes are counted as rejected.
 
 Bounded against hostile peers (syslog-ng's `max-connections()` shape): no frame buffers more than
 MAX_MESSAGE bytes, whatever its length field claims (the rest of it is skipped and counted); at most
-MAX_CONNECTIONS connections, MAX_PER_PEER of them from one address; a connection silent for
-IDLE_TIMEOUT is closed; out of file descriptors, the listener backs off and keeps accepting.
+MAX_CONNECTIONS connections, MAX_PER_PEER of them from one address and MAX_PER_NETWORK from one /24
+(IPv4) or /64 (IPv6); when every slot is taken, the connection idle longest (at least MAKE_ROOM_IDLE)
+is closed to make room for the new one; a connection that sent no whole message for IDLE_TIMEOUT is
+closed (a byte now and then keeps none open); out of file descriptors, the listener backs off and
+keeps accepting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import hashlib
+import ipaddress
 import logging
 import socket
 import ssl
@@ -25,12 +32,15 @@ from typing import Any
 
 from hamon.bus import Bus
 from hamon.bus.counters import Counters
+from hamon.errors import ConfigError
 from hamon.model import RawBatch
 
 MAX_MESSAGE = 64 * 1024
 MAX_CONNECTIONS = 1024
 MAX_PER_PEER = 64
-IDLE_TIMEOUT = 300.0  # seconds; an ASA sends at least its own keepalive traffic far more often
+MAX_PER_NETWORK = 256  # from one /24 (IPv4) or /64 (IPv6): one crowd of addresses cannot take every slot
+IDLE_TIMEOUT = 300.0  # seconds without a whole message; an ASA sends its own traffic far more often
+MAKE_ROOM_IDLE = 10.0  # seconds: when every slot is taken, the connection idle longest (at least this) goes
 log = logging.getLogger("hamon.serve")
 
 
@@ -38,23 +48,46 @@ def tls_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLCon
     """A server-side TLS context; with a client CA, clients must present a certificate it signed."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
+    for option, path in (("--tls-cert", cert), ("--tls-key", key), ("--tls-client-ca", client_ca)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"{option} {path}: {(exc.strerror or str(exc)).lower()}") from exc
+    try:
+        ctx.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: not a certificate and its key ({exc.reason})") from exc
     if client_ca:
-        ctx.load_verify_locations(client_ca)
+        try:
+            ctx.load_verify_locations(client_ca)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"--tls-client-ca {client_ca}: not a PEM certificate ({exc.reason})") from exc
         ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 
 def peer_identities(conn: ssl.SSLSocket) -> tuple[str, ...]:
-    """A TLS client's certificate as the inventory's `tls_peers:` names it: fingerprint and subject CN."""
+    """A TLS client's certificate as the inventory's `tls_peers:` names it: `sha256:<fingerprint>`
+    and `CN=<name>` for each subjectAltName DNS name and IP address and for the subject's common
+    name (as rsyslog's permitted peers and syslog-ng's trusted names match them)."""
     der = conn.getpeercert(binary_form=True)
     if not der:
         return ()
-    out = [f"sha256:{hashlib.sha256(der).hexdigest()}"]
-    subject: Any = (conn.getpeercert() or {}).get("subject", ())
-    for rdn in subject:
-        out += [f"CN={value}" for key, value in rdn if key == "commonName"]
-    return tuple(out)
+    return (f"sha256:{hashlib.sha256(der).hexdigest()}", *certificate_names(conn.getpeercert() or {}))
+
+
+def certificate_names(cert: dict[str, Any]) -> tuple[str, ...]:
+    """`CN=` identities of a verified certificate (ssl's getpeercert() dict): its subjectAltName DNS
+    and IP entries, and the subject's CN only when it has exactly one — a subject with two
+    (`CN=evil, CN=fw-edge`) names no one, so no extra RDN can borrow an allowed name."""
+    names = [f"CN={value}" for kind, value in cert.get("subjectAltName", ()) if kind in ("DNS", "IP Address")]
+    cns = [value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"]
+    if len(cns) == 1:
+        names.append(f"CN={cns[0]}")
+    return tuple(dict.fromkeys(names))
 
 
 class StreamFramer:
@@ -132,8 +165,10 @@ class TcpSyslog:
         self.sock.settimeout(0.2)
         self.address = self.sock.getsockname()[:2]
         self._stop = threading.Event()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.max_connections = MAX_CONNECTIONS
         self._per_peer: dict[str, int] = {}
+        self._per_network: dict[str, int] = {}
+        self._open: dict[int, _Conn] = {}  # every connection being served, by id
         self._peers_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._accept = threading.Thread(target=self._run, name=f"syslog-{self.transport} {self.address}", daemon=True)
@@ -174,34 +209,55 @@ class TcpSyslog:
                 continue
             backoff = 0.0
             source = addr[0]
-            with self._peers_lock:
-                busy = self._per_peer.get(source, 0) >= MAX_PER_PEER
-                if not busy:
-                    self._per_peer[source] = self._per_peer.get(source, 0) + 1
-            if busy:
-                self.counters.reject(self.transport, source, "too many connections from this sender")
-                conn.close()
-                continue
-            if not self._slots.acquire(blocking=False):
-                self.counters.reject(self.transport, source, "too many connections")
-                self._leave(source)
+            why = self._admit(conn, source)
+            if why is not None:
+                self.counters.reject(self.transport, source, why)
                 conn.close()
                 continue
             t = threading.Thread(target=self._serve, args=(conn, source), daemon=True)
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
             t.start()
 
-    def _leave(self, source: str) -> None:
+    def _admit(self, conn: socket.socket, source: str) -> str | None:
+        """Take a connection (None) or say why not: at most MAX_PER_PEER from an address and
+        MAX_PER_NETWORK from its /24 (/64); when every slot is taken, the connection that has sent no
+        whole message for longest (MAKE_ROOM_IDLE at least) is closed to make room for it."""
+        network = network_of(source)
         with self._peers_lock:
-            n = self._per_peer.get(source, 1) - 1
+            if self._per_peer.get(source, 0) >= MAX_PER_PEER:
+                return "too many connections from this sender"
+            if self._per_network.get(network, 0) >= MAX_PER_NETWORK:
+                return f"too many connections from {network}"
+            if len(self._open) >= self.max_connections:
+                now = time.monotonic()
+                idle = min(self._open.values(), key=lambda c: c.heard, default=None)
+                if idle is None or now - idle.heard < MAKE_ROOM_IDLE:
+                    return "too many connections"
+                self._forget(idle)
+                idle.evict()
+                self.counters.reject(self.transport, idle.source, "idle connection closed to make room")
+            self._per_peer[source] = self._per_peer.get(source, 0) + 1
+            self._per_network[network] = self._per_network.get(network, 0) + 1
+            c = _Conn(conn, source, network, time.monotonic())
+            self._open[id(conn)] = c
+        return None
+
+    def _forget(self, c: _Conn) -> None:
+        """Give a connection's places back (under the lock; once)."""
+        if self._open.pop(id(c.sock), None) is None:
+            return
+        for table, key in ((self._per_peer, c.source), (self._per_network, c.network)):
+            n = table.get(key, 1) - 1
             if n > 0:
-                self._per_peer[source] = n
+                table[key] = n
             else:
-                self._per_peer.pop(source, None)
+                table.pop(key, None)
 
     def _serve(self, conn: socket.socket, source: str) -> None:
         framer = StreamFramer()
         peer: tuple[str, ...] = ()
+        raw = conn  # the accepted socket (its TLS wrapper replaces `conn`)
+        me: _Conn | None = None
         try:
             conn.settimeout(0.5)
             if self.tls is not None:
@@ -214,6 +270,8 @@ class TcpSyslog:
                     )
                     return
             pending: list[bytes] = []
+            with self._peers_lock:
+                me = self._open.get(id(raw))
             heard = time.monotonic()
             while True:
                 try:
@@ -225,12 +283,16 @@ class TcpSyslog:
                 if data == b"":
                     break
                 if data:
+                    pending += framer.feed(data)
+                if pending:  # a whole message: bytes alone (one every few seconds) keep no connection open
                     heard = time.monotonic()
+                    if me is not None:
+                        me.heard = heard
                 elif time.monotonic() - heard > self.idle_timeout:
                     self.counters.reject(self.transport, source, "idle connection closed")
                     break
-                if data:
-                    pending += framer.feed(data)
+                if me is not None and me.evicted:
+                    break
                 if pending:  # one read's messages at once: under load a read holds many
                     self._publish(source, pending, peer)
                     pending = []
@@ -243,8 +305,9 @@ class TcpSyslog:
             if framer.oversized:
                 self.counters.reject(self.transport, source, "oversized frame", framer.oversized)
             conn.close()
-            self._slots.release()
-            self._leave(source)
+            with self._peers_lock:
+                if me is not None:
+                    self._forget(me)
 
     def _publish(self, source: str, messages: list[bytes], peer: tuple[str, ...] = ()) -> None:
         self.counters.receive(self.transport, source, len(messages))
@@ -258,3 +321,29 @@ class TcpSyslog:
             peer,
         )
         self.bus.publish(batch, block=True)  # a full bus slows the sender down
+
+
+def network_of(address: str) -> str:
+    """The /24 (IPv4) or /64 (IPv6) an address is counted in."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    bits = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+class _Conn:
+    """A connection being served: its sender, and when it last sent a whole message."""
+
+    __slots__ = ("evicted", "heard", "network", "sock", "source")
+
+    def __init__(self, sock: socket.socket, source: str, network: str, heard: float) -> None:
+        self.sock, self.source, self.network, self.heard = sock, source, network, heard
+        self.evicted = False
+
+    def evict(self) -> None:
+        """Closed to make room: its reader stops at its next read."""
+        self.evicted = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
