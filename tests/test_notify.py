@@ -155,6 +155,15 @@ def test_alertmanager_api_payload(sqlite_url: str, receiver: Receiver) -> None:
     assert f["startsAt"] == "2026-11-25T10:03:16Z" and f["annotations"]["alert_id"]
 
 
+def test_alertmanager_with_a_user_and_password_gets_basic_authentication(sqlite_url: str, receiver: Receiver) -> None:
+    import base64
+
+    run("--db", sqlite_url, "replay", str(EXAMPLE), "--notify-history", "--notify",
+        f"alertmanager://ops:am%20pw@127.0.0.1:{receiver.port}/am")  # fmt: skip
+    assert {p for p, _ in receiver.posts} == {"/am/api/v2/alerts"} and len(receiver.posts) >= 1
+    assert set(receiver.authorization) == {"Basic " + base64.b64encode(b"ops:am pw").decode()}
+
+
 def test_a_failed_target_is_reported_and_retried_next_time(sqlite_url: str, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

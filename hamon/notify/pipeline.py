@@ -159,8 +159,9 @@ class AlertmanagerSender:
         scheme, rest = url.split("://", 1)
         base = ("https://" if scheme == "alertmanagers" else "http://") + rest.rstrip("/")
         self.target = target_id(masked(url), url)
-        self.endpoint = base + "/api/v2/alerts"
-        self._shown = masked(self.endpoint)
+        # A user and password in the URL (an Alertmanager behind a proxy) go as basic authentication.
+        self.endpoint, self._auth = endpoint_and_auth(base + "/api/v2/alerts", url)
+        self._shown = masked(url.rstrip("/") + "/api/v2/alerts")
         self.timeout = timeout
 
     def payload(self, notices: Sequence[Notice]) -> list[dict[str, Any]]:
@@ -191,7 +192,25 @@ class AlertmanagerSender:
         return out
 
     def send(self, notices: Sequence[Notice]) -> tuple[bool, bool, str]:
-        return post_json(self.endpoint, self.payload(notices), {}, self.timeout, self._shown)
+        headers = {"Authorization": self._auth} if self._auth else {}
+        return post_json(self.endpoint, self.payload(notices), headers, self.timeout, self._shown)
+
+
+def endpoint_and_auth(plain: str, url: str) -> tuple[str, str | None]:
+    """An http(s) URL without its user part, and that user and password as a basic Authorization
+    header (None without them); `url` (as given) names it in the error when it has no host."""
+    parts = urllib.parse.urlsplit(plain)
+    if not parts.hostname:
+        raise ConfigError(f"not a notification URL with a host: {masked(url)}")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc += f":{parts.port}" if parts.port else ""
+    endpoint = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    if parts.username is None:
+        return endpoint, None
+    import base64
+
+    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    return endpoint, "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 def post_json(url: str, doc: Any, headers: dict[str, str], timeout: float, shown: str) -> tuple[bool, bool, str]:
@@ -223,19 +242,11 @@ class WebhookSender:
         scheme, rest = url.split("://", 1)
         plain = ("https://" if scheme in ("webhook+https", "jsons") else "http://") + rest
         self.envelope = scheme in ("json", "jsons")  # apprise's json:// fields too
-        parts = urllib.parse.urlsplit(plain)
-        if not parts.hostname:
+        if not urllib.parse.urlsplit(plain).hostname:
             raise ConfigError(f"not a webhook URL: {masked(url)} (give webhook://HOST:PORT/PATH)")
         self.target = target_id(masked(url), url)
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-        self.endpoint = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        self.endpoint, self._auth = endpoint_and_auth(plain, url)
         self._shown = masked(url)
-        self._auth = None
-        if parts.username is not None:
-            import base64
-
-            pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-            self._auth = "Basic " + base64.b64encode(pair.encode()).decode()
         self.timeout = timeout
 
     @staticmethod

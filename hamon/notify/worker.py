@@ -1,12 +1,15 @@
-"""Notification off the ingest path: `hamon serve` hands alert ids to a worker thread and goes on.
+"""Notification off the ingest path: `hamon serve` hands alert ids to the targets' workers and goes on.
 
-The worker runs the pipeline (silence → dedup → rate limit → send) for each handed-over batch. What
-failed to go out is tried again from the notification log with backoff (5 s doubling to 5 min) until
-it is delivered or a day has passed; firing alerts are re-posted to Alertmanager targets every
-`resend_every` seconds (Alertmanager resolves an alert it does not hear of again within its
-`resolve_timeout`), and a critical alert still open is told again every `repeat_every` (4 h) until it
-is acknowledged (`hamon alerts ack`).
-A black-holed webhook therefore delays only notifications, never ingest.
+Each target has its own worker: a thread with its own queue running the pipeline (silence → dedup →
+rate limit → send) for that target alone, every request with a timeout, so a target that hangs,
+refuses or answers 500 delays only its own notifications — never another target's, never ingest.
+What failed to go out is tried again with backoff (5 s doubling to 5 min) until it is delivered or a
+day has passed. The backlog is the notification log: at start each target takes up the alerts of the
+last day (since it became a target) it has no record of, so a restart resends what was due and a new
+target gets no history. Firing alerts are re-posted to Alertmanager targets every `resend_every`
+seconds (Alertmanager resolves an alert it does not hear of again within its `resolve_timeout`),
+and a critical alert still open is told again every `repeat_every` (4 h) until it is acknowledged
+(`hamon alerts ack`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from hamon.bus.counters import Counters, Throttle
 from hamon.errors import StoreError
 from hamon.notify.pipeline import AlertmanagerSender, Pipeline, Report, notices_for
+from hamon.store import notify as notify_log
 from hamon.store.db import Store
 from hamon.store.outputs import alert_list
 
@@ -54,12 +59,31 @@ class NotifyWorker:
     def __post_init__(self) -> None:
         self._queue: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hamon-notify", daemon=True)
+        name = self.pipeline.senders[0].target if len(self.pipeline.senders) == 1 else "all targets"
+        self._thread = threading.Thread(target=self._run, name=f"hamon-notify {name}", daemon=True)
         self._resent = self.clock()
         self._said = Throttle(60.0, self.clock)  # a failure's reason once a minute
 
     def start(self) -> None:
+        self._take_up_backlog()
         self._thread.start()
+
+    def _take_up_backlog(self) -> None:
+        """What a previous run left unsent (the notification log has no record of it) is due now —
+        for targets that were sent to before (a new target does not get a day of history)."""
+        now, wall = self.clock(), self.wall()
+        try:
+            for s in self.pipeline.senders:
+                known = notify_log.known_since(self.store, s.target, wall)
+                if known is None:
+                    continue
+                since = max(known, wall - dt.timedelta(seconds=GIVE_UP))
+                for alert_id in notify_log.unsent(self.store, s.target, since):
+                    self.pending.setdefault(alert_id, Pending(now, now))
+        except StoreError:  # the store is away: nothing to take up now, new alerts go out as they come
+            return
+        if self.pending:
+            log.info("notifications: %d alerts not yet delivered before the last stop, sending them", len(self.pending))
 
     def submit(self, alert_ids: Sequence[str]) -> None:
         """Hand over alerts opened or resolved (sent in the order they come)."""
@@ -139,3 +163,37 @@ class NotifyWorker:
         if firing:
             for m in managers:
                 m.send(firing)
+
+
+class NotifyWorkers:
+    """A NotifyWorker for each target, fed the same alerts: one slow or dead target never delays another."""
+
+    def __init__(
+        self,
+        store: Store,
+        pipelines: Sequence[Pipeline],
+        counters: Counters,
+        *,
+        repeat_every: float = 4 * 3600.0,
+    ) -> None:
+        self.workers = [NotifyWorker(store, p, counters, repeat_every=repeat_every) for p in pipelines]
+
+    def start(self) -> None:
+        for w in self.workers:
+            w.start()
+
+    def submit(self, alert_ids: Sequence[str]) -> None:
+        for w in self.workers:
+            w.submit(alert_ids)
+
+    def set_wording(self, wording: Any) -> None:
+        for w in self.workers:
+            w.pipeline.wording = wording
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Send what is handed over (within `timeout` in all), then stop; a hung target is left behind."""
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            w._stop.set()
+        for w in self.workers:
+            w._thread.join(max(0.0, deadline - time.monotonic()))

@@ -172,6 +172,47 @@ def notified(store: Store, alert_id: str, state: str, target: str) -> bool:
         return conn.execute(q).first() is not None
 
 
+KNOWN = "known"  # the log's row (alert id "") saying since when a target has been sent to
+
+
+def known_since(store: Store, target: str, now: dt.datetime) -> dt.datetime | None:
+    """Since when this target has been a notification target (None: new now, recorded as of `now`)."""
+    q = select(notifications.c.sent_at).where(
+        notifications.c.alert_id == "", notifications.c.state == KNOWN, notifications.c.target == target
+    )
+    with store._begin("reading the notification log") as conn:
+        row = conn.execute(q).first()
+    if row is not None:
+        return row[0]  # type: ignore[no-any-return]
+    log_notification(store, "", KNOWN, target, now)
+    return None
+
+
+def unsent(store: Store, target: str, since: dt.datetime) -> list[str]:
+    """Alerts opened or resolved since `since` whose opening or resolution this target has no record of."""
+    from sqlalchemy import and_, exists
+
+    def sent(state: str) -> Any:
+        return exists().where(
+            notifications.c.alert_id == alerts.c.alert_id,
+            notifications.c.state == state,
+            notifications.c.target == target,
+        )
+
+    q = (
+        select(alerts.c.alert_id)
+        .where(
+            or_(
+                and_(alerts.c.started_at >= since, ~sent("firing")),
+                and_(alerts.c.ended_at.is_not(None), alerts.c.ended_at >= since, ~sent("resolved")),
+            )
+        )
+        .order_by(alerts.c.started_at, alerts.c.alert_id)
+    )
+    with store._begin("reading the notification log") as conn:
+        return [r[0] for r in conn.execute(q)]
+
+
 def log_notification(store: Store, alert_id: str, state: str, target: str, sent_at: dt.datetime) -> None:
     """Record a sent message (once per alert, state and target)."""
     ins = store._insert(notifications).on_conflict_do_nothing(index_elements=["alert_id", "state", "target"])
