@@ -73,6 +73,38 @@ def test_an_event_later_than_the_window_reruns_its_pair(tmp_path: Path) -> None:
     assert _shapes(live_view) == _shapes(replayed)
 
 
+def test_a_stream_of_late_lines_reruns_its_pair_once_a_second_not_once_a_line(tmp_path: Path) -> None:
+    """Forty lines each far older than the window, arriving 50 ms apart (a relay flushing a
+    backlog behind live traffic): the pair is re-run from the store at most once per second of
+    wall time, and the outcome is still the replay's."""
+    (tmp_path / "replay").mkdir()
+    (tmp_path / "live").mkdir()
+    late = [S(3600 + n, 105008, f"Testing Interface late{n}") for n in range(40)]
+    replayed = play(tmp_path / "replay", [*FULL, *late])
+    live_view = Scenario(tmp_path / "live")
+    store = Store(live_view.db)
+    live = LiveCorrelator(store, window=5.0)
+    events, _ = parse_bytes(capture([*FULL, *late]).encode())
+    wanted = {e.event_id for e in events.events if "late" in (e.interface or "")}
+    on_time = [e for e in events.events if e.event_id not in wanted]
+    held = sorted((e for e in events.events if e.event_id in wanted), key=lambda e: e.at)
+    wall = 1_000_000.0
+    for e in on_time:
+        store.add_events([e])
+        live.submit([e], arrived=wall)
+        live.tick(e.at.timestamp())
+    held = held[::-1]  # newest first: each later line is older than the one before it
+    for i, e in enumerate(held):
+        store.add_events([e])
+        live.submit([e], arrived=wall + 0.05 * i)
+        live.tick(everything=False, wall=wall + 0.05 * i)
+    live.flush()
+    span = 0.05 * (len(held) - 1)
+    assert live.counts.late >= len(held) - 1
+    assert 1 <= live.counts.reruns <= span / live.rerun_every + 2, live.counts.reruns
+    assert _shapes(live_view) == _shapes(replayed)
+
+
 def test_catch_up_continues_from_the_store(tmp_path: Path) -> None:
     (tmp_path / "replay").mkdir()
     (tmp_path / "live").mkdir()

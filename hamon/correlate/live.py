@@ -34,6 +34,7 @@ UTC = dt.UTC
 Key = tuple[float, int, str]  # (device time, arrival order, event id): the order events are applied in
 FIRST: Key = (float("-inf"), 0, "")
 LAST_SEQ = 2**62
+RERUN_EVERY = 1.0  # seconds of wall time between two re-runs of one pair from the store (late events)
 REWIND_SPAN = 1.0  # seconds of event time a pair's in-memory copy covers before it is renewed
 # Resume from the newest checkpoint of all, even one stamped ahead of the clock.
 CATCH_UP_AHEAD = 366 * 86400.0
@@ -77,6 +78,8 @@ class LiveCorrelator:
         self.last_key: dict[str, Key] = {}  # per pair: the order key of the last applied
         self.last_checkpoint: dict[str, float | None] = {}
         self.dirty: dict[str, float] = {}  # pairs to re-run from before this time (late events)
+        self.reran: dict[str, float] = {}  # per pair: wall time of its last re-run
+        self.rerun_every = RERUN_EVERY
         self.rewinds: dict[str, Rewind] = {}
         self.restated: set[str] = set()  # pairs whose stored snapshot is behind after a rewind
         self.recent: dict[str, set[str]] = {}  # per pair: ids buffered or applied since its copy
@@ -129,6 +132,7 @@ class LiveCorrelator:
                 self.recent,
                 self.clocks,
                 self.dirty,
+                self.reran,
             ):
                 table.pop(pair, None)
             self.restated.discard(pair)
@@ -164,9 +168,13 @@ class LiveCorrelator:
         self.recent[e.pair].add(e.event_id)
         self.last_key[e.pair] = _key(e)
 
-    def submit(self, events: list[Event]) -> None:
-        """Hand over stored events; they are applied once they are older than the window."""
-        arrived = time.time()
+    def submit(self, events: list[Event], arrived: float | None = None) -> None:
+        """Hand over stored events; they are applied once they are older than the window.
+
+        `arrived` is the wall-clock time they count as heard at (default now): a service reading
+        a backlog gives the time they were received, so no pair's clock runs ahead of its backlog.
+        """
+        arrived = time.time() if arrived is None else arrived
         for e in events:
             t = e.at.timestamp()
             self.counts.events += 1
@@ -225,13 +233,8 @@ class LiveCorrelator:
         wait for the next full tick.
         """
         wall = time.time() if wall is None else wall
-        produced: list[Output] = []
+        produced = self._rerun_dirty(wall, every=now is None)
         failed: StoreError | None = None
-        for pair in sorted(self.dirty):
-            self.counts.reruns += 1
-            self.buffers.pop(pair, None)  # the re-run reads them from the store
-            produced += self._resume(pair, self.dirty[pair])
-        self.dirty.clear()
         for pair in sorted(self.restated - set(self.buffers)):
             store_outputs.write_outputs(self.store, pair, [], [], snapshot(self.machines[pair]))
         self.restated.clear()
@@ -247,6 +250,8 @@ class LiveCorrelator:
             first_seen = [p for p in first_seen if p not in self.resumable]
         heard = self.store.traffic_of(first_seen) if first_seen else {}
         for pair in sorted(waiting | set(self.machines) if everything else waiting):
+            if pair in self.dirty:
+                continue  # its re-run from the store is due within rerun_every
             machine = self.machines.get(pair)
             if machine is None and self.resumable is not None and pair not in self.resumable:
                 # New since every stored pair was resumed: nothing of it is stored but the events
@@ -302,6 +307,20 @@ class LiveCorrelator:
         self._count(produced)
         if failed is not None:
             raise failed
+        return produced
+
+    def _rerun_dirty(self, wall: float, *, every: bool) -> list[Output]:
+        """Re-run the pairs with late events from the store. With `every`, a pair at most once per
+        rerun_every of wall time (every late line of a stream far out of order would otherwise
+        re-run it once each); meanwhile its waiting events stay buffered for that run."""
+        produced: list[Output] = []
+        for pair in sorted(self.dirty):
+            if every and wall - self.reran.get(pair, float("-inf")) < self.rerun_every:
+                continue
+            self.counts.reruns += 1
+            self.reran[pair] = wall
+            self.buffers.pop(pair, None)  # the re-run reads them from the store
+            produced += self._resume(pair, self.dirty.pop(pair))
         return produced
 
     def _rewind(self, e: Event, t: float) -> bool:
