@@ -24,7 +24,7 @@ from typing import TypeVar
 from hamon.model import Activity, Event, ParseResult, Quarantined, RawBatch
 from hamon.parse.catalog import FAILOVER_TAG, is_failover
 from hamon.parse.framing import Header, parse_header
-from hamon.parse.message import LOOSE_TAG_RE, TAG_RE, MalformedMessage, parse_message
+from hamon.parse.message import LOOSE_TAG_RE, TAG_RE, MalformedMessage, Message, parse_message
 from hamon.parse.timestamps import STAMP_RE, TimeContext, from_match
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -80,6 +80,38 @@ class Origin:
     refused: str | None = None  # why its failover lines are quarantined (an absurd time, an unsafe pair name)
 
 
+# The longest text an event's fields may hold (the store's column widths): longer is no ASA's.
+# The sender and pair that lines of senders beyond the live cap of unlisted ones count to.
+BEYOND_CAP = "(unlisted beyond the cap)"
+
+FIELD_LIMITS = {
+    "pair": 255,
+    "source": 255,
+    "device_id": 255,
+    "interface": 255,
+    "mate_version": 255,
+    "our_version": 255,
+    "status": 64,
+    "my_state": 64,
+    "peer_state": 64,
+}
+_ORIGIN_FIELDS = ("pair", "source", "device_id")
+_LIMITS = (
+    tuple((f, n) for f, n in FIELD_LIMITS.items() if f in _ORIGIN_FIELDS),
+    tuple((f, n) for f, n in FIELD_LIMITS.items() if f not in _ORIGIN_FIELDS),
+)
+
+
+def _too_long(msg: Message, origin: Origin) -> str | None:
+    """Why a parsed message cannot be an event (a field longer than the store's column), or None."""
+    for holder, fields in zip((origin, msg), _LIMITS, strict=True):
+        for name, limit in fields:
+            value = getattr(holder, name)
+            if value is not None and len(value) > limit:
+                return f"malformed: {name} longer than {limit} characters ({len(value)})"
+    return None
+
+
 def event_id(source: str, device_id: str | None, at: dt.datetime, msg_id: int, text: str) -> str:
     """Stable id of an event: the same message from the same sender and device at the same time is one.
 
@@ -103,6 +135,8 @@ class BatchParser:
         next_seq: Callable[[], int] | None = None,
         senders: dict[str, tuple[Network, ...]] | None = None,
         tls_peers: dict[str, frozenset[str]] | None = None,
+        listed: frozenset[str] = frozenset(),
+        max_unlisted: int | None = None,
     ) -> None:
         self._resolve = resolve
         self._tz = tz
@@ -122,6 +156,12 @@ class BatchParser:
         self._line_base = 0  # lines of this stream before the current batch
         self._scan = _c_scan if _c_scan is not None and not pure_python else scan_py
         self.activity: dict[tuple[str, dt.datetime], Activity] = {}
+        # Live input: senders of pairs the inventory does not list (a host name is a pair of its
+        # own) are tracked up to max_unlisted; beyond, their failover lines are quarantined and
+        # their lines counted under one sender, so invented host names cost no memory.
+        self._listed = listed
+        self._max_unlisted = max_unlisted
+        self.unlisted: set[tuple[str, str]] = set()  # (sender, pair) tracked
 
     # -- public -------------------------------------------------------------------------------
     def parse(self, batch: RawBatch) -> ParseResult:
@@ -272,6 +312,9 @@ class BatchParser:
         except MalformedMessage as exc:
             self._quarantine(result, batch, line_no(), raw, f"malformed: {exc}")
             return
+        if (long := _too_long(msg, origin)) is not None:
+            self._quarantine(result, batch, line_no(), raw, long)
+            return
         result.events.append(
             Event(
                 event_id=event_id(origin.source, origin.device_id, origin.at, msg_id, body),
@@ -361,7 +404,22 @@ class BatchParser:
                     pair,
                 )
         refused = None if SAFE_NAME_RE.match(pair) else f"pair name {pair[:64]!r} is not a name hamon keeps"
+        if refused is None and (over := self._beyond_cap(source, pair)) is not None:
+            return BEYOND_CAP, None, BEYOND_CAP, at_h, rec_h, stamped, over
         return source, device_id, pair, at_h, rec_h, stamped, refused or self._refused_sender(pair, batch)
+
+    def _beyond_cap(self, source: str, pair: str) -> str | None:
+        """Why a live sender of a pair not in the inventory is not tracked (the cap is reached), or None."""
+        cap = self._max_unlisted
+        if cap is None or pair in self._listed or (source, pair) in self.unlisted:
+            return None
+        if len(self.unlisted) < cap:
+            self.unlisted.add((source, pair))
+            return None
+        return (
+            f"sender {source[:64]!r} of pair {pair[:64]!r}: not in the inventory and {cap:,} unlisted "
+            "senders are tracked already (max_unlisted_senders)"
+        )
 
     def _stamps_in(self, text: str) -> list[re.Match[str]]:
         """STAMP_RE.finditer(text) as a list. Where stamps match depends on which characters are
@@ -384,16 +442,21 @@ class BatchParser:
         if peers and batch.transport not in RELAYED and not peers.intersection(batch.peer):
             who = next((p for p in batch.peer if p.startswith("CN=")), None) or batch.source
             return f"{who} is not a permitted TLS peer of pair {pair!r} (inventory tls_peers:)"
+        return self.refused_address(pair, batch.source, batch.transport)
+
+    def refused_address(self, pair: str, source: str, transport: str) -> str | None:
+        """Why a sender's address may not speak for the pair (its `senders:` list), or None: for
+        syslog lines, and for traps and polls, which carry events without a line to parse."""
         allowed = self._senders.get(pair)
-        if not allowed or batch.transport in RELAYED:
+        if not allowed or transport in RELAYED:
             return None
         try:
-            address = ipaddress.ip_address(batch.source.strip("[]"))
+            address = ipaddress.ip_address(source.strip("[]"))
         except ValueError:
-            return f"sender {batch.source[:64]!r} may not speak for pair {pair!r}"
+            return f"sender {source[:64]!r} may not speak for pair {pair!r}"
         if any(address in net for net in allowed):
             return None
-        return f"sender {batch.source} may not speak for pair {pair!r} (inventory senders:)"
+        return f"sender {source} may not speak for pair {pair!r} (inventory senders:)"
 
     def _pair_context(self, pair: str, ctx: TimeContext) -> TimeContext:
         tz = self._zones.get(pair)
