@@ -50,6 +50,9 @@ def test_compose_runs_serve_postgres_and_grafana_with_the_provisioning() -> None
     assert set(services) == {"hamon", "postgres", "grafana"}
     hamon = services["hamon"]
     serve_args_ok(hamon["command"])
+    # The journal is on a named volume, not in the container's writable layer.
+    journal = hamon["environment"]["HAMON_JOURNAL_DIR"]
+    assert f"journal:{journal}" in hamon["volumes"] and "journal" in doc["volumes"]
     assert hamon["environment"]["HAMON_DB"].startswith("postgresql+psycopg://hamon:")
     assert "@postgres:5432/hamon" in hamon["environment"]["HAMON_DB"]
     # Every file mounted from the repository exists.
@@ -107,6 +110,11 @@ def test_kubernetes_manifests_fit_together() -> None:
             assert ports[p["targetPort"]][1] == p["protocol"].lower()
     assert container["readinessProbe"]["httpGet"]["port"] in ports
     assert container["securityContext"]["readOnlyRootFilesystem"] and pod["securityContext"]["runAsNonRoot"]
+    # The root filesystem is read-only: the journal lives on a claim that outlives the pod.
+    journal = next(e["value"] for e in container["env"] if e["name"] == "HAMON_JOURNAL_DIR")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claim = next(v for v in pod["volumes"] if v["name"] == mounts[journal])["persistentVolumeClaim"]["claimName"]
+    assert kinds["PersistentVolumeClaim"]["metadata"]["name"] == claim
     if shutil.which("kubectl"):  # kustomize builds offline when kubectl is there
         out = subprocess.run(["kubectl", "kustomize", str(DEPLOY / "kubernetes")], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
@@ -140,6 +148,8 @@ def test_systemd_unit_is_hardened_and_verifies(tmp_path: Path) -> None:
     assert exec_start is not None
     serve_args_ok(exec_start.group(2).split())
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit  # SIGHUP reloads the inventory
+    # The journal's default folder for a PostgreSQL store is the unit's persistent state directory.
+    assert "\nStateDirectory=hamon\n" in unit and "HAMON_JOURNAL_DIR" not in unit
     ServeConfig(**load_config(str(DEPLOY / "systemd/serve.yml")))
     analyze = require("systemd-analyze", "systemd-analyze verify checks the unit file")
     hamon = require("hamon", "the installed hamon script is what the unit runs")
