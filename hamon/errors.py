@@ -19,3 +19,8 @@ class InputError(HamonError):
 
 class StoreError(HamonError):
     """The store cannot be opened, migrated, written or read."""
+
+
+class StoreRefused(StoreError):
+    """The store is there but refused what was written (a value out of a column's range, a
+    constraint): writing it again will not help, unlike an outage."""

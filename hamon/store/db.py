@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hamon.errors import StoreError
+from hamon.errors import StoreError, StoreRefused
 from hamon.model import Activity, Event, Quarantined
 from hamon.store import bulk, events_map
 from hamon.store.timestamps import sqlite_text
@@ -258,12 +258,17 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            # SQLAlchemy's errors, and the driver's own where its cursor is used directly (COPY).
+            if not isinstance(exc, SQLAlchemyError) and not type(exc).__module__.startswith("psycopg"):
+                raise
             reason = _reason(exc)
             if self.dialect == "postgresql" and ("connection" in reason.lower() or "timeout" in reason.lower()):
                 raise StoreError(
                     f"cannot connect to PostgreSQL at {self._address}: {reason} (--db / HAMON_DB)"
                 ) from exc
+            if _refused(exc):
+                raise StoreRefused(f"{what} refused by {self.url}: {reason}") from exc
             raise StoreError(f"{what} failed on {self.url}: {reason}") from exc
 
     @contextmanager
@@ -902,6 +907,14 @@ def in_range(q: Any, table: Any, pair: str | None, since: dt.datetime | None, un
     if until is not None:
         q = q.where(table.c.at < until)
     return q
+
+
+def _refused(exc: BaseException) -> bool:
+    """A write the database refused for its values (SQLSTATE classes 22 data and 23 integrity),
+    not for being away."""
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or ""
+    return state[:2] in ("22", "23")
 
 
 def _reason(exc: BaseException) -> str:
