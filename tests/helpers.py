@@ -89,3 +89,27 @@ def require(tool: str, why: str) -> str:
             pytest.fail(f"{tool} is not installed: CI must run this test ({why})")
         pytest.skip(f"{tool} is not installed ({why})")
     return path
+
+
+def mounted_tmpfs(where: Path, size: str) -> Any:
+    """A tmpfs of `size` mounted at `where` (a disk that fills up for real), unmounted afterwards; a
+    generator for fixtures. Mounting needs root (CAP_SYS_ADMIN): elsewhere the test is skipped with
+    the reason, and under CI it fails."""
+    import os
+    import subprocess
+
+    import pytest
+
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        why = f"cannot mount a {size} tmpfs for a full disk ({done.stderr.strip() or 'not root'})"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

@@ -140,103 +140,57 @@ def test_metrics_and_status_say_what_was_received_and_the_udp_buffer_granted(sql
         r.stop()
 
 
-def test_udp_drops_are_counted_when_the_bus_is_full(sqlite_url: str) -> None:
+def test_udp_is_journaled_and_counted_as_dropped_only_when_the_journal_is_full(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     store = Store(sqlite_url)
-    service = Service(ServeConfig(syslog_udp=["127.0.0.1:0"], bus_capacity=2), store)
-    service.start()  # collectors run, the consumer does not: the bus fills up
+    # 64 KiB of journal, 1,000-byte datagrams: about 60 fit while nothing is stored.
+    service = Service(ServeConfig(syslog_udp=["127.0.0.1:0"], journal_max_bytes=1 << 16, bus_bytes=1 << 16), store)
+    service.start()  # collectors run, the consumer does not: the journal fills up
+    assert service.journal is not None
     port = service.listeners()[0]["port"]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    pad = " " * 900 + "."  # padding the catalog reads past: the interface stays short
+    with caplog.at_level("ERROR", logger="hamon.serve"), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for i in range(200):
-            s.sendto(f"<166>%ASA-1-105008: (Primary) Testing Interface i{i}".encode(), ("127.0.0.1", port))
+            s.sendto(f"<166>%ASA-1-105008: (Primary) Testing Interface i{i}{pad}".encode(), ("127.0.0.1", port))
             if i % 20 == 19:
-                time.sleep(0.05)  # separate drains, so there are more batches than places
-    snap = wait_for(lambda: (s := service.counters.snapshot())["received"] and s["received"][0]["count"] == 200 and s)
+                time.sleep(0.05)  # separate drains
+        snap = wait_for(
+            lambda: (s := service.counters.snapshot())["received"] and s["received"][0]["count"] == 200 and s
+        )
     dropped = snap["dropped"][0]["count"]
-    assert dropped > 0
-    service.shutdown()  # drains what the bus holds
+    assert 100 < dropped < 160 and service.journal.refused > 0
+    said = [r.getMessage() for r in caplog.records if "journal is full" in r.getMessage()]
+    assert len(said) == 1, "logged once while it lasts, not once per datagram"
+    service.shutdown()  # stores what the journal holds
     assert len(store.events()) == 200 - dropped  # everything not counted as dropped was stored
 
 
-def test_tcp_is_slowed_not_dropped_when_the_bus_is_full(sqlite_url: str) -> None:
+def test_tcp_is_slowed_not_dropped_when_the_journal_is_full(sqlite_url: str) -> None:
     store = Store(sqlite_url)
-    service = Service(ServeConfig(syslog_tcp=["127.0.0.1:0"], bus_capacity=1), store)
+    service = Service(ServeConfig(syslog_tcp=["127.0.0.1:0"], journal_max_bytes=1 << 16, bus_bytes=1 << 16), store)
     service.start()
     port = service.listeners()[0]["port"]
+    pad = " " * 2000 + "."
 
     def send() -> None:
-        for n in range(20):
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-                s.sendall(f"<166>%ASA-1-105008: (Primary) Testing Interface t{n}\n".encode())
-                time.sleep(0.02)
+        for n in range(60):  # 120 KB: twice what the journal takes before anything is stored
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+                s.sendall(f"<166>%ASA-1-105008: (Primary) Testing Interface t{n}{pad}\n".encode())
 
     sender = threading.Thread(target=send)
     sender.start()
-    time.sleep(1.0)  # the consumer is not running: publishers wait
+    assert service.journal is not None
+    assert wait_for(lambda: service.journal.refused > 0, timeout=20), "the journal filled up: the readers wait"
+    time.sleep(0.5)
+    assert service.journal.held <= 1 << 16 and not service.counters.snapshot()["dropped"]
     runner = threading.Thread(target=service.run, daemon=True)
     runner.start()
-    sender.join(timeout=30)
-    wait_for(lambda: len(store.events()) == 20)
+    sender.join(timeout=60)
+    wait_for(lambda: len(store.events()) == 60, timeout=30)
     service.stopping.set()
-    runner.join(timeout=10)
+    runner.join(timeout=15)
     assert not service.counters.snapshot()["dropped"]
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("pki")
-    openssl = require("openssl", "openssl makes the CA and certificates the TLS tests use")
-
-    def ossl(*args: str) -> None:
-        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=60)
-
-    ossl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=hamon test CA",
-        "-keyout",
-        str(d / "ca.key"),
-        "-out",
-        str(d / "ca.pem"),
-    )
-    for name, cn in (("server", "127.0.0.1"), ("client", "fw-edge")):
-        ossl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            f"/CN={cn}",
-            "-keyout",
-            str(d / f"{name}.key"),
-            "-out",
-            str(d / f"{name}.csr"),
-        )
-        ext = d / f"{name}.ext"
-        ext.write_text("subjectAltName=IP:127.0.0.1\n" if name == "server" else "extendedKeyUsage=clientAuth\n")
-        ossl(
-            "x509",
-            "-req",
-            "-in",
-            str(d / f"{name}.csr"),
-            "-CA",
-            str(d / "ca.pem"),
-            "-CAkey",
-            str(d / "ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            str(ext),
-            "-out",
-            str(d / f"{name}.pem"),
-        )
-    return {n: d / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
 
 
 def _tls_send(port: int, ca: Path, cert: tuple[Path, Path] | None, line: str) -> None:

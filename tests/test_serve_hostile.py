@@ -32,7 +32,13 @@ def serve_process(db: str) -> tuple[subprocess.Popen[str], int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stderr is not None and "listening" in proc.stderr.readline()
+    assert proc.stderr is not None
+    said: list[str] = []
+    for _ in range(5):  # "listening" comes after what the journal held at start, if anything
+        said.append(proc.stderr.readline())
+        if "listening" in said[-1] or not said[-1]:
+            break
+    assert "listening" in said[-1], said
     return proc, port
 
 
@@ -86,6 +92,81 @@ def test_hostile_tcp_peers_leave_udp_ingest_working(sqlite_url: str) -> None:
     finally:
         for s in idle:
             s.close()
+        r.stop()
+
+
+def test_a_byte_every_so_often_keeps_no_connection_past_the_idle_timeout(sqlite_url: str) -> None:
+    """Slowloris: bytes that never make a whole message do not count as heard."""
+    r = Running(sqlite_url, syslog_tcp=["127.0.0.1:0"])
+    try:
+        listener = next(c for c in r.service.collectors if c.transport == "tcp")
+        listener.idle_timeout = 1.5  # type: ignore[attr-defined]
+        s = socket.create_connection(("127.0.0.1", r.port("tcp")))
+        t0 = time.monotonic()
+        closed = False
+        for _ in range(20):  # a byte every 0.3 s, no newline
+            try:
+                s.sendall(b"x")
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.3)
+            s.settimeout(0.01)
+            try:
+                if s.recv(1) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                pass
+        assert closed and time.monotonic() - t0 < 4, "closed after the idle timeout although bytes kept coming"
+        s.close()
+    finally:
+        r.stop()
+
+
+def test_idle_crowds_from_one_network_leave_room_and_the_longest_idle_goes_first(sqlite_url: str) -> None:
+    """The issue's lock-out: 2,000 idle connections from 40 addresses (50 each, under the per-address
+    cap). Here one /24 gets at most MAX_PER_NETWORK of them, a sender from elsewhere gets in, and when
+    every slot is taken the connection idle longest is closed for the newcomer."""
+    r = Running(sqlite_url, syslog_tcp=["127.0.0.1:0"])
+    crowd: list[socket.socket] = []
+    try:
+        port = r.port("tcp")
+        listener = next(c for c in r.service.collectors if c.transport == "tcp")
+        for a in range(40):
+            for _ in range(50):
+                c = socket.socket()
+                c.bind((f"127.0.0.{10 + a}", 0))
+                c.connect(("127.0.0.1", port))
+                crowd.append(c)
+        refused = wait_for(
+            lambda: (
+                sum(x["count"] for x in r.service.counters.snapshot()["rejected"] if "127.0.0.0/24" in x["reason"])
+                >= 2000 - syslog_tcp.MAX_PER_NETWORK
+            ),
+            timeout=30,
+        )
+        assert refused
+        assert len(listener._open) == syslog_tcp.MAX_PER_NETWORK  # type: ignore[attr-defined]
+        with socket.socket() as genuine:  # another network: its line is taken
+            genuine.bind(("127.0.1.1", 0))
+            genuine.connect(("127.0.0.1", port))
+            genuine.sendall(b"<161>fw-genuine : %ASA-1-105032: LAN Failover interface is down\n")
+        assert wait_for(lambda: r.store.events(pair="fw-genuine"), timeout=10)
+        # Every slot taken: the longest idle connection makes room (once idle MAKE_ROOM_IDLE).
+        listener.max_connections = len(listener._open)  # type: ignore[attr-defined]
+        oldest = min(listener._open.values(), key=lambda c: c.heard)  # type: ignore[attr-defined]
+        oldest.heard -= syslog_tcp.MAKE_ROOM_IDLE
+        with socket.socket() as late:
+            late.bind(("127.0.2.1", 0))
+            late.connect(("127.0.0.1", port))
+            late.sendall(b"<161>fw-late : %ASA-1-105032: LAN Failover interface is down\n")
+        assert wait_for(lambda: r.store.events(pair="fw-late"), timeout=10)
+        reasons = [x["reason"] for x in r.service.counters.snapshot()["rejected"]]
+        assert "idle connection closed to make room" in reasons
+    finally:
+        for c in crowd:
+            c.close()
         r.stop()
 
 

@@ -17,6 +17,7 @@ then correlate. `hamon consume` reads raw syslog lines from a topic that rsyslog
 from __future__ import annotations
 
 import base64
+import collections
 import dataclasses
 import datetime as dt
 import json
@@ -405,6 +406,32 @@ class KafkaSink:
         self.delivered = 0
         self.failed = 0
         self._said = Throttle(10.0)  # one line per 10 s while it lasts, not one per message
+        # Journal positions waiting for the broker: [position, messages not yet acked], in order;
+        # `_current` counts the messages sent since the last mark.
+        self._marks: collections.deque[list[int]] = collections.deque()
+        self._current = [0, 0]
+
+    def mark(self, position: int) -> None:
+        """What was published so far ends at this journal position (see delivered_mark)."""
+        with self._lock:
+            self._current[0] = position
+            self._marks.append(self._current)
+            self._current = [0, 0]
+
+    def delivered_mark(self) -> int | None:
+        """The furthest marked journal position whose messages, and every earlier one's, the broker
+        acknowledged (or that failed and were counted as dropped); None when none is new."""
+        done = None
+        with self._lock:
+            while self._marks and self._marks[0][1] == 0:
+                done = self._marks.popleft()[0]
+        return done
+
+    def has_room(self) -> bool:
+        """Whether to hand the producer more: under half its buffer waiting for the broker (the rest
+        waits in the journal, so nothing is dropped for a full buffer while the broker is away)."""
+        with self._lock:
+            return self.pending_bytes * 2 < self.buffer_bytes
 
     def publish(self, events: Sequence[Event], quarantined: Sequence[Quarantined]) -> None:
         for pair, part in _keyed(events, lambda e: e.pair):
@@ -421,12 +448,14 @@ class KafkaSink:
 
     def _send(self, key: str, value: bytes, senders: list[tuple[str, int]], what: str = "events") -> None:
         size = len(value)
+        group = self._current
 
         def lost(exc: BaseException) -> None:
             with self._lock:
                 self.pending -= 1
                 self.pending_bytes -= size
                 self.failed += 1
+                group[1] -= 1
             self._dropped(senders, what, exc)
 
         def delivered(_meta: Any) -> None:
@@ -434,6 +463,7 @@ class KafkaSink:
                 self.pending -= 1
                 self.pending_bytes -= size
                 self.delivered += 1
+                group[1] -= 1
 
         with self._lock:
             full = self.pending_bytes + size > self.buffer_bytes
@@ -451,6 +481,7 @@ class KafkaSink:
         with self._lock:
             self.pending += 1
             self.pending_bytes += size
+            group[1] += 1
         future.add_callback(delivered)
         future.add_errback(lost)
 

@@ -13,7 +13,7 @@ from hamon.cli.render import console, emit_json, table
 from hamon.cli.serve import bus_options, load_config
 from hamon.errors import ConfigError
 
-WORKER_KEYS = ("notify", "external_url", "repeat_every", "reorder_window", "tz", "spool_dir", "status_every")
+WORKER_KEYS = ("notify", "external_url", "repeat_every", "reorder_window", "tz", "status_every")
 
 
 def _settings(config_file: str | None, options: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,13 @@ CONFIG_KEYS = {
     "tz",
     "external_url",
     "repeat_every",
-    "spool_dir",
+    "journal_dir",
+    "journal_max_bytes",
+    "journal_sync_every",
+    "journal_fsync",
+    "bus_bytes",
+    "stop_timeout",
+    "max_unlisted_senders",
     "syslog_tcp",
     "syslog_tls",
     "tls_cert",
@@ -135,6 +141,13 @@ def bus_options(f: Any) -> Any:
     type=click.FloatRange(0, 60),
     help="Seconds events wait for earlier ones (default 0: apply at once, re-run a pair on a late one).",
 )
+@click.option(
+    "--journal-dir",
+    type=click.Path(file_okay=False),
+    envvar="HAMON_JOURNAL_DIR",
+    help="Where accepted messages are journaled before anything else (mode 0700; default beside an "
+    "embedded store's file, else $STATE_DIRECTORY or ~/.local/state/hamon/journal).",
+)
 @bus_options
 @click.pass_obj
 def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
@@ -169,7 +182,7 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     if not any(settings.get(k) for k in ("syslog_udp", "syslog_tcp", "syslog_tls", "snmp_trap")):
         settings.update(DEFAULTS)
     # The schema is checked when the service starts; a store that is down then does not keep it from
-    # listening (what arrives waits in the spool).
+    # listening (what arrives waits in the journal).
     service = Service(
         serve_config(settings, config_file or "serve options"),
         obj.store(migrate=False, create=True),

@@ -47,7 +47,7 @@ def serve_metrics(
                 yield CounterMetricFamily(f"hamon_{name}", f"Total {name.replace('_', ' ')}", value=value)
             yield GaugeMetricFamily("hamon_bus_depth", "Batches waiting on the bus", value=bus.depth())
             yield CounterMetricFamily("hamon_late_events", "Events later than the reorder window", value=late())
-            for name, value in gauges().items():  # the spool and the store's availability, now
+            for name, value in gauges().items():  # the journal and the store's availability, now
                 yield GaugeMetricFamily(f"hamon_{name}", name.replace("_", " "), value=value)
             buffers = GaugeMetricFamily(
                 "hamon_receive_buffer_bytes",

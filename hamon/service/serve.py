@@ -17,20 +17,21 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Le
 
-from hamon.bus import Collector, MemoryBus
+from hamon.bus import Collector, MemoryBus, journal
 from hamon.bus.counters import Counters
+from hamon.bus.journal import Journal, JournalBus
 from hamon.bus.kafka import Consumed, KafkaSink, Poll, Rebalance, bus_address
-from hamon.errors import ConfigError, StoreError
+from hamon.errors import ConfigError, StoreError, StoreRefused
 from hamon.model import Activity, Event, PolledEvents, Quarantined
 from hamon.parse.batch import BatchParser
 from hamon.parse.timestamps import zone
 from hamon.resolve.inventory import Inventory, load_inventory
 from hamon.resolve.pairs import PairResolver
-from hamon.service.spool import Item, Spool
 from hamon.store import Store
 
 UTC = dt.UTC
@@ -101,11 +102,18 @@ class ServeConfig:
     tick_every: Annotated[float, Gt(0)] = 0.1
     bus_capacity: Annotated[int, Ge(1)] = 4096
     tz: str = "UTC"  # the zone of device stamps that carry none (a pair's inventory `tz:` goes first)
-    spool_dir: str | None = None  # where received messages wait while the store is unreachable
+    # The intake journal (hamon.bus.journal): every accepted batch on disk before anything else.
+    journal_dir: str | None = None  # default: beside an embedded store, else the state directory
+    journal_max_bytes: Annotated[int, Ge(1 << 16)] = 1 << 30  # not yet stored; beyond it input is refused
+    journal_sync_every: Annotated[float, Gt(0), Le(60)] = 0.1  # seconds between fsyncs (power loss bound)
+    journal_fsync: bool = True  # False: written to the page cache only (kill -9 still loses nothing)
+    bus_bytes: Annotated[int, Ge(1 << 16)] = 64 << 20  # journaled batches also held in memory for the consumer
+    stop_timeout: Annotated[float, Gt(0), Le(600)] = 10.0  # SIGTERM: store what it can in this long, keep the rest
+    # Senders of pairs the inventory does not list (each host name is a pair of its own) tracked at
+    # most; beyond, their failover lines are quarantined and their lines counted under one sender.
+    max_unlisted_senders: Annotated[int, Ge(0)] = 10_000
     external_url: str | None = None  # hamon's Grafana, for links in notifications (generatorURL)
     repeat_every: Annotated[float, Gt(0)] = 4 * 3600.0  # a critical alert still open is told again
-    spool_memory_events: Annotated[int, Ge(0)] = 200_000
-    spool_disk_bytes: Annotated[int, Ge(0)] = 1 << 30
     bus: str | None = None  # `memory` (None) or kafka://HOST:PORT[,HOST:PORT...]: publish, do not store
     topic_prefix: str = "hamon"  # the Kafka topics' prefix: <prefix>.events
     kafka_buffer_bytes: Annotated[int, Ge(1 << 20)] = 64 << 20  # held while the broker is away
@@ -127,8 +135,34 @@ def serve_config(settings: dict[str, Any], where: str = "serve settings") -> Ser
         raise ConfigError(f"{where}: key {key!r}: {first['msg'].lower()} (got {value!r})") from exc
 
 
+@dataclass
+class Item:
+    """One handled group of batches."""
+
+    events: list[Event]
+    quarantined: list[Quarantined] = field(default_factory=list)
+    # Per-sender activity a sink counted, read from Kafka by a worker: (ingest, activity) pairs.
+    activity: list[tuple[Any, list[Activity]]] = field(default_factory=list)
+
+    def size(self) -> int:
+        return len(self.events) + len(self.quarantined)
+
+
+@dataclass
+class Held:
+    """A group parsed but not stored (the store went away under it): kept in memory, in order, and
+    stored first when the store is back. Nothing more is taken from the bus meanwhile, so this is
+    at most a group or two; the rest waits in the journal (or in Kafka)."""
+
+    item: Item
+    offsets: list[dict[int, int]]  # Kafka offsets to commit once stored
+    mark: int | None  # the journal position to commit once stored
+
+
 class Service:
     """The running service."""
+
+    journaled = True  # collectors append to the journal (a Kafka source has Kafka as its journal)
 
     def __init__(self, config: ServeConfig, store: Store, inventory_path: str | None = None) -> None:
         self.cfg = config
@@ -136,16 +170,34 @@ class Service:
         self.inventory_path = inventory_path
         self.inventory: Inventory | None = load_inventory(inventory_path) if inventory_path else None
         self.counters = Counters()
-        self.bus = MemoryBus(config.bus_capacity)
+        self.journal: Journal | None = None
+        self.bus: MemoryBus | JournalBus
+        if self.journaled:
+            where = Path(config.journal_dir) if config.journal_dir else journal.default_dir(store.url)
+            self.journal = Journal(
+                where,
+                max_bytes=config.journal_max_bytes,
+                sync_every=config.journal_sync_every,
+                fsync=config.journal_fsync,
+            )
+            self.bus = JournalBus(self.journal, config.bus_bytes)
+            if self.journal.recovered:
+                log.info(
+                    "journal %s: %s bytes received before the last stop are not stored yet: storing them first",
+                    where,
+                    f"{self.journal.recovered:,}",
+                )
+        else:
+            self.bus = MemoryBus(config.bus_capacity)
         self.kafka = bus_address(config.bus)
         self.sink: KafkaSink | None = None  # with --bus kafka://: events go to Kafka, not to the store
         self.source: Any = None  # a Kafka source whose offsets are committed once stored
-        self._unacked: list[dict[int, int]] = []  # offsets of what waits in the spool
+        self._held: list[Held] = []  # parsed, not stored yet (see Held)
+        self._read_through: dt.datetime | None = None  # the newest receive time of what was taken
         self.started_at = dt.datetime.now(UTC)
         self.name = "serve"
         self.ingest_id = f"serve:{self.started_at.isoformat()}:{os.getpid()}"
         self.collectors: list[Collector] = []
-        self.spool = Spool(config.spool_dir, config.spool_memory_events, config.spool_disk_bytes)
         self.outage_since: float | None = None  # monotonic time the store became unreachable
         self._retry_at = 0.0
         self._backoff = 0.0
@@ -157,14 +209,7 @@ class Service:
         self._reload_signalled = False  # set by SIGHUP
         self._resolver = PairResolver(self.inventory)
         self.tz = zone(config.tz)
-        self.parser = BatchParser(
-            self._resolver.resolve,
-            self.tz,
-            zones=self.inventory.zones() if self.inventory else None,
-            next_seq=store.next_seq,
-            senders=self.inventory.senders() if self.inventory else None,
-            tls_peers=self.inventory.tls_peers() if self.inventory else None,
-        )
+        self.parser = self._parser(self.inventory)
         from hamon.correlate.live import LiveCorrelator
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
@@ -174,15 +219,11 @@ class Service:
         if config.notify and self.kafka is None:
             from hamon.notify.pipeline import Pipeline, sender
             from hamon.notify.wording import Wording
-            from hamon.notify.worker import NotifyWorker
+            from hamon.notify.worker import NotifyWorkers
 
-            senders = [sender(u, config.external_url) for u in config.notify]
-            self.notifier = NotifyWorker(
-                store,
-                Pipeline(store, senders, wording=Wording(self.inventory, config.external_url)),
-                self.counters,
-                repeat_every=config.repeat_every,
-            )
+            wording = Wording(self.inventory, config.external_url)
+            pipelines = [Pipeline(store, [sender(u, config.external_url)], wording=wording) for u in config.notify]
+            self.notifier = NotifyWorkers(store, pipelines, self.counters, repeat_every=config.repeat_every)
         self._metrics_server: Any = None
         self.poller: Any = None
         self.snmp_poller: Any = None
@@ -190,6 +231,14 @@ class Service:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Open the listeners (errors here are configuration errors), catch up the correlator."""
+        try:
+            self._start()
+        except BaseException:
+            if self.journal is not None:  # not started: the journal's folder is free for the next try
+                self.journal.close()
+            raise
+
+    def _start(self) -> None:
         from hamon.collectors import syslog_tcp as tcp
         from hamon.collectors import syslog_udp as udp
 
@@ -266,7 +315,7 @@ class Service:
                 c.start()
         try:
             self._catch_up()
-        except StoreError as exc:  # the listeners run all the same; received messages wait in the spool
+        except StoreError as exc:  # the listeners run all the same; received messages wait in the journal
             self._store_down(exc)
         if self.notifier is not None:
             self.notifier.start()
@@ -313,11 +362,18 @@ class Service:
         """Consume until stopped, then drain and shut down."""
         last_status = last_tick = time.monotonic()
         while not self._should_stop():
-            group = self._take(self.cfg.tick_every)
-            if group:
-                self.handle_many(group)
+            if self._taking():
+                group = self._take(self.cfg.tick_every)
+                if group:
+                    self.handle_many(group)
+            else:  # the store (or the broker) is away: what arrives waits in the journal
+                self.stopping.wait(min(self.cfg.tick_every, max(0.0, self._retry_at - time.monotonic())))
             if self.outage_since is not None and time.monotonic() >= self._retry_at:
                 self._recover()
+            if self.sink is not None:
+                self._commit_delivered()
+            if self.journal is not None:  # the committed position saved within sync_every, idle or not
+                self.journal.commit(self.journal.committed)
             if self._reload_signalled:
                 self._reload_signalled = False
                 self.reload.set()
@@ -333,20 +389,45 @@ class Service:
                 last_status = time.monotonic()
         self.shutdown()
 
+    def _taking(self) -> bool:
+        """Whether to take more from the bus: not while the store is away or what was taken is held,
+        nor while a Kafka sink's producer holds its buffer's worth (the journal keeps the rest)."""
+        if self.outage_since is not None or self._held:
+            return False
+        return self.sink is None or self.sink.has_room()
+
     def shutdown(self) -> None:
-        """Stop listening, take what is on the bus, store it, correlate it, record the status."""
+        """Stop listening; store (or publish) what the bus holds for up to stop_timeout seconds;
+        what is left stays in the journal for the next start, and the log says how much."""
+        deadline = time.monotonic() + self.cfg.stop_timeout
         self._close_collectors()
-        while group := self._take(0.0):
+        if self.journal is not None:
+            self.journal.sync()
+        if self.outage_since is not None:
+            self._recover()  # one more try: a store back by now takes what is held
+        while time.monotonic() < deadline and self._taking() and (group := self._take(0.0)):
             self.handle_many(group)
         self.tick()
         if self.notifier is not None:
             self.notifier.stop(timeout=5.0)  # what is handed over goes out, within the stop timeout
         if self.sink is not None:
             self.write_status()  # the last activity goes to Kafka before the producer closes
-            self.sink.close(timeout=10.0)
+            self.sink.close(timeout=max(1.0, deadline - time.monotonic()))
+            self._commit_delivered()
         self.write_status(stopped=True)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
+        if self.journal is not None:
+            left = self.journal.held
+            if left:
+                log.info(
+                    "stopped with %s bytes received but not yet stored, kept in the journal %s: stored at the next start",
+                    f"{left:,}",
+                    self.journal.directory,
+                )
+            else:
+                log.info("stopped: everything received is stored (journal %s empty)", self.journal.directory)
+            self.journal.close()
 
     def _close_collectors(self) -> None:
         for c in self.collectors:
@@ -379,7 +460,7 @@ class Service:
         c = self.counters
         for batch in batches:
             if isinstance(batch, Rebalance):
-                self._keep_acked(Item(events, quarantined, activity), offsets)
+                self._keep_acked(Item(events, quarantined, activity), offsets, None)
                 events, quarantined, activity, offsets = [], [], [], []
                 self.rebalance(batch)
                 batch.done.set()
@@ -401,12 +482,15 @@ class Service:
                     continue
                 batch = batch.batch
             if isinstance(batch, PolledEvents):
+                batch = self._permitted(batch)
                 c.add("polled_events", len(batch.events))
                 events += self.store.stamp(batch.events)  # arrival order: the tie-break within a second
                 if batch.polled is not None:
                     pair, unit, document = batch.polled
                     self._keep_poll(Poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document))
                 continue
+            if self._read_through is None or batch.received_at > self._read_through:
+                self._read_through = batch.received_at
             res = self.parser.parse(batch)
             events += res.events
             quarantined += res.quarantined
@@ -416,13 +500,33 @@ class Service:
             c.add("quarantined", len(res.quarantined))
             c.add("ordinary", res.ordinary)
             c.add("other", res.other)
-        self._keep_acked(Item(events, quarantined, activity), offsets)
+        self._keep_acked(Item(events, quarantined, activity), offsets, self._mark())
+
+    def _permitted(self, batch: PolledEvents) -> PolledEvents:
+        """A trap's or poll's events, less those for a pair whose `senders:` do not list the sender
+        (refused and counted, as a syslog line from there is)."""
+        keep = []
+        for e in batch.events:
+            why = self.parser.refused_address(e.pair, batch.source, batch.transport)
+            if why is None:
+                keep.append(e)
+            else:
+                self.counters.reject(batch.transport, batch.source, why)
+        polled = batch.polled
+        if polled is not None and (why := self.parser.refused_address(polled[0], batch.source, batch.transport)):
+            self.counters.reject(batch.transport, batch.source, why)
+            polled = None
+        if len(keep) == len(batch.events) and polled is batch.polled:
+            return batch
+        return PolledEvents(tuple(keep), batch.source, batch.transport, polled)
 
     def _watch_silence(self, now: dt.datetime) -> None:
         """pair_silent, every CHECK_EVERY seconds (a Kafka sink leaves it to its workers)."""
         from hamon.service.silent import CHECK_EVERY, SilenceWatch
 
         if self.sink is not None or time.monotonic() - self._silence_checked < CHECK_EVERY:
+            return
+        if self._wall() is not None:  # reading a backlog: what it holds is not stored yet
             return
         self._silence_checked = time.monotonic()
         watch = SilenceWatch(self.store, self.inventory, owns=self._owns)
@@ -463,11 +567,44 @@ class Service:
     def rebalance(self, change: Rebalance) -> None:
         """The Kafka group moved partitions (a worker acts on it; a raw consumer reads them all)."""
 
-    def _keep_acked(self, item: Item, offsets: list[dict[int, int]]) -> None:
+    def _mark(self) -> int | None:
+        """The journal position up to which everything has been taken (None without a journal)."""
+        return self.bus.position if isinstance(self.bus, JournalBus) else None
+
+    def _keep_acked(self, item: Item, offsets: list[dict[int, int]], mark: int | None) -> None:
+        """The commit order, in one place (why nothing accepted is lost):
+
+        1. a collector appended the batch to the journal before it read on (before a datagram's
+           successor, before the next read of a TCP connection);
+        2. the group is parsed and stored (or published to Kafka) — on a store error it is held in
+           memory and nothing more is taken until the store is back;
+        3. only then is the group's journal position committed (a sink's: once the broker acked
+           every message of it) and a Kafka source's offsets acknowledged;
+        4. then its events are correlated and the alerts announced; what correlation decides is
+           re-derived from the store after a crash (each pair resumes from its checkpoint).
+
+        A crash between 2 and 3 stores the group again at the next start: events keep their ids,
+        so nothing is stored twice.
+        """
         if self._keep(item):
             self._ack(offsets)
+            self._commit(mark)
         else:
-            self._unacked += offsets  # acknowledged once the spool is stored
+            self._held.append(Held(item, offsets, mark))
+
+    def _commit(self, mark: int | None) -> None:
+        if mark is None or not isinstance(self.bus, JournalBus):
+            return
+        if self.sink is not None:
+            self.sink.mark(mark)  # committed once every message published so far is delivered
+            self._commit_delivered()
+        else:
+            self.bus.commit(mark)
+
+    def _commit_delivered(self) -> None:
+        """A Kafka sink: commit the journal up to what the broker has acknowledged."""
+        if self.sink is not None and isinstance(self.bus, JournalBus) and (done := self.sink.delivered_mark()):
+            self.bus.commit(done)
 
     def _ack(self, offsets: list[dict[int, int]]) -> None:
         if self.source is not None:
@@ -476,26 +613,44 @@ class Service:
 
     def _keep(self, item: Item) -> bool:
         """Store an item and hand its events to the correlator (True); while the store is away,
-        spool it (False). A Kafka sink publishes it instead."""
+        False (the caller holds it). A Kafka sink publishes it instead."""
         if self.sink is not None:
             self.sink.publish(item.events, item.quarantined)
             return True
         if not item.size() and not item.activity:
             return True
-        if self.outage_since is None:
+        if self.outage_since is not None or self._held:
+            return False
+        try:
+            fresh = self._store_all(item)
+        except StoreError as exc:
+            self._store_down(exc)
+            return False
+        self._submit(fresh)
+        return True
+
+    def _store_all(self, item: Item) -> list[Event]:
+        """Store an item; a group the store refuses for its values (not for being away) goes in an
+        event at a time, and each event it refuses is quarantined with the store's reason — one
+        hostile line never holds up the rest, nor is it retried forever as an outage would be."""
+        try:
+            return self._store(item)
+        except StoreRefused as exc:
+            log.error("the store refused a batch (%s): storing it an event at a time", exc)
+        fresh: list[Event] = []
+        refused: list[Quarantined] = []
+        for e in item.events:
             try:
-                fresh = self._store(item)
-            except StoreError as exc:
-                self._store_down(exc)
-            else:
-                self._submit(fresh)
-                return True
-        if not self.spool.put(item):
-            for dropped in self.spool.drain_dropped():
-                for e in dropped.events:
-                    self.counters.drop("spool", e.source)
-                self.counters.add("spool_dropped", dropped.size())
-        return False
+                fresh += self._store(Item([e]))
+            except StoreRefused as exc:
+                text = e.text.encode("utf-8", "surrogateescape")
+                reason = f"refused by the store: {exc}"[:500]
+                refused.append(Quarantined(e.event_id, e.received_at, e.source, f"store:{e.source}", 0, reason,
+                                           text[:4096], len(text)))  # fmt: skip
+        self.counters.add("quarantined", len(refused))
+        self.counters.add("store_refused", len(refused))
+        self._store(Item([], item.quarantined + refused, item.activity))
+        return fresh
 
     def _store(self, item: Item) -> list[Event]:
         """Store an item; the events to correlate come back."""
@@ -514,13 +669,17 @@ class Service:
             )
 
     def gauges(self) -> dict[str, float]:
-        """What the service holds now: the spool, and how long the store has been away (0: it is up)."""
+        """What the service holds now: the journal's backlog, and how long the store has been away (0: it is up)."""
         down = 0.0 if self.outage_since is None else time.monotonic() - self.outage_since
-        return {
-            "spool_held": float(self.spool.held),
-            "spool_bytes_on_disk": float(self.spool.bytes_on_disk),
+        out = {
+            "held_events": float(sum(h.item.size() for h in self._held)),
             "store_unavailable_seconds": round(down, 1),
         }
+        if self.journal is not None:
+            out["journal_held_bytes"] = float(self.journal.held)
+            out["journal_refused_batches"] = float(self.journal.refused)
+            out["journal_corrupt_bytes"] = float(self.journal.corrupt_bytes)
+        return out
 
     def _store_down(self, exc: StoreError) -> None:
         if self.outage_since is None:
@@ -528,32 +687,46 @@ class Service:
             self._backoff = 0.5
             self._retry_at = self.outage_since + self._backoff
             self.counters.add("store_outages")
-            log.error("store unavailable, holding received messages in the spool: %s", exc)
+            where = f"the journal {self.journal.directory}" if self.journal is not None else "Kafka"
+            log.error("store unavailable, received messages wait in %s: %s", where, exc)
 
     def _recover(self) -> None:
-        """Try the store again: catch up, store what the spool holds in order, go on live."""
-        held = self.spool.held
+        """Try the store again: catch up, store what is held in order, then take from the bus again
+        (the journal's backlog is read on in bounded groups beside live intake)."""
         try:
             if not self._caught_up:
                 self._catch_up()
-            while (item := self.spool.peek()) is not None:
-                fresh = self._store(item)
-                self.spool.pop()
+            while self._held:
+                h = self._held[0]
+                fresh = self._store_all(h.item)
+                self._held.pop(0)
+                self._ack(h.offsets)
+                self._commit(h.mark)
                 self._submit(fresh)
-            self.live.tick(everything=True)
+            self.live.tick(everything=True, wall=self._wall())
         except StoreError:
             self._backoff = min(self._backoff * 2, 30.0)  # tried again later, less often
             self._retry_at = time.monotonic() + self._backoff
             return
         assert self.outage_since is not None
-        self._ack(self._unacked)
-        self._unacked = []
-        log.info("store back after %.1f s: %d held events and lines stored", time.monotonic() - self.outage_since, held)
+        backlog = f", {self.journal.held:,} bytes in the journal to store" if self.journal is not None else ""
+        log.info("store back after %.1f s%s", time.monotonic() - self.outage_since, backlog)
         self.outage_since = None
+
+    def _wall(self) -> float | None:
+        """The wall-clock time correlation runs at: while the journal holds a backlog, the receive
+        time of the newest batch taken from it (so pairs' clocks and timers follow what was heard,
+        as a replay does, instead of running ahead of the events still to read); live, None (now)."""
+        if self.journal is None or self._read_through is None:
+            return None
+        caught_up = isinstance(self.bus, JournalBus) and self.bus.position >= self.journal.end
+        if self.outage_since is None and not self._held and caught_up:
+            return None
+        return self._read_through.timestamp()
 
     def _submit(self, events: list[Event]) -> None:
         if events:
-            self.live.submit(events)
+            self.live.submit(events, arrived=self._wall())
 
     def tick(self, everything: bool = True) -> None:
         # Between events, each pair's event time moves on with the wall clock from its own newest
@@ -564,11 +737,24 @@ class Service:
             # Kafka sink has no timers: its workers correlate.
             return
         try:
-            outs = self.live.tick(everything=everything)
+            outs = self.live.tick(everything=everything, wall=self._wall())
         except StoreError as exc:
             self._store_down(exc)
             return
         self._announce(outs)
+
+    def _parser(self, inv: Inventory | None) -> BatchParser:
+        """The live parser for an inventory: its zones, allow-lists and pairs, the unlisted capped."""
+        return BatchParser(
+            self._resolver.resolve,
+            self.tz,
+            zones=inv.zones() if inv else None,
+            next_seq=self.store.next_seq,
+            senders=inv.senders() if inv else None,
+            tls_peers=inv.tls_peers() if inv else None,
+            listed=inv.names() if inv else frozenset(),
+            max_unlisted=self.cfg.max_unlisted_senders,
+        )
 
     def _pollers(self, inventory: Inventory | None) -> list[Any]:
         """The SSH and SNMP pollers of the units the inventory lists (not started)."""
@@ -609,21 +795,16 @@ class Service:
             return
         self.inventory = inv
         self._resolver = PairResolver(inv)
-        parser = BatchParser(
-            self._resolver.resolve,
-            self.tz,
-            zones=inv.zones(),
-            next_seq=self.store.next_seq,
-            senders=inv.senders(),
-            tls_peers=inv.tls_peers(),
-        )
+        parser = self._parser(inv)
+        listed = inv.names()
+        parser.unlisted = {(s, p) for s, p in self.parser.unlisted if p not in listed}
         parser.activity = self.parser.activity  # counted under the old inventory, written with the next status
         self.parser = parser
         self.live.inventory = inv
         if self.notifier is not None:  # runbooks and unit addresses in the words of notifications
             from hamon.notify.wording import Wording
 
-            self.notifier.pipeline.wording = Wording(inv, self.cfg.external_url)
+            self.notifier.set_wording(Wording(inv, self.cfg.external_url))
         # Polls follow the inventory: the old pollers stop, the new inventory's start.
         previous = (self.poller, self.snmp_poller)
         old = [p for p in previous if p is not None]
@@ -679,13 +860,14 @@ class Service:
             snap["kafka"] = {"bus": str(self.source.broker), **self.source.status()}
         snap["stopped"] = stopped
         snap["status_every"] = self.cfg.status_every
-        snap["spool"] = {
-            "held": self.spool.held,
-            "bytes_on_disk": self.spool.bytes_on_disk,
+        snap["intake"] = {
+            "held_events": sum(h.item.size() for h in self._held),
             "store_unavailable_s": None
             if self.outage_since is None
             else round(time.monotonic() - self.outage_since, 1),
         }
+        if self.journal is not None:
+            snap["journal"] = self.journal.state() | {"read_back": getattr(self.bus, "read_back", 0)}
         polls = [
             *(self.poller.status() if self.poller else []),
             *(self.snmp_poller.status() if self.snmp_poller else []),

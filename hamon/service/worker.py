@@ -21,8 +21,7 @@ from typing import Any
 from hamon.bus.kafka import KafkaAddress, Rebalance, events_topic, partition_for
 from hamon.errors import StoreError
 from hamon.model import Event
-from hamon.service.serve import ServeConfig, Service
-from hamon.service.spool import Item
+from hamon.service.serve import Item, ServeConfig, Service
 from hamon.store import Store
 
 log = logging.getLogger("hamon.worker")
@@ -33,9 +32,11 @@ def default_name(kind: str) -> str:
 
 
 class KafkaService(Service):
-    """The service with a Kafka topic as its one source."""
+    """The service with a Kafka topic as its one source (Kafka is its journal: offsets are
+    committed once stored, so it keeps no journal of its own)."""
 
     raw = True
+    journaled = False
 
     def __init__(
         self,
@@ -60,7 +61,7 @@ class KafkaService(Service):
         )
         try:
             self._catch_up()
-        except StoreError as exc:  # messages wait in Kafka and the spool until the store is back
+        except StoreError as exc:  # messages wait in Kafka until the store is back
             self._store_down(exc)
         self.source.start()
         self.collectors = [self.source]
@@ -133,8 +134,8 @@ class Worker(KafkaService):
         return self._partition(pair) in self.owned
 
     def _submit(self, events: list[Event]) -> None:
-        # Only pairs this worker owns now: a partition handed on while its events waited in the
-        # spool is the new owner's, which resumes it from the store.
+        # Only pairs this worker owns now: a partition handed on while its events were held
+        # (the store away) is the new owner's, which resumes it from the store.
         mine = [e for e in events if self._partition(e.pair) in self.owned]
         if mine:
             self.live.submit(mine)
