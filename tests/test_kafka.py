@@ -331,7 +331,9 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
         assert got == expected
         engine = create_engine(postgres_url)
         with engine.connect() as conn:
-            logged = conn.execute(text("select count(*) from notifications")).scalar()
+            logged = conn.execute(
+                text("select count(*) from notifications where alert_id <> ''")
+            ).scalar()  # not the row a target's backlog starts from
             ids = conn.execute(text("select count(*), count(distinct event_id) from events")).one()
         engine.dispose()
         assert ids[0] == ids[1] == expected["events"]
