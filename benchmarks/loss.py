@@ -107,24 +107,24 @@ class Sender(threading.Thread):
             return bisect.bisect_right(self.ends, written - queued)
 
 
-def stored(db: str, below: int) -> int:
-    """How many of lines 0..below-1 are stored (each line is one event)."""
+def stored(db: str, below: int, first: int = 0) -> int:
+    """How many of lines first..first+below-1 are stored (each line is one event)."""
     from hamon.store import Store
 
     store = Store(db, migrate=False)
     try:
         pattern = re.compile(r"if(\d{7})")
         numbers = (int(m[1]) for e in store.events(pair="fw-loss") if (m := pattern.search(e.text)))
-        return len({n for n in numbers if n < below})
+        return len({n for n in numbers if first <= n < first + below})
     finally:
         store.close()
 
 
-def settle(db: str, below: int, timeout: float = 120.0) -> int:
-    """The stored count once it stops changing (serve took up its journal)."""
+def settle(db: str, below: int, first: int = 0, timeout: float = 120.0) -> int:
+    """The stored count of lines first..first+below-1 once it stops changing (serve took up its journal)."""
     last, since, deadline = -1, time.monotonic(), time.monotonic() + timeout
     while time.monotonic() < deadline:
-        n = stored(db, below)
+        n = stored(db, below, first)
         if n != last:
             last, since = n, time.monotonic()
         elif n == below or time.monotonic() - since > 3.0:
@@ -154,7 +154,8 @@ def run(args: argparse.Namespace, loaded: bool) -> tuple[str, str]:
             kept = settle(db, acked)
             killed = f"kill -9 at {args.rate:,.0f}/s: {acked - kept:,} of {acked:,} acknowledged lines lost"
             # 2. SIGTERM once the sender's last byte was acknowledged
-            sender = Sender(again.port, args.rate, first=sender.next)
+            first = sender.next  # the second stream's line numbers start here
+            sender = Sender(again.port, args.rate, first=first)
             sender.start()
             time.sleep(args.seconds)
             sender.halt.set()
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace, loaded: bool) -> tuple[str, str]:
             code = again.proc.wait(timeout=60)
             took = time.monotonic() - t0
             third = Serve(db, journal, log)
-            kept = settle(db, total)
+            kept = settle(db, total, first)
             third.proc.send_signal(signal.SIGTERM)
             third.proc.wait(timeout=60)
             termed = f"SIGTERM: exit {code} after {took:.2f} s, {total - kept:,} of {total:,} acknowledged lines lost"
