@@ -494,3 +494,35 @@ def test_a_burst_of_stop_and_reload_signals_never_deadlocks_the_service(sqlite_u
             assert proc.wait(30) == 0, f"attempt {attempt}"
         finally:
             proc.kill()
+
+
+def test_status_says_what_the_journal_holds_and_when_it_refuses(sqlite_url: str) -> None:
+    """The consumer not running (as in a store outage): `hamon status` shows the journal's backlog
+    in bytes and, once it is full, that new datagrams are dropped."""
+    store = Store(sqlite_url)
+    service = Service(ServeConfig(syslog_udp=["127.0.0.1:0"], journal_max_bytes=1 << 16), store)
+    service.start()
+    try:
+        port = service.listeners()[0]["port"]
+        pad = " " * 900 + "."
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(10):
+                s.sendto(f"<166>%ASA-1-105008: (Primary) Testing Interface i{i}{pad}".encode(), ("127.0.0.1", port))
+            assert service.journal is not None
+            wait_for(lambda: service.journal is not None and service.journal.held >= 9_000)
+            service.write_status()
+            held = service.journal.held
+            said = CliRunner().invoke(main, ["--db", sqlite_url, "status"]).output
+            assert f"{held:,} bytes waiting to be stored" in " ".join(said.split())
+            for i in range(100):
+                s.sendto(f"<166>%ASA-1-105008: (Primary) Testing Interface j{i}{pad}".encode(), ("127.0.0.1", port))
+                if i % 20 == 19:
+                    time.sleep(0.05)
+            wait_for(lambda: service.journal is not None and service.journal.refused > 0)
+            service.write_status()
+            said = " ".join(CliRunner().invoke(main, ["--db", sqlite_url, "status"]).output.split())
+            assert "batches refused while full" in said and "full: new datagrams dropped" in said
+    finally:
+        service.shutdown()
+    said = " ".join(CliRunner().invoke(main, ["--db", sqlite_url, "status"]).output.split())
+    assert "all stored" in said

@@ -230,6 +230,20 @@ def kafka_text(k: dict[str, Any]) -> str:
     return text + (f", {k['failed']:,} not delivered (dropped)" if k["failed"] else "")
 
 
+def journal_text(j: dict[str, Any]) -> str:
+    """One line on the journal: what waits to be stored, and whether input is being refused."""
+    held, most = int(j.get("held_bytes", 0)), int(j.get("max_bytes", 0)) or 1
+    text = f"journal {plain(str(j.get('directory', '')))}: "
+    text += f"{held:,} bytes waiting to be stored ({100 * held / most:.1f} % of {most:,})" if held else "all stored"
+    if j.get("read_back"):
+        text += f", {int(j['read_back']):,} batches read back from disk"
+    if j.get("refused"):
+        text += f", {int(j['refused']):,} batches refused while full"
+    if j.get("refusing"):
+        text += " — [red]full: new datagrams dropped, TCP senders wait[/]"
+    return text
+
+
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -276,6 +290,8 @@ def status_cmd(obj: Context, as_json: bool) -> None:
             out.print("  listening: " + ", ".join(listener_text(x) for x in s["listeners"]))
         if k := s["counters"].get("kafka"):
             out.print("  " + kafka_text(k))
+        if j := s["counters"].get("journal"):
+            out.print("  " + journal_text(j))
         c = s["counters"]
         out.print("  " + ", ".join(f"{k} {v:,}" for k, v in c["totals"].items()) + f", bus depth {c['bus_depth']}")
         traffic = [
