@@ -137,7 +137,8 @@ class KafkaSource:
 
     def _hand_over(self, partition: int, msgs: list[Any]) -> None:
         offsets = {partition: msgs[-1].offset + 1}
-        self.counters.receive("kafka", f"{self.topic}/{partition}", len(msgs))
+        size = sum(len(m.value) if m.value is not None else 0 for m in msgs)
+        self.counters.receive("kafka", f"{self.topic}/{partition}", len(msgs), size)
         if self.raw:
             item = Consumed(offsets, batch=self._raw_batch(partition, msgs))
         else:

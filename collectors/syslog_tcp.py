@@ -152,7 +152,16 @@ class StreamFramer:
 class TcpSyslog:
     """One TCP (or, with a TLS context, TLS) listener."""
 
-    def __init__(self, host: str, port: int, bus: Bus, counters: Counters, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        bus: Bus,
+        counters: Counters,
+        *,
+        tls: ssl.SSLContext | None = None,
+        receive_buffer: int = 0,
+    ) -> None:
         self.bus = bus
         self.counters = counters
         self.tls = tls
@@ -160,6 +169,11 @@ class TcpSyslog:
         self.idle_timeout = IDLE_TIMEOUT
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if receive_buffer:  # set before listen(): accepted connections inherit it (no autotuning)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        # What one connection's kernel may hold unread (Linux reports twice what was asked, its
+        # bookkeeping included: an upper bound on the data); None: autotuned.
+        self.receive_buffer = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) if receive_buffer else None
         self.sock.bind((host, port))
         self.sock.listen(128)
         self.sock.settimeout(0.2)
@@ -270,6 +284,7 @@ class TcpSyslog:
                     )
                     return
             pending: list[bytes] = []
+            wire = 0  # bytes read and not yet counted (with the messages they carried)
             with self._peers_lock:
                 me = self._open.get(id(raw))
             heard = time.monotonic()
@@ -284,6 +299,7 @@ class TcpSyslog:
                     break
                 if data:
                     pending += framer.feed(data)
+                    wire += len(data)
                 if pending:  # a whole message: bytes alone (one every few seconds) keep no connection open
                     heard = time.monotonic()
                     if me is not None:
@@ -294,13 +310,18 @@ class TcpSyslog:
                 if me is not None and me.evicted:
                     break
                 if pending:  # one read's messages at once: under load a read holds many
-                    self._publish(source, pending, peer)
-                    pending = []
+                    self._publish(source, pending, peer, wire)
+                    pending, wire = [], 0
+                elif wire >= 1 << 16:  # bytes with no whole message (junk, a long frame): counted as read
+                    self.counters.receive(self.transport, source, 0, wire)
+                    wire = 0
                 if data is None and self._stop.is_set():
                     break
             pending += framer.rest()
             if pending:
-                self._publish(source, pending, peer)
+                self._publish(source, pending, peer, wire)
+            elif wire:
+                self.counters.receive(self.transport, source, 0, wire)
         finally:
             if framer.oversized:
                 self.counters.reject(self.transport, source, "oversized frame", framer.oversized)
@@ -309,8 +330,9 @@ class TcpSyslog:
                 if me is not None:
                     self._forget(me)
 
-    def _publish(self, source: str, messages: list[bytes], peer: tuple[str, ...] = ()) -> None:
-        self.counters.receive(self.transport, source, len(messages))
+    def _publish(self, source: str, messages: list[bytes], peer: tuple[str, ...] = (), wire: int = 0) -> None:
+        """`wire`: the bytes read from the connection since the last count (framing included)."""
+        self.counters.receive(self.transport, source, len(messages), wire)
         batch = RawBatch(
             b"\n".join(m.replace(b"\n", b" ") for m in messages) + b"\n",
             dt.datetime.now(dt.UTC),

@@ -155,14 +155,16 @@ class UdpSyslog:
                 self.counters.drop(self.transport, RING_SOURCE, dropped - self._ring_dropped)
                 self._ring_dropped = dropped
         by_source: dict[str, list[bytes]] = {}
+        sizes: dict[str, int] = {}
         for data, host in got:
             # One datagram is one message: line breaks inside it do not start new messages.
             by_source.setdefault(host, []).append(data.rstrip(b"\r\n\x00").replace(b"\n", b" "))
+            sizes[host] = sizes.get(host, 0) + len(data)
         if not by_source:
             return 0
         now = dt.datetime.now(dt.UTC)
         for source, lines in by_source.items():
-            self.counters.receive(self.transport, source, len(lines))
+            self.counters.receive(self.transport, source, len(lines), sizes[source])
             batch = RawBatch(b"\n".join(lines) + b"\n", now, source, self.transport, "syslog-udp", f"udp:{source}")
             if not self.bus.publish(batch, block=False):
                 self.counters.drop(self.transport, source, len(lines))

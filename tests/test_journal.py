@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import mounted_tmpfs
 
-from hamon.bus.journal import HEAD, Journal, JournalBus, decode, encode, record
+from hamon.bus.journal import HEAD, Backlog, Journal, JournalBus, decode, encode, record
 from hamon.errors import ConfigError
 from hamon.model import PolledEvents, RawBatch, Unit
 from hamon.parse.batch import BatchParser
@@ -106,6 +106,28 @@ def test_full_journal_refuses_new_input_and_keeps_what_it_holds(tmp_path: Path) 
     j.commit(taken[1][1], force=True)  # type: ignore[index]  # two stored: room for two more
     assert j.append(raw(20, 1000)) is not None and j.refusing is None
     assert [e.batch for e in j.read(j.committed)] == [raw(i, 1000) for i in (2, 3, 4)] + [raw(20, 1000)]
+    j.close()
+
+
+def test_the_backlog_says_how_fast_it_is_stored_and_when_it_will_be_empty(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j")
+    now = [100.0]
+    backlog = Backlog(j, clock=lambda: now[0])
+    size = len(record(raw(0, 1000)))
+    ends = [j.append(raw(i, 1000))[1] for i in range(10)]  # type: ignore[index]
+    now[0] += 2.0
+    first = backlog.read()  # 10 records in, none stored: not shrinking
+    assert first == {"stored_bytes_per_s": 0.0, "received_bytes_per_s": round(10 * size / 2, 1), "empty_in_s": None}
+    j.commit(ends[5], force=True)  # 6 stored and 1 more in, in 1 s
+    j.append(raw(10, 1000))
+    now[0] += 1.0
+    second = backlog.read()
+    late = len(record(raw(10, 1000)))
+    assert second["stored_bytes_per_s"] == 6 * size and second["received_bytes_per_s"] == late
+    assert second["empty_in_s"] == round((4 * size + late) / (6 * size - late), 1)
+    j.commit(j.end, force=True)
+    now[0] += 1.0
+    assert backlog.read()["empty_in_s"] == 0.0 and backlog.last["stored_bytes_per_s"] == 4 * size + late
     j.close()
 
 

@@ -140,6 +140,55 @@ def test_metrics_and_status_say_what_was_received_and_the_udp_buffer_granted(sql
         r.stop()
 
 
+def test_status_and_metrics_give_each_senders_bytes_and_rates(sqlite_url: str) -> None:
+    """Bytes as they came off the wire per sender (a datagram's, a TCP stream's framing included,
+    junk with no whole message too), and lines and bytes a second over the last status interval."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = Running(sqlite_url, syslog_udp=["127.0.0.1:0"], syslog_tcp=["127.0.0.1:0"], metrics="127.0.0.1:0")
+    try:
+        datagrams = [f"<161>fw-edge : {LINK_DOWN} {i}".encode() for i in range(40)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for d in datagrams:
+                s.sendto(d, ("127.0.0.1", r.port("udp")))
+        stream = b"".join(b"%d %s" % (len(d), d) for d in datagrams[:25])  # octet counting
+        junk = b"x" * 70_000  # no newline: no message, bytes all the same
+        with socket.create_connection(("127.0.0.1", r.port("tcp"))) as t:
+            t.sendall(stream)
+            t.sendall(junk)
+        want = {("udp", sum(map(len, datagrams))), ("tcp", len(stream) + len(junk))}
+        received = wait_for(
+            lambda: {(x["transport"], x.get("bytes")) for x in r.service.counters.snapshot()["received"]} == want,
+            timeout=10,
+        )
+        assert received, r.service.counters.snapshot()["received"]
+        r.service.write_status()  # rates since the previous status write, a fraction of a second ago at most
+        status = json.loads(CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout)
+        counters = status["services"][0]["counters"]
+        counts = {(x["transport"], x["count"], x["bytes"]) for x in counters["received"]}
+        assert counts == {("udp", 40, sum(map(len, datagrams))), ("tcp", 26, len(stream) + len(junk))}
+        assert {x["transport"] for x in counters["rates"]} == {"udp", "tcp"}
+        assert all(x["lines_per_s"] >= 0 and x["bytes_per_s"] >= 0 for x in counters["rates"])
+        with urllib.request.urlopen(f"http://127.0.0.1:{r.port('metrics')}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        samples = {
+            (x.name, x.labels.get("transport")): x.value
+            for family in text_string_to_metric_families(text)
+            for x in family.samples
+            if x.name == "hamon_received_bytes_total"
+        }
+        assert samples == {
+            ("hamon_received_bytes_total", "udp"): sum(map(len, datagrams)),
+            ("hamon_received_bytes_total", "tcp"): len(stream) + len(junk),
+        }
+        shown = CliRunner().invoke(main, ["--db", sqlite_url, "status"], terminal_width=160).stdout
+        assert "lines/s" in shown and "bytes/s" in shown and f"{(len(stream) + len(junk)) / 1024:.1f} KiB" in shown
+    finally:
+        r.stop()
+
+
 def test_udp_is_journaled_and_counted_as_dropped_only_when_the_journal_is_full(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

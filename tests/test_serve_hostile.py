@@ -15,7 +15,7 @@ from typing import Any
 from helpers import wait_for
 from test_serve import Running
 
-from hamon.bus.counters import MAX_SENDERS, OTHER, Counters
+from hamon.bus.counters import MAX_SENDERS, OTHER, Counters, Rates
 from hamon.collectors import syslog_tcp
 from hamon.collectors.syslog_tcp import MAX_MESSAGE, StreamFramer
 
@@ -193,6 +193,26 @@ def test_spoofed_senders_add_one_series_not_thousands() -> None:
     assert len(received) == MAX_SENDERS + 1
     other = next(x for x in received if x["source"] == OTHER)
     assert other["count"] == 20_000 - MAX_SENDERS
+
+
+def test_per_sender_rates_are_lines_and_bytes_since_the_last_reading() -> None:
+    c = Counters()
+    now = [0.0]
+    rates = Rates(clock=lambda: now[0])
+    c.receive("tcp", "192.0.2.1", 100, 15_000)
+    c.receive("snmp", "192.0.2.2", 4)  # a trap has no byte count of its own
+    now[0] = 2.0
+    assert rates.read(c.snapshot()) == [
+        {"transport": "tcp", "source": "192.0.2.1", "lines_per_s": 50.0, "bytes_per_s": 7500.0},
+        {"transport": "snmp", "source": "192.0.2.2", "lines_per_s": 2.0},
+    ]
+    c.receive("snmp", "192.0.2.2", 30)
+    now[0] = 3.0
+    assert rates.read(c.snapshot()) == [
+        {"transport": "snmp", "source": "192.0.2.2", "lines_per_s": 30.0},
+        {"transport": "tcp", "source": "192.0.2.1", "lines_per_s": 0.0, "bytes_per_s": 0.0},
+    ]
+    assert c.snapshot()["received"][1] == {"transport": "tcp", "source": "192.0.2.1", "count": 100, "bytes": 15_000}
 
 
 def test_a_spoofed_sender_is_refused_by_the_pairs_allow_list(sqlite_url: str, tmp_path: Path) -> None:

@@ -200,13 +200,16 @@ def test_a_long_outage_never_blocks_intake_and_the_backlog_is_caught_up_beside_l
         held = s.next
         postgres.start()
         t_up = time.monotonic()
-        journal = r.service.journal
-        assert journal is not None
-        caught = wait_for(
-            lambda: r.service.outage_since is None and len(store.events(pair="fw-out")) >= held,
-            timeout=CATCH_UP,
-            every=0.5,
-        )
+        journal, backlog = r.service.journal, r.service.backlog
+        assert journal is not None and backlog is not None
+        forecasts: list[tuple[float, float]] = []  # (when, the catch-up's empty_in_s then)
+
+        def caught_up() -> bool:
+            if (empty := backlog.last["empty_in_s"]) and r.service.outage_since is None:
+                forecasts.append((time.monotonic() - t_up, empty))
+            return r.service.outage_since is None and len(store.events(pair="fw-out")) >= held
+
+        caught = wait_for(caught_up, timeout=CATCH_UP, every=0.5)
         took = time.monotonic() - t_up
         stop.set()
         sender.join(timeout=10)
@@ -215,7 +218,13 @@ def test_a_long_outage_never_blocks_intake_and_the_backlog_is_caught_up_beside_l
         assert queued < 256 << 10, f"{queued} bytes waited in the sender's kernel: serve stopped reading"
         final = s.next
         assert wait_for(lambda: len(store.events(pair="fw-out")) == final, timeout=30)
-        print(f"outage {OUTAGE:.0f} s at {RATE:.0f} lines/s: {held:,} lines, caught up in {took:.1f} s")
+        # While it caught up, status said how long it would take, and no forecast was far too hopeful.
+        if took > 2.0:  # four status intervals at least: one of them said it
+            assert forecasts, "no status during the catch-up said when the journal would be empty"
+        assert all(at + empty >= took / 4 for at, empty in forecasts), (forecasts, took)
+        print(
+            f"outage {OUTAGE:.0f} s at {RATE:.0f} lines/s: {held:,} lines, caught up in {took:.1f} s; said {forecasts}"
+        )
     finally:
         stop.set()
         s.close()

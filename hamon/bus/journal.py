@@ -539,6 +539,33 @@ class Journal:
         }
 
 
+class Backlog:
+    """How fast the journal's backlog is stored and when it will be empty, from how far the
+    committed position and the end moved since the previous reading (the service reads it once per
+    status write, so the rates are over the last status interval)."""
+
+    def __init__(self, journal: Journal, clock: Any = time.monotonic) -> None:
+        self.journal = journal
+        self.clock = clock
+        self._at, self._committed, self._end = clock(), journal.committed, journal.end
+        self.last: dict[str, Any] = {"stored_bytes_per_s": 0.0, "received_bytes_per_s": 0.0, "empty_in_s": 0.0}
+
+    def read(self) -> dict[str, Any]:
+        """`stored_bytes_per_s`, `received_bytes_per_s` and `empty_in_s`: 0 when nothing waits,
+        None while the backlog is not shrinking (the store away, or slower than intake)."""
+        now, committed, end = self.clock(), self.journal.committed, self.journal.end
+        elapsed = max(now - self._at, 1e-6)
+        stored, received = (committed - self._committed) / elapsed, (end - self._end) / elapsed
+        held = end - committed
+        empty: float | None = 0.0
+        if held:
+            empty = round(held / (stored - received), 1) if stored > received else None
+        self._at, self._committed, self._end = now, committed, end
+        self.last = {"stored_bytes_per_s": round(stored, 1), "received_bytes_per_s": round(received, 1),
+                     "empty_in_s": empty}  # fmt: skip
+        return self.last
+
+
 class JournalBus:
     """The bus of `hamon serve`: a batch is in the journal when `publish` returns True.
 

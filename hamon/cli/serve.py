@@ -24,6 +24,7 @@ CONFIG_KEYS = {
     "bus_bytes",
     "stop_timeout",
     "max_unlisted_senders",
+    "tcp_receive_buffer",
     "syslog_tcp",
     "syslog_tls",
     "tls_cert",
@@ -203,7 +204,10 @@ def listener_text(x: dict[str, Any]) -> str:
     """`udp 0.0.0.0:514 (receive buffer 64 MiB, receive ring 64 MiB, peak 0.2 MiB, 0 dropped)`."""
     text = f"{x['transport']} {x['host']}:{x['port']}"
     if "receive_buffer_bytes" in x:
-        text += f" (receive buffer {x['receive_buffer_bytes'] / (1 << 20):.0f} MiB"
+        size = x["receive_buffer_bytes"]
+        text += (
+            f" (receive buffer {size / (1 << 20):.0f} MiB" if size >= 1 << 20 else f" (receive buffer {size >> 10} KiB"
+        )
         ring = x.get("receive_ring")
         if ring:
             text += (
@@ -230,11 +234,31 @@ def kafka_text(k: dict[str, Any]) -> str:
     return text + (f", {k['failed']:,} not delivered (dropped)" if k["failed"] else "")
 
 
+def _size(n: float) -> str:
+    """Bytes for a person: 812 B, 64.0 KiB, 3.2 MiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _duration(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
 def journal_text(j: dict[str, Any]) -> str:
     """One line on the journal: what waits to be stored, and whether input is being refused."""
     held, most = int(j.get("held_bytes", 0)), int(j.get("max_bytes", 0)) or 1
     text = f"journal {plain(str(j.get('directory', '')))}: "
     text += f"{held:,} bytes waiting to be stored ({100 * held / most:.1f} % of {most:,})" if held else "all stored"
+    if held and "stored_bytes_per_s" in j:  # the catch-up: how fast, and how long still
+        text += f", storing {_size(j['stored_bytes_per_s'])}/s against {_size(j['received_bytes_per_s'])}/s arriving"
+        empty = j.get("empty_in_s")
+        text += f", empty in about {_duration(empty)}" if empty is not None else ", not shrinking"
     if j.get("read_back"):
         text += f", {int(j['read_back']):,} batches read back from disk"
     if j.get("refused"):
@@ -294,23 +318,25 @@ def status_cmd(obj: Context, as_json: bool) -> None:
             out.print("  " + journal_text(j))
         c = s["counters"]
         out.print("  " + ", ".join(f"{k} {v:,}" for k, v in c["totals"].items()) + f", bus depth {c['bus_depth']}")
-        traffic = [
-            (
-                r["transport"],
-                r["source"],
-                r["count"],
-                next(
-                    (
-                        d["count"]
-                        for d in c["dropped"]
-                        if (d["transport"], d["source"]) == (r["transport"], r["source"])
-                    ),
-                    0,
-                ),
+        dropped = {(d["transport"], d["source"]): d["count"] for d in c["dropped"]}
+        rates = {(x["transport"], x["source"]): x for x in c.get("rates", [])}
+        traffic = []
+        for r in c["received"]:
+            key = (r["transport"], r["source"])
+            rate = rates.get(key, {})
+            traffic.append(
+                (
+                    r["transport"],
+                    r["source"],
+                    r["count"],
+                    _size(r["bytes"]) if "bytes" in r else "",
+                    f"{rate['lines_per_s']:,.1f}" if "lines_per_s" in rate else "",
+                    f"{_size(rate['bytes_per_s'])}/s" if "bytes_per_s" in rate else "",
+                    dropped.get(key, 0),
+                )
             )
-            for r in c["received"]
-        ]
-        out.print(table(None, ("transport", "source", "received", "dropped"), traffic))
+        columns = ("transport", "source", "received", "bytes", "lines/s", "bytes/s", "dropped")
+        out.print(table(None, columns, traffic, extra=("bytes", "lines/s", "bytes/s")))
         for r in c["rejected"]:
             out.print(f"  rejected {r['count']:,} from {plain(r['source'])} ({r['transport']}): {plain(r['reason'])}")
         polls = [

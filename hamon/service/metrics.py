@@ -31,6 +31,14 @@ def serve_metrics(
             for r in snap["received"]:
                 received.add_metric([r["transport"], r["source"]], r["count"])
             yield received
+            received_bytes = CounterMetricFamily(
+                "hamon_received_bytes", "Bytes received (syslog and Kafka; traps and polls have none)",
+                labels=["transport", "source"],
+            )  # fmt: skip
+            for r in snap["received"]:
+                if "bytes" in r:
+                    received_bytes.add_metric([r["transport"], r["source"]], r["bytes"])
+            yield received_bytes
             dropped = CounterMetricFamily(
                 "hamon_dropped_messages", "Messages dropped because the bus was full", labels=["transport", "source"]
             )

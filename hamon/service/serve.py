@@ -23,8 +23,8 @@ from typing import Annotated, Any
 from annotated_types import Ge, Gt, Le
 
 from hamon.bus import Collector, MemoryBus, journal
-from hamon.bus.counters import Counters
-from hamon.bus.journal import Journal, JournalBus
+from hamon.bus.counters import Counters, Rates
+from hamon.bus.journal import Backlog, Journal, JournalBus
 from hamon.bus.kafka import Consumed, KafkaSink, Poll, Rebalance, bus_address
 from hamon.errors import ConfigError, StoreError, StoreRefused
 from hamon.model import Activity, Event, PolledEvents, Quarantined
@@ -108,6 +108,10 @@ class ServeConfig:
     journal_sync_every: Annotated[float, Gt(0), Le(60)] = 0.1  # seconds between fsyncs (power loss bound)
     journal_fsync: bool = True  # False: written to the page cache only (kill -9 still loses nothing)
     bus_bytes: Annotated[int, Ge(1 << 16)] = 64 << 20  # journaled batches also held in memory for the consumer
+    # A TCP/TLS connection's kernel receive buffer (SO_RCVBUF): what the kernel acknowledged and
+    # serve had not read yet when it is killed is lost with it, so this bounds what kill -9 costs
+    # each connection. 0: the kernel's autotuning (up to net.ipv4.tcp_rmem's maximum, megabytes).
+    tcp_receive_buffer: Annotated[int, Ge(0)] = 256 << 10
     stop_timeout: Annotated[float, Gt(0), Le(600)] = 10.0  # SIGTERM: store what it can in this long, keep the rest
     # Senders of pairs the inventory does not list (each host name is a pair of its own) tracked at
     # most; beyond, their failover lines are quarantined and their lines counted under one sender.
@@ -170,7 +174,9 @@ class Service:
         self.inventory_path = inventory_path
         self.inventory: Inventory | None = load_inventory(inventory_path) if inventory_path else None
         self.counters = Counters()
+        self.rates = Rates()  # per-sender lines and bytes a second, over the last status interval
         self.journal: Journal | None = None
+        self.backlog: Backlog | None = None
         self.bus: MemoryBus | JournalBus
         if self.journaled:
             where = Path(config.journal_dir) if config.journal_dir else journal.default_dir(store.url)
@@ -181,6 +187,7 @@ class Service:
                 fsync=config.journal_fsync,
             )
             self.bus = JournalBus(self.journal, config.bus_bytes)
+            self.backlog = Backlog(self.journal)
             if self.journal.recovered:
                 log.info(
                     "journal %s: %s bytes received before the last stop are not stored yet: storing them first",
@@ -253,14 +260,20 @@ class Service:
                 self.collectors.append(udp.UdpSyslog(*address(a), self.bus, self.counters))
             for a in self.cfg.syslog_tcp:
                 trying = f"tcp {a}"
-                self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters))
+                self.collectors.append(
+                    tcp.TcpSyslog(*address(a), self.bus, self.counters, receive_buffer=self.cfg.tcp_receive_buffer)
+                )
             if self.cfg.syslog_tls:
                 if not (self.cfg.tls_cert and self.cfg.tls_key):
                     raise ConfigError("--syslog-tls needs --tls-cert and --tls-key")
                 ctx = tcp.tls_context(self.cfg.tls_cert, self.cfg.tls_key, self.cfg.tls_client_ca)
                 for a in self.cfg.syslog_tls:
                     trying = f"tls {a}"
-                    self.collectors.append(tcp.TcpSyslog(*address(a), self.bus, self.counters, tls=ctx))
+                    self.collectors.append(
+                        tcp.TcpSyslog(
+                            *address(a), self.bus, self.counters, tls=ctx, receive_buffer=self.cfg.tcp_receive_buffer
+                        )
+                    )
             if self.cfg.snmp_trap:
                 from hamon.collectors import snmp_trap as snmp
 
@@ -330,7 +343,7 @@ class Service:
     def listeners(self) -> list[dict[str, Any]]:
         out = [
             {"transport": c.transport, "host": c.address[0], "port": c.address[1]}
-            | ({"receive_buffer_bytes": c.receive_buffer} if hasattr(c, "receive_buffer") else {})
+            | ({"receive_buffer_bytes": size} if (size := getattr(c, "receive_buffer", None)) else {})
             | ({"receive_ring": c.ring_stats()} if getattr(c, "ring", None) is not None else {})  # type: ignore[attr-defined]
             for c in self.collectors
             if hasattr(c, "address")
@@ -679,6 +692,11 @@ class Service:
             out["journal_held_bytes"] = float(self.journal.held)
             out["journal_refused_batches"] = float(self.journal.refused)
             out["journal_corrupt_bytes"] = float(self.journal.corrupt_bytes)
+        if self.backlog is not None:  # as of the last status write
+            last = self.backlog.last
+            out["journal_stored_bytes_per_second"] = float(last["stored_bytes_per_s"])
+            if last["empty_in_s"] is not None:  # absent while the backlog is not shrinking
+                out["journal_empty_in_seconds"] = float(last["empty_in_s"])
         return out
 
     def _store_down(self, exc: StoreError) -> None:
@@ -830,6 +848,9 @@ class Service:
         now = dt.datetime.now(UTC)
         # What was counted since the last write, added to the stored rows: activity of any hour of
         # device time (a unit whose clock runs hours behind) adds up instead of overwriting.
+        rates = self.rates.read(self.counters.snapshot())  # read every interval, written or not
+        if self.backlog is not None:
+            self.backlog.read()
         if self.outage_since is not None:
             return  # counted activity waits in the parser; the first status after the outage says it all
         self.counters.add("pairs_pruned", self.live.prune(time.time()))
@@ -853,6 +874,7 @@ class Service:
                 self.parser.keep_activity(acts)  # written with the next status, when the store is back
                 self._store_down(exc)
         snap = self.counters.snapshot()
+        snap["rates"] = rates
         snap["bus_depth"] = self.bus.depth()
         if self.sink is not None:
             snap["kafka"] = {"bus": str(self.kafka), "topic": self.sink.topic, **self.sink.state()}
@@ -868,6 +890,8 @@ class Service:
         }
         if self.journal is not None:
             snap["journal"] = self.journal.state() | {"read_back": getattr(self.bus, "read_back", 0)}
+            if self.backlog is not None:
+                snap["journal"] |= self.backlog.last
         polls = [
             *(self.poller.status() if self.poller else []),
             *(self.snmp_poller.status() if self.snmp_poller else []),
