@@ -25,19 +25,29 @@ LINE = "<166>{t:%b %d %Y %H:%M:%S} fw-out : %ASA-1-105008: (Primary) Testing Int
 LINE_RE = re.compile(r"if(\d{7})")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """A process's resident set now and at its peak (VmRSS, VmHWM), in KiB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 class ServeProcess:
     """`python -m hamon --db URL serve --syslog-tcp 127.0.0.1:PORT --journal-dir DIR [ARGS]`."""
 
-    def __init__(self, db: str, journal: Path, log: Path, *args: str, port: int | None = None) -> None:
+    def __init__(
+        self, db: str, journal: Path, log: Path, *args: str, port: int | None = None, inventory: Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.log = log
-        cmd = [sys.executable, "-m", "hamon", "--db", db, "serve", "--syslog-tcp", f"127.0.0.1:{self.port}"]
+        cmd = [sys.executable, "-m", "hamon", "--db", db]
+        cmd += ["--inventory", str(inventory)] if inventory else []
+        cmd += ["serve", "--syslog-tcp", f"127.0.0.1:{self.port}"]
         cmd += ["--journal-dir", str(journal), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("a"))
         ready = wait_for(lambda: self.proc.poll() is not None or f"127.0.0.1:{self.port}" in self.text(), timeout=60)
@@ -71,8 +81,8 @@ class TcpSender:
     """Lines numbered from `first` on one connection; `acked()` is how many of them the receiving
     kernel acknowledged (bytes written less the unacknowledged send queue)."""
 
-    def __init__(self, port: int, first: int = 0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port: int, first: int = 0, source: str | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source or "", 0))
         self.first = first
         self.next = first
         self.ends: list[int] = []  # bytes written after each line

@@ -130,22 +130,28 @@ BURSTS = (
 )
 
 
+def _bursts(tmp_path: Path) -> tuple[Scenario, Scenario, Store, LiveCorrelator, dict[float, list[Event]]]:
+    """BURSTS replayed, and what the live side needs to play it: its view, store, correlator, and
+    the capture's events by second."""
+    (tmp_path / "replay").mkdir()
+    (tmp_path / "live").mkdir()
+    replayed = play(tmp_path / "replay", BURSTS)
+    live_view = Scenario(tmp_path / "live")
+    store = Store(live_view.db)
+    seconds: dict[float, list[Event]] = {}
+    parsed, _ = parse_bytes(capture(BURSTS).encode())
+    for e in parsed.events:
+        seconds.setdefault(e.at.timestamp(), []).append(e)
+    return replayed, live_view, store, LiveCorrelator(store, window=0.0), seconds
+
+
 def test_one_second_stamps_out_of_order_are_put_in_place_in_memory(tmp_path: Path) -> None:
     """With no window, events of a second arriving out of (time, id) order are put in place.
 
     In memory when the outputs already stored stay the same, by a re-run from the store otherwise;
     either way the result is the replay's.
     """
-    (tmp_path / "replay").mkdir()
-    (tmp_path / "live").mkdir()
-    replayed = play(tmp_path / "replay", BURSTS)
-    live_view = Scenario(tmp_path / "live")
-    store = Store(live_view.db)
-    live = LiveCorrelator(store, window=0.0)
-    seconds: dict[float, list[Event]] = {}
-    parsed, _ = parse_bytes(capture(BURSTS).encode())
-    for e in parsed.events:
-        seconds.setdefault(e.at.timestamp(), []).append(e)
+    replayed, live_view, store, live, seconds = _bursts(tmp_path)
     assert any(len(v) > 1 for v in seconds.values())  # the capture has seconds with several events
     for t in sorted(seconds):
         for e in sorted(seconds[t], key=lambda e: e.event_id, reverse=True):  # worst order in the second
@@ -155,6 +161,27 @@ def test_one_second_stamps_out_of_order_are_put_in_place_in_memory(tmp_path: Pat
     live.flush()
     assert live.counts.rewinds >= 5 and live.counts.reruns >= 1  # both ways were taken
     assert live.counts.rewinds + live.counts.reruns == live.counts.late
+    assert _shapes(live_view) == _shapes(replayed)
+
+
+def test_a_quiet_pairs_copy_for_rewinds_is_let_go_and_late_lines_rerun_it_to_the_same_result(tmp_path: Path) -> None:
+    """The copy a pair keeps to put late lines in place costs memory per pair; after REWIND_KEEP
+    seconds of quiet it goes, its machine stays, and a late line re-runs the pair from the store —
+    to the replay's result all the same."""
+    import time
+
+    from hamon.correlate.live import REWIND_KEEP
+
+    replayed, live_view, store, live, seconds = _bursts(tmp_path)
+    for t in sorted(seconds):
+        for e in sorted(seconds[t], key=lambda e: e.event_id, reverse=True):
+            store.add_events([e])
+            assert live.prune(time.time() + REWIND_KEEP + 1) == 0  # quiet, not idle: the machine stays
+            assert not live.rewinds
+            live.submit([e])
+            live.tick(t + 0.5)
+    live.flush()
+    assert live.counts.late > 0 and live.counts.rewinds == 0 and live.counts.reruns >= 1
     assert _shapes(live_view) == _shapes(replayed)
 
 

@@ -61,6 +61,7 @@ RAW, POLLED = 1, 2
 SUFFIX = ".hjl"
 MAX_RECORD = 16 << 20  # a record claiming more is damage, not a batch
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+READ_BYTES = 4 << 20  # read back from disk this much at a time
 REPEAT_LOG = 60.0  # seconds before the same refusal is logged again
 
 
@@ -626,7 +627,7 @@ class JournalBus:
         if self._disk and self._disk[0].start < self.position:
             self._disk.clear()
         if not self._disk and self.journal.end > self.position:
-            self._disk.extend(self.journal.read(self.position))
+            self._disk.extend(self.journal.read(self.position, max_bytes=READ_BYTES))
         if self._disk:
             self.read_back += 1
             return self._disk.popleft()

@@ -36,6 +36,7 @@ FIRST: Key = (float("-inf"), 0, "")
 LAST_SEQ = 2**62
 RERUN_EVERY = 1.0  # seconds of wall time between two re-runs of one pair from the store (late events)
 REWIND_SPAN = 1.0  # seconds of event time a pair's in-memory copy covers before it is renewed
+REWIND_KEEP = 60.0  # seconds of wall time a quiet pair keeps that copy
 # Resume from the newest checkpoint of all, even one stamped ahead of the clock.
 CATCH_UP_AHEAD = 366 * 86400.0
 
@@ -213,6 +214,13 @@ class LiveCorrelator:
             and wall - self.clocks.get(pair, (0.0, wall))[1] >= idle
         ]
         self.forget(gone)
+        # A pair's in-memory copy for rewinds (its state, events and outputs of its current second)
+        # outlives its use once the pair has been quiet a while: a line that late re-runs the pair
+        # from the store instead (at most once a second). Thousands of briefly heard pairs (invented
+        # host names) then hold their machines only.
+        stale = [p for p in self.rewinds if wall - self.clocks.get(p, (0.0, wall))[1] >= REWIND_KEEP]
+        for pair in stale:
+            del self.rewinds[pair]
         return len(gone)
 
     def pair_now(self, pair: str, wall: float) -> float | None:

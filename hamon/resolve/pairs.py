@@ -27,7 +27,7 @@ class PairResolver:
                     self._networks.append((ipaddress.ip_network(m, strict=False), pair.name))
                 else:
                     self._exact[_key(m)] = pair.name
-        self.resolve = lru_cache(maxsize=65536)(self._resolve)
+        self.resolve = lru_cache(maxsize=16384)(self._resolve)  # the parser caches whole heads in front of it
 
     def _resolve(self, device_id: str | None, source: str) -> str:
         for name in (device_id, source):

@@ -27,7 +27,7 @@ from hamon.bus.counters import Counters, Rates
 from hamon.bus.journal import Backlog, Journal, JournalBus
 from hamon.bus.kafka import Consumed, KafkaSink, Poll, Rebalance, bus_address
 from hamon.errors import ConfigError, StoreError, StoreRefused
-from hamon.model import Activity, Event, PolledEvents, Quarantined
+from hamon.model import Activity, Event, PolledEvents, Quarantined, RawBatch
 from hamon.parse.batch import BatchParser
 from hamon.parse.timestamps import zone
 from hamon.resolve.inventory import Inventory, load_inventory
@@ -67,6 +67,7 @@ def snmp_user(spec: dict[str, str]) -> Any:
 
 log = logging.getLogger("hamon.serve")
 GROUP = 256  # batches taken off the bus at once
+GROUP_BYTES = 4 << 20  # or about this many bytes of them, whichever comes first
 
 
 def snmp_poll_env() -> dict[str, str]:
@@ -107,7 +108,7 @@ class ServeConfig:
     journal_max_bytes: Annotated[int, Ge(1 << 16)] = 1 << 30  # not yet stored; beyond it input is refused
     journal_sync_every: Annotated[float, Gt(0), Le(60)] = 0.1  # seconds between fsyncs (power loss bound)
     journal_fsync: bool = True  # False: written to the page cache only (kill -9 still loses nothing)
-    bus_bytes: Annotated[int, Ge(1 << 16)] = 64 << 20  # journaled batches also held in memory for the consumer
+    bus_bytes: Annotated[int, Ge(1 << 16)] = 16 << 20  # journaled batches also held in memory for the consumer
     # A TCP/TLS connection's kernel receive buffer (SO_RCVBUF): what the kernel acknowledged and
     # serve had not read yet when it is killed is lost with it, so this bounds what kill -9 costs
     # each connection. 0: the kernel's autotuning (up to net.ipv4.tcp_rmem's maximum, megabytes).
@@ -452,10 +453,12 @@ class Service:
     def _take(self, wait: float) -> list[Any]:
         """The next batch (waiting up to `wait` s for it) and, without waiting, up to GROUP more behind it."""
         group: list[Any] = []
+        size = 0
         batch = self.bus.consume(wait)
         while batch is not None:
             group.append(batch)
-            if len(group) > GROUP:
+            size += len(batch.data) if isinstance(batch, RawBatch) else 0
+            if len(group) > GROUP or size >= GROUP_BYTES:
                 break
             batch = self.bus.consume(0.0)
         return group
@@ -512,6 +515,7 @@ class Service:
             c.add("events", len(res.events))
             c.add("quarantined", len(res.quarantined))
             c.add("ordinary", res.ordinary)
+            c.add("blank", res.blank)
             c.add("other", res.other)
         self._keep_acked(Item(events, quarantined, activity), offsets, self._mark())
 
