@@ -306,6 +306,12 @@ def test_udp_and_tcp_through_a_sink_and_two_workers_store_what_replay_stores(
             capture_output=True, text=True, timeout=60,
         ).stdout  # fmt: skip
         assert f"publishing: kafka://{kafka} topic {prefix}.events," in sink_text
+        # Each role says what it is made of: the sink publishes and commits on delivery, the
+        # workers store only what is new and correlate the pairs of their own partitions.
+        assert "stages: listen → journal → parse → publish → commit delivered" in sink_text
+        assert st["w1"]["counters"]["stages"] == [
+            "kafka", "decode", "store new ones", "commit offsets", "correlate owned", "announce"
+        ]  # fmt: skip
     finally:
         for p in (w1, w2, sink.proc):
             assert p.stop() == 0, p.text()[-2000:]
@@ -441,6 +447,8 @@ log {{ source(s_file); destination(d_kafka); }};
     try:
         assert settle(postgres_url, expected, timeout=60) == expected
         consumer.wait_line("consuming:")
+        stages = worker_status(postgres_url)["consume@" + socket.gethostname()]["counters"]["stages"]
+        assert stages == ["kafka", "parse", "store", "commit offsets", "correlate", "announce"]
     finally:
         assert consumer.stop() == 0, consumer.text()[-2000:]
 

@@ -167,6 +167,7 @@ def test_status_and_metrics_give_each_senders_bytes_and_rates(sqlite_url: str) -
         r.service.write_status()  # rates since the previous status write, a fraction of a second ago at most
         status = json.loads(CliRunner().invoke(main, ["--db", sqlite_url, "status", "--json"]).stdout)
         counters = status["services"][0]["counters"]
+        assert counters["stages"] == ["listen", "journal", "parse", "store", "commit journal", "correlate", "announce"]
         counts = {(x["transport"], x["count"], x["bytes"]) for x in counters["received"]}
         assert counts == {("udp", 40, sum(map(len, datagrams))), ("tcp", 26, len(stream) + len(junk))}
         assert {x["transport"] for x in counters["rates"]} == {"udp", "tcp"}

@@ -503,6 +503,11 @@ class Journal:
             return
         self._saved, self._saved_at = self.committed, now
 
+    def flush_commit(self) -> None:
+        """Save the committed position if sync_every has passed since it was last saved (the
+        service calls it every loop, so an idle service saves it too)."""
+        self.commit(self.committed)
+
     @property
     def held(self) -> int:
         """Bytes appended and not yet committed."""

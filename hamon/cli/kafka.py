@@ -31,7 +31,8 @@ def _run(obj: Context, service: Any, what: str) -> None:
     service.start()
     service.install_signals()
     out = console(stderr=True)
-    out.print(f"{what}: {service.address} topic {service.topic}, group {service.group}, as {service.name}")
+    intake = service.intake
+    out.print(f"{what}: {intake.address} topic {intake.topic}, group {intake.group}, as {service.name}")
     service.run()
     out.print("stopped")
 
@@ -67,14 +68,14 @@ def worker_cmd(obj: Context, /, config_file: str | None, group: str | None, name
     """
     from hamon.bus.kafka import bus_address
     from hamon.service.serve import serve_config
-    from hamon.service.worker import Worker, default_name
+    from hamon.service.worker import default_name, worker
 
     logging.basicConfig(level=logging.INFO, format="hamon worker: %(message)s", stream=sys.stderr)
     settings = _settings(config_file, options)
     address = bus_address(settings.pop("bus", None))
     if address is None:
         raise ConfigError("hamon worker reads Kafka: give --bus kafka://HOST:PORT (or HAMON_BUS)")
-    worker = Worker(
+    service = worker(
         serve_config(settings, config_file or "worker options"),
         obj.store(migrate=False, create=True),
         obj.inventory_path,
@@ -82,7 +83,7 @@ def worker_cmd(obj: Context, /, config_file: str | None, group: str | None, name
         group=group or "hamon",
         name=name or default_name("worker"),
     )
-    _run(obj, worker, "worker")
+    _run(obj, service, "worker")
 
 
 @click.command("consume")
@@ -98,7 +99,7 @@ def consume_cmd(
     """
     from hamon.bus.kafka import parse_address
     from hamon.service.serve import serve_config
-    from hamon.service.worker import Consumer, default_name
+    from hamon.service.worker import consumer, default_name
 
     logging.basicConfig(level=logging.INFO, format="hamon consume: %(message)s", stream=sys.stderr)
     address = parse_address(source, topic=True)
@@ -106,7 +107,7 @@ def consume_cmd(
     settings = _settings(config_file, options)
     settings.pop("bus", None)
     settings.pop("topic_prefix", None)
-    consumer = Consumer(
+    service = consumer(
         serve_config(settings, config_file or "consume options"),
         obj.store(migrate=False, create=True),
         obj.inventory_path,
@@ -115,7 +116,7 @@ def consume_cmd(
         group or "hamon-consume",
         name or default_name("consume"),
     )
-    _run(obj, consumer, "consuming")
+    _run(obj, service, "consuming")
 
 
 @click.group("kafka")

@@ -194,8 +194,8 @@ def serve_cmd(obj: Context, /, config_file: str | None, **options: Any) -> None:
     out = console(stderr=True)
     for listener in service.listeners():
         out.print(f"listening: {listener['transport']} {listener['host']}:{listener['port']}")
-    if service.sink is not None:
-        out.print(f"publishing: {service.kafka} topic {service.sink.topic} ({service.sink.partitions} partitions)")
+    if publishing := service.publishing():
+        out.print(f"publishing: {publishing}")
     service.run()
     out.print("stopped")
 
@@ -310,6 +310,8 @@ def status_cmd(obj: Context, as_json: bool) -> None:
         else:
             state = f"[red]not running[/] — last seen {s['last_seen_s']:.0f} s ago ({s['updated_at']})"
         out.print(f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}")
+        if stages := s["counters"].get("stages"):
+            out.print("  stages: " + " → ".join(stages))
         if s["listeners"]:
             out.print("  listening: " + ", ".join(listener_text(x) for x in s["listeners"]))
         if k := s["counters"].get("kafka"):

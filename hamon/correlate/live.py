@@ -119,6 +119,21 @@ class LiveCorrelator:
                 self.resumable.discard(pair)
         return n
 
+    def held_pairs(self) -> set[str]:
+        """Every pair this correlator holds anything of: a machine, waiting events, a re-run due."""
+        return set(self.machines) | set(self.buffers) | set(self.dirty)
+
+    def take_over(self, pairs: Iterable[str]) -> int:
+        """These pairs are this correlator's from now on (a worker given their partitions): what it
+        held of them is dropped and each resumes from the store, where their previous owner left
+        them. Afterwards a pair never seen starts from nothing. Returns how many were resumed."""
+        pairs = list(pairs)
+        self.forget(pairs)
+        n = self.resume_pairs(pairs)
+        if self.resumable is None:  # every stored pair it was given is resumed now
+            self.resumable = set()
+        return n
+
     def forget(self, pairs: Iterable[str]) -> None:
         """Stop holding these pairs (idle, or handed to another worker): their state is in the store."""
         for pair in pairs:

@@ -1,10 +1,12 @@
-"""`hamon serve`: collectors, the bus, the parser, the store and the live correlator in one process.
+"""`hamon serve`, `hamon worker` and `hamon consume`: an intake, the bus, and the stages of a role
+(hamon.service.stages) run by one `Service`.
 
-Collectors (threads) publish RawBatch values on the bus; one consumer parses them, stores events
-and quarantined lines, hands the events to the live correlator and ticks it on event time. Every
-few seconds the service writes its counters to the store (`hamon status` reads them) and the
-per-sender activity. SIGTERM/SIGINT: stop listening, drain the bus, tick, exit 0. SIGHUP: reload
-the inventory.
+The intake's collectors (threads) put what they take on the bus — `hamon serve`'s listeners after
+appending it to the journal; one consumer takes groups off the bus and carries each through the
+role's stages (parse, store or publish, commit, correlate, announce) and ticks the live correlator
+on event time. Every few seconds the service writes its counters to the store (`hamon status`
+reads them) and the per-sender activity. SIGTERM/SIGINT: stop taking in, drain the bus for up to
+stop_timeout, tick, exit 0. SIGHUP: reload the inventory.
 """
 
 from __future__ import annotations
@@ -25,24 +27,19 @@ from annotated_types import Ge, Gt, Le
 from hamon.bus import Collector, MemoryBus, journal
 from hamon.bus.counters import Counters, Rates
 from hamon.bus.journal import Backlog, Journal, JournalBus
-from hamon.bus.kafka import Consumed, KafkaSink, Poll, Rebalance, bus_address
-from hamon.errors import ConfigError, StoreError, StoreRefused
-from hamon.model import Activity, Event, PolledEvents, Quarantined, RawBatch
+from hamon.bus.kafka import Ingest, Rebalance, bus_address
+from hamon.errors import ConfigError, StoreError
+from hamon.model import RawBatch
 from hamon.parse.batch import BatchParser
 from hamon.parse.timestamps import zone
 from hamon.resolve.inventory import Inventory, load_inventory
 from hamon.resolve.pairs import PairResolver
+from hamon.service import stages
+from hamon.service.intake import KafkaIntake, Listeners, address
+from hamon.service.stages import Group
 from hamon.store import Store
 
 UTC = dt.UTC
-
-
-def address(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (IPv6 as `[::1]:5514`) into a bind address."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"not HOST:PORT: {value!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def snmp_user(spec: dict[str, str]) -> Any:
@@ -141,45 +138,44 @@ def serve_config(settings: dict[str, Any], where: str = "serve settings") -> Ser
 
 
 @dataclass
-class Item:
-    """One handled group of batches."""
-
-    events: list[Event]
-    quarantined: list[Quarantined] = field(default_factory=list)
-    # Per-sender activity a sink counted, read from Kafka by a worker: (ingest, activity) pairs.
-    activity: list[tuple[Any, list[Activity]]] = field(default_factory=list)
-
-    def size(self) -> int:
-        return len(self.events) + len(self.quarantined)
-
-
-@dataclass
 class Held:
-    """A group parsed but not stored (the store went away under it): kept in memory, in order, and
-    stored first when the store is back. Nothing more is taken from the bus meanwhile, so this is
+    """A group parsed but not kept (the store went away under it): held in memory, in order, and
+    carried first when the store is back. Nothing more is taken from the bus meanwhile, so this is
     at most a group or two; the rest waits in the journal (or in Kafka)."""
 
-    item: Item
-    offsets: list[dict[int, int]]  # Kafka offsets to commit once stored
-    mark: int | None  # the journal position to commit once stored
+    group: Group
 
 
 class Service:
-    """The running service."""
+    """The running service: an intake and the stages of its role (see hamon.service.stages), a run
+    loop that takes groups off the bus and carries them through, ticks the correlator and writes
+    the status; the store's outages, stops and inventory reloads. It knows nothing of roles.
 
-    journaled = True  # collectors append to the journal (a Kafka source has Kafka as its journal)
+    `intake` None: the listeners of `hamon serve` (a sink with `bus: kafka://…`); a KafkaIntake:
+    `hamon worker` (the events topic) or `hamon consume` (raw lines)."""
 
-    def __init__(self, config: ServeConfig, store: Store, inventory_path: str | None = None) -> None:
+    def __init__(
+        self,
+        config: ServeConfig,
+        store: Store,
+        inventory_path: str | None = None,
+        intake: KafkaIntake | None = None,
+        name: str = "serve",
+    ) -> None:
         self.cfg = config
         self.store = store
         self.inventory_path = inventory_path
         self.inventory: Inventory | None = load_inventory(inventory_path) if inventory_path else None
         self.counters = Counters()
         self.rates = Rates()  # per-sender lines and bytes a second, over the last status interval
+        self._resolver = PairResolver(self.inventory)
+        self.intake: Listeners | KafkaIntake = intake or Listeners(
+            config, lambda device_id, source: self._resolver.resolve(device_id, source)
+        )
         self.journal: Journal | None = None
         self.backlog: Backlog | None = None
         self.bus: MemoryBus | JournalBus
-        if self.journaled:
+        if self.intake.journaled:
             where = Path(config.journal_dir) if config.journal_dir else journal.default_dir(store.url)
             self.journal = Journal(
                 where,
@@ -197,14 +193,14 @@ class Service:
                 )
         else:
             self.bus = MemoryBus(config.bus_capacity)
-        self.kafka = bus_address(config.bus)
-        self.sink: KafkaSink | None = None  # with --bus kafka://: events go to Kafka, not to the store
-        self.source: Any = None  # a Kafka source whose offsets are committed once stored
-        self._held: list[Held] = []  # parsed, not stored yet (see Held)
-        self._read_through: dt.datetime | None = None  # the newest receive time of what was taken
+        self._held: list[Held] = []  # parsed, not kept yet (see Held)
         self.started_at = dt.datetime.now(UTC)
-        self.name = "serve"
-        self.ingest_id = f"serve:{self.started_at.isoformat()}:{os.getpid()}"
+        self.name = name
+        self.ingest_id = (
+            f"serve:{self.started_at.isoformat()}:{os.getpid()}"
+            if intake is None
+            else f"{name}:{self.started_at.isoformat()}"
+        )
         self.collectors: list[Collector] = []
         self.outage_since: float | None = None  # monotonic time the store became unreachable
         self._retry_at = 0.0
@@ -215,15 +211,14 @@ class Service:
         self._silence_checked = float("-inf")  # monotonic time of the last pair_silent check
         self._stop_signalled = False  # set by SIGTERM/SIGINT (a plain flag: see install_signals)
         self._reload_signalled = False  # set by SIGHUP
-        self._resolver = PairResolver(self.inventory)
         self.tz = zone(config.tz)
-        self.parser = self._parser(self.inventory)
         from hamon.correlate.live import LiveCorrelator
 
         self.live = LiveCorrelator(store, self.inventory, window=config.reorder_window)
-        self.notifier: Any = None
+        self.kafka = bus_address(config.bus) if intake is None else None  # a sink publishes to it
         if config.notify and self.kafka is not None:  # e.g. HAMON_NOTIFY shared by sinks and workers
             log.warning("a Kafka sink does not notify (its workers do): --notify ignored here")
+        self.notifier: Any = None
         if config.notify and self.kafka is None:
             from hamon.notify.pipeline import Pipeline, sender
             from hamon.notify.wording import Wording
@@ -232,77 +227,47 @@ class Service:
             wording = Wording(self.inventory, config.external_url)
             pipelines = [Pipeline(store, [sender(u, config.external_url)], wording=wording) for u in config.notify]
             self.notifier = NotifyWorkers(store, pipelines, self.counters, repeat_every=config.repeat_every)
+        self.stages = self._stages()
         self._metrics_server: Any = None
         self.poller: Any = None
         self.snmp_poller: Any = None
 
+    def _stages(self) -> stages.Stages:
+        """The role's stages: the one place the intake and the bus decide what the service is."""
+        parser = self._parser(self.inventory)
+        if isinstance(self.intake, KafkaIntake):
+            build = stages.consume_stages if self.intake.raw else stages.worker_stages
+            return build(self.intake, parser, self.counters, self.store, self.live, self.notifier)
+        assert isinstance(self.bus, JournalBus)
+        if self.kafka is not None:
+            publish = stages.Publish(self.kafka, self.cfg.topic_prefix, self.counters, self.cfg.kafka_buffer_bytes)
+            return stages.sink_stages(self.bus, parser, self.counters, self.store, publish)
+        return stages.serve_stages(self.bus, parser, self.counters, self.store, self.live, self.notifier)
+
+    @property
+    def parser(self) -> BatchParser:
+        return self.stages.parse.parser
+
+    def publishing(self) -> str | None:
+        """Where a Kafka sink publishes (None: it stores)."""
+        return self.stages.keep.describe()
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the listeners (errors here are configuration errors), catch up the correlator."""
+        """Open the intake (errors here are configuration errors), catch up the correlator."""
         try:
             self._start()
         except BaseException:
+            self._close_collectors()
             if self.journal is not None:  # not started: the journal's folder is free for the next try
                 self.journal.close()
             raise
 
     def _start(self) -> None:
-        from hamon.collectors import syslog_tcp as tcp
-        from hamon.collectors import syslog_udp as udp
-
-        if self.kafka is not None:  # before any listener: a missing topic or broker is said at once
-            self.sink = KafkaSink(
-                self.kafka, self.cfg.topic_prefix, self.counters, buffer_bytes=self.cfg.kafka_buffer_bytes
-            )
-        trying = ""  # the listener being opened, named in an error
-        try:
-            for a in self.cfg.syslog_udp:
-                trying = f"udp {a}"
-                self.collectors.append(udp.UdpSyslog(*address(a), self.bus, self.counters))
-            for a in self.cfg.syslog_tcp:
-                trying = f"tcp {a}"
-                self.collectors.append(
-                    tcp.TcpSyslog(*address(a), self.bus, self.counters, receive_buffer=self.cfg.tcp_receive_buffer)
-                )
-            if self.cfg.syslog_tls:
-                if not (self.cfg.tls_cert and self.cfg.tls_key):
-                    raise ConfigError("--syslog-tls needs --tls-cert and --tls-key")
-                ctx = tcp.tls_context(self.cfg.tls_cert, self.cfg.tls_key, self.cfg.tls_client_ca)
-                for a in self.cfg.syslog_tls:
-                    trying = f"tls {a}"
-                    self.collectors.append(
-                        tcp.TcpSyslog(
-                            *address(a), self.bus, self.counters, tls=ctx, receive_buffer=self.cfg.tcp_receive_buffer
-                        )
-                    )
-            if self.cfg.snmp_trap:
-                from hamon.collectors import snmp_trap as snmp
-
-                users = [snmp_user(u) for u in self.cfg.snmp_users]
-                for a in self.cfg.snmp_trap:
-                    trying = f"snmp {a}"
-                    receiver = snmp.SnmpTrapReceiver(
-                        *address(a),
-                        self.bus,
-                        self.counters,
-                        self.cfg.snmp_community,
-                        users,
-                        lambda device_id, source: self._resolver.resolve(device_id, source),
-                    )
-                    receiver.start()  # binds and configures on its own thread; errors come back here
-                    self.collectors.append(receiver)
-        except ConfigError:
-            self._close_collectors()
-            raise
-        except PermissionError as exc:
-            self._close_collectors()
-            raise ConfigError(
-                f"cannot listen on {trying}: {exc.strerror} (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-            ) from exc
-        except OSError as exc:
-            self._close_collectors()
-            raise ConfigError(f"cannot listen on {trying}: {(exc.strerror or str(exc)).lower()}") from exc
-        self.collectors += self._pollers(self.inventory)
+        self.stages.keep.open()  # a sink reaches its broker before any listener opens
+        self.collectors = list(self.intake.open(self.bus, self.counters))  # pollers join this copy
+        if self.intake.polls:
+            self.collectors += self._pollers(self.inventory)
         if not self.collectors:
             raise ConfigError("nothing to listen on: give --syslog-udp, --syslog-tcp, --syslog-tls or --snmp-trap")
         if self.cfg.metrics:
@@ -318,27 +283,34 @@ class Service:
                     self.listeners,
                 )
             except OSError as exc:
-                self._close_collectors()
                 raise ConfigError(
                     f"cannot listen on metrics {self.cfg.metrics}: {(exc.strerror or str(exc)).lower()}"
                 ) from exc
-        # Read first: the listeners drain their sockets onto the bus while the correlator catches up
-        # with the store (what arrives meanwhile waits on the bus, not in the kernel's buffers).
-        for c in self.collectors:
-            if c.transport != "snmp":  # trap receivers are running already
-                c.start()
+        # Listeners read first: they drain their sockets into the journal while the correlator
+        # catches up with the store (what arrives meanwhile waits there, not in the kernel's
+        # buffers). A Kafka intake reads once the correlator is caught up.
+        if self.intake.read_first:
+            self._go()
         try:
             self._catch_up()
-        except StoreError as exc:  # the listeners run all the same; received messages wait in the journal
+        except StoreError as exc:  # the intake runs all the same; what it takes waits in its journal
             self._store_down(exc)
+        if not self.intake.read_first:
+            self._go()
         if self.notifier is not None:
             self.notifier.start()
         self.write_status()
 
+    def _go(self) -> None:
+        self.intake.go()
+        for p in (self.poller, self.snmp_poller):
+            if p is not None:
+                p.start()
+
     def _catch_up(self) -> None:
         self.store.ensure_schema()
-        if self.sink is None:  # a Kafka sink does not correlate: the workers do
-            self.live.catch_up()
+        if self.stages.correlate is not None:  # a sink does not correlate: its workers do
+            self.stages.correlate.catch_up()
         self._caught_up = True
 
     def listeners(self) -> list[dict[str, Any]]:
@@ -373,7 +345,7 @@ class Service:
         return self._stop_signalled or self.stopping.is_set()
 
     def run(self) -> None:
-        """Consume until stopped, then drain and shut down."""
+        """Take and carry until stopped, then drain and shut down."""
         last_status = last_tick = time.monotonic()
         while not self._should_stop():
             if self._taking():
@@ -384,10 +356,7 @@ class Service:
                 self.stopping.wait(min(self.cfg.tick_every, max(0.0, self._retry_at - time.monotonic())))
             if self.outage_since is not None and time.monotonic() >= self._retry_at:
                 self._recover()
-            if self.sink is not None:
-                self._commit_delivered()
-            if self.journal is not None:  # the committed position saved within sync_every, idle or not
-                self.journal.commit(self.journal.committed)
+            self.stages.commit.settle()  # a sink's delivered messages; the journal's position saved
             if self._reload_signalled:
                 self._reload_signalled = False
                 self.reload.set()
@@ -405,16 +374,20 @@ class Service:
 
     def _taking(self) -> bool:
         """Whether to take more from the bus: not while the store is away or what was taken is held,
-        nor while a Kafka sink's producer holds its buffer's worth (the journal keeps the rest)."""
+        nor while the keep stage has no room (a sink's producer holds its buffer's worth)."""
         if self.outage_since is not None or self._held:
             return False
-        return self.sink is None or self.sink.has_room()
+        return self.stages.keep.has_room()
 
     def shutdown(self) -> None:
-        """Stop listening; store (or publish) what the bus holds for up to stop_timeout seconds;
-        what is left stays in the journal for the next start, and the log says how much."""
+        """Stop taking in; keep what the bus holds for up to stop_timeout seconds; what is left stays
+        in the journal (or in Kafka, uncommitted) for the next start, and the log says how much."""
         deadline = time.monotonic() + self.cfg.stop_timeout
-        self._close_collectors()
+        self.intake.halt()  # listeners closed; a Kafka source stops reading
+        for p in (self.poller, self.snmp_poller):
+            if p is not None:
+                p.stop()
+        self.collectors = []
         if self.journal is not None:
             self.journal.sync()
         if self.outage_since is not None:
@@ -424,10 +397,11 @@ class Service:
         self.tick()
         if self.notifier is not None:
             self.notifier.stop(timeout=5.0)  # what is handed over goes out, within the stop timeout
-        if self.sink is not None:
-            self.write_status()  # the last activity goes to Kafka before the producer closes
-            self.sink.close(timeout=max(1.0, deadline - time.monotonic()))
-            self._commit_delivered()
+        if not self.stages.keep.stores:
+            self.write_status()  # a sink's last activity goes to Kafka before its producer closes
+        self.stages.keep.close(timeout=max(1.0, deadline - time.monotonic()))
+        self.stages.commit.settle()
+        self.intake.close()  # a Kafka source commits what was stored and leaves its group
         self.write_status(stopped=True)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
@@ -449,9 +423,10 @@ class Service:
                 c.stop()
         self.collectors = []
 
-    # -- the pipeline ------------------------------------------------------------------------
+    # -- taking and carrying -----------------------------------------------------------------
     def _take(self, wait: float) -> list[Any]:
-        """The next batch (waiting up to `wait` s for it) and, without waiting, up to GROUP more behind it."""
+        """The next batch (waiting up to `wait` s for it) and, without waiting, up to GROUP more
+        behind it, or about GROUP_BYTES of them."""
         group: list[Any] = []
         size = 0
         batch = self.bus.consume(wait)
@@ -464,89 +439,47 @@ class Service:
         return group
 
     def handle_many(self, batches: list[Any]) -> None:
-        """Parse every batch, then store and hand over their events in one go.
-
-        Messages read from Kafka are acknowledged (their offsets committed) once stored; a
-        rebalance is handled after what came before it is stored.
-        """
-        events: list[Event] = []
-        quarantined: list[Quarantined] = []
-        activity: list[tuple[Any, list[Activity]]] = []
-        offsets: list[dict[int, int]] = []
-        c = self.counters
-        for batch in batches:
-            if isinstance(batch, Rebalance):
-                self._keep_acked(Item(events, quarantined, activity), offsets, None)
-                events, quarantined, activity, offsets = [], [], [], []
-                self.rebalance(batch)
-                batch.done.set()
-                continue
-            if isinstance(batch, Consumed):
-                offsets.append(batch.offsets)
-                if batch.batch is None:  # the events topic: parsed by the sink already
-                    for d in batch.decoded:
-                        events += self.store.stamp(d.events)  # arrival order here: the tie-break
-                        quarantined += d.quarantined
-                        if d.ingest is not None:
-                            activity.append((d.ingest, d.activity))
-                        if d.poll is not None:
-                            self._keep_poll(d.poll)
-                        c.add("events", len(d.events))
-                        c.add("quarantined", len(d.quarantined))
-                    quarantined += batch.bad
-                    c.add("quarantined", len(batch.bad))
-                    continue
-                batch = batch.batch
-            if isinstance(batch, PolledEvents):
-                batch = self._permitted(batch)
-                c.add("polled_events", len(batch.events))
-                events += self.store.stamp(batch.events)  # arrival order: the tie-break within a second
-                if batch.polled is not None:
-                    pair, unit, document = batch.polled
-                    self._keep_poll(Poll(pair, unit, dt.datetime.now(dt.UTC), batch.source, document))
-                continue
-            if self._read_through is None or batch.received_at > self._read_through:
-                self._read_through = batch.received_at
-            res = self.parser.parse(batch)
-            events += res.events
-            quarantined += res.quarantined
-            c.add("batches")
-            c.add("lines", res.lines)
-            c.add("events", len(res.events))
-            c.add("quarantined", len(res.quarantined))
-            c.add("ordinary", res.ordinary)
-            c.add("blank", res.blank)
-            c.add("other", res.other)
-        self._keep_acked(Item(events, quarantined, activity), offsets, self._mark())
-
-    def _permitted(self, batch: PolledEvents) -> PolledEvents:
-        """A trap's or poll's events, less those for a pair whose `senders:` do not list the sender
-        (refused and counted, as a syslog line from there is)."""
-        keep = []
-        for e in batch.events:
-            why = self.parser.refused_address(e.pair, batch.source, batch.transport)
-            if why is None:
-                keep.append(e)
+        """Parse what was taken into groups and carry each through the stages; a Kafka rebalance
+        is acted on after what came before it is kept."""
+        mark = self.bus.position if isinstance(self.bus, JournalBus) else None  # all taken up to here
+        for part in self.stages.parse.split(batches, mark):
+            if isinstance(part, Rebalance):
+                self._rebalance(part)
             else:
-                self.counters.reject(batch.transport, batch.source, why)
-        polled = batch.polled
-        if polled is not None and (why := self.parser.refused_address(polled[0], batch.source, batch.transport)):
-            self.counters.reject(batch.transport, batch.source, why)
-            polled = None
-        if len(keep) == len(batch.events) and polled is batch.polled:
-            return batch
-        return PolledEvents(tuple(keep), batch.source, batch.transport, polled)
+                self._carry(part)
+
+    def _carry(self, group: Group) -> None:
+        """A group through the stages (`Stages.carry`: the commit order); held, in order, while the
+        store is away or something before it is held."""
+        if self._held or (self.outage_since is not None and self.stages.keep.stores and not group.item.empty()):
+            self._held.append(Held(group))
+            return
+        try:
+            self.stages.carry(group, self._wall())
+        except StoreError as exc:
+            self._store_down(exc)
+            self._held.append(Held(group))
+
+    def _rebalance(self, change: Rebalance) -> None:
+        try:
+            if self.stages.partitions is not None:
+                self.stages.partitions.rebalance(change)
+        except StoreError as exc:  # each pair resumes from the store with its next event instead
+            self._store_down(exc)
+        finally:
+            change.done.set()
 
     def _watch_silence(self, now: dt.datetime) -> None:
-        """pair_silent, every CHECK_EVERY seconds (a Kafka sink leaves it to its workers)."""
+        """pair_silent, every CHECK_EVERY seconds (where this process correlates)."""
         from hamon.service.silent import CHECK_EVERY, SilenceWatch
 
-        if self.sink is not None or time.monotonic() - self._silence_checked < CHECK_EVERY:
+        correlate = self.stages.correlate
+        if correlate is None or time.monotonic() - self._silence_checked < CHECK_EVERY:
             return
         if self._wall() is not None:  # reading a backlog: what it holds is not stored yet
             return
         self._silence_checked = time.monotonic()
-        watch = SilenceWatch(self.store, self.inventory, owns=self._owns)
+        watch = SilenceWatch(self.store, self.inventory, owns=correlate.owns)
         try:
             changes = watch.check(now)
         except StoreError as exc:
@@ -554,142 +487,15 @@ class Service:
             return
         self._announce(changes)
 
-    def _owns(self, pair: str) -> bool:
-        """Whether this process correlates the pair (a worker: the pairs of its partitions)."""
-        return True
-
     def _announce(self, outs: list[Any]) -> None:
-        """Log each alert opened or resolved and hand them to the notifier."""
-        from hamon.model import AlertOpen, AlertResolve
-
-        for o in outs:  # one line per alert opened or resolved, for journalctl and kubectl logs
-            if isinstance(o, AlertOpen):
-                where = "".join(f" {x}" for x in (o.unit, f"group {o.group}" if o.group else None) if x)
-                log.info("alert opened: %s %s %s%s: %s (id %s)", o.severity, o.pair, o.kind, where, o.detail,
-                         o.alert_id[:8])  # fmt: skip
-            elif isinstance(o, AlertResolve):
-                log.info("alert resolved: id %s at %s", o.alert_id[:8], o.ended_at.isoformat())
-        if outs and self.notifier is not None:  # sent on the notifier's own thread: ingest goes on
-            self.notifier.submit(sorted({o.alert_id for o in outs if isinstance(o, AlertOpen | AlertResolve)}))
-
-    def _keep_poll(self, poll: Poll) -> None:
-        """A unit's last poll: published by a Kafka sink, stored otherwise (the next poll will do
-        if the store is away now)."""
-        if self.sink is not None:
-            self.sink.publish_poll(poll)
-            return
-        with contextlib.suppress(StoreError):
-            self.store.record_poll(poll.pair, poll.unit, poll.polled_at, poll.source, poll.document)
-
-    def rebalance(self, change: Rebalance) -> None:
-        """The Kafka group moved partitions (a worker acts on it; a raw consumer reads them all)."""
-
-    def _mark(self) -> int | None:
-        """The journal position up to which everything has been taken (None without a journal)."""
-        return self.bus.position if isinstance(self.bus, JournalBus) else None
-
-    def _keep_acked(self, item: Item, offsets: list[dict[int, int]], mark: int | None) -> None:
-        """The commit order, in one place (why nothing accepted is lost):
-
-        1. a collector appended the batch to the journal before it read on (before a datagram's
-           successor, before the next read of a TCP connection);
-        2. the group is parsed and stored (or published to Kafka) — on a store error it is held in
-           memory and nothing more is taken until the store is back;
-        3. only then is the group's journal position committed (a sink's: once the broker acked
-           every message of it) and a Kafka source's offsets acknowledged;
-        4. then its events are correlated and the alerts announced; what correlation decides is
-           re-derived from the store after a crash (each pair resumes from its checkpoint).
-
-        A crash between 2 and 3 stores the group again at the next start: events keep their ids,
-        so nothing is stored twice.
-        """
-        if self._keep(item):
-            self._ack(offsets)
-            self._commit(mark)
-        else:
-            self._held.append(Held(item, offsets, mark))
-
-    def _commit(self, mark: int | None) -> None:
-        if mark is None or not isinstance(self.bus, JournalBus):
-            return
-        if self.sink is not None:
-            self.sink.mark(mark)  # committed once every message published so far is delivered
-            self._commit_delivered()
-        else:
-            self.bus.commit(mark)
-
-    def _commit_delivered(self) -> None:
-        """A Kafka sink: commit the journal up to what the broker has acknowledged."""
-        if self.sink is not None and isinstance(self.bus, JournalBus) and (done := self.sink.delivered_mark()):
-            self.bus.commit(done)
-
-    def _ack(self, offsets: list[dict[int, int]]) -> None:
-        if self.source is not None:
-            for o in offsets:
-                self.source.ack(o)
-
-    def _keep(self, item: Item) -> bool:
-        """Store an item and hand its events to the correlator (True); while the store is away,
-        False (the caller holds it). A Kafka sink publishes it instead."""
-        if self.sink is not None:
-            self.sink.publish(item.events, item.quarantined)
-            return True
-        if not item.size() and not item.activity:
-            return True
-        if self.outage_since is not None or self._held:
-            return False
-        try:
-            fresh = self._store_all(item)
-        except StoreError as exc:
-            self._store_down(exc)
-            return False
-        self._submit(fresh)
-        return True
-
-    def _store_all(self, item: Item) -> list[Event]:
-        """Store an item; a group the store refuses for its values (not for being away) goes in an
-        event at a time, and each event it refuses is quarantined with the store's reason — one
-        hostile line never holds up the rest, nor is it retried forever as an outage would be."""
-        try:
-            return self._store(item)
-        except StoreRefused as exc:
-            log.error("the store refused a batch (%s): storing it an event at a time", exc)
-        fresh: list[Event] = []
-        refused: list[Quarantined] = []
-        for e in item.events:
-            try:
-                fresh += self._store(Item([e]))
-            except StoreRefused as exc:
-                text = e.text.encode("utf-8", "surrogateescape")
-                reason = f"refused by the store: {exc}"[:500]
-                refused.append(Quarantined(e.event_id, e.received_at, e.source, f"store:{e.source}", 0, reason,
-                                           text[:4096], len(text)))  # fmt: skip
-        self.counters.add("quarantined", len(refused))
-        self.counters.add("store_refused", len(refused))
-        self._store(Item([], item.quarantined + refused, item.activity))
-        return fresh
-
-    def _store(self, item: Item) -> list[Event]:
-        """Store an item; the events to correlate come back."""
-        if item.events:
-            self.counters.add("events_new", self.store.add_events(item.events))
-        self._store_rest(item)
-        return item.events
-
-    def _store_rest(self, item: Item) -> None:
-        if item.quarantined:
-            self.store.add_quarantined(item.quarantined)
-        now = dt.datetime.now(UTC)
-        for ingest, acts in item.activity:  # a sink's activity, read from Kafka
-            self.store.record_ingest(
-                ingest.ingest_id, "serve", ingest.name, ingest.started_at, now, ingest.counts, acts, accumulate=True
-            )
+        if self.stages.announce is not None:
+            self.stages.announce.announce(outs)
 
     def gauges(self) -> dict[str, float]:
         """What the service holds now: the journal's backlog, and how long the store has been away (0: it is up)."""
         down = 0.0 if self.outage_since is None else time.monotonic() - self.outage_since
         out = {
-            "held_events": float(sum(h.item.size() for h in self._held)),
+            "held_events": float(sum(h.group.item.size() for h in self._held)),
             "store_unavailable_seconds": round(down, 1),
         }
         if self.journal is not None:
@@ -713,19 +519,17 @@ class Service:
             log.error("store unavailable, received messages wait in %s: %s", where, exc)
 
     def _recover(self) -> None:
-        """Try the store again: catch up, store what is held in order, then take from the bus again
+        """Try the store again: catch up, carry what is held in order, then take from the bus again
         (the journal's backlog is read on in bounded groups beside live intake)."""
+        outs: list[Any] = []
         try:
             if not self._caught_up:
                 self._catch_up()
             while self._held:
-                h = self._held[0]
-                fresh = self._store_all(h.item)
+                self.stages.carry(self._held[0].group, self._wall())
                 self._held.pop(0)
-                self._ack(h.offsets)
-                self._commit(h.mark)
-                self._submit(fresh)
-            self.live.tick(everything=True, wall=self._wall())
+            if self.stages.correlate is not None:
+                outs = self.stages.correlate.tick(everything=True, wall=self._wall())
         except StoreError:
             self._backoff = min(self._backoff * 2, 30.0)  # tried again later, less often
             self._retry_at = time.monotonic() + self._backoff
@@ -734,32 +538,30 @@ class Service:
         backlog = f", {self.journal.held:,} bytes in the journal to store" if self.journal is not None else ""
         log.info("store back after %.1f s%s", time.monotonic() - self.outage_since, backlog)
         self.outage_since = None
+        self._announce(outs)
 
     def _wall(self) -> float | None:
         """The wall-clock time correlation runs at: while the journal holds a backlog, the receive
         time of the newest batch taken from it (so pairs' clocks and timers follow what was heard,
         as a replay does, instead of running ahead of the events still to read); live, None (now)."""
-        if self.journal is None or self._read_through is None:
+        read_through = self.stages.parse.read_through
+        if self.journal is None or read_through is None:
             return None
         caught_up = isinstance(self.bus, JournalBus) and self.bus.position >= self.journal.end
         if self.outage_since is None and not self._held and caught_up:
             return None
-        return self._read_through.timestamp()
-
-    def _submit(self, events: list[Event]) -> None:
-        if events:
-            self.live.submit(events, arrived=self._wall())
+        return read_through.timestamp()
 
     def tick(self, everything: bool = True) -> None:
         # Between events, each pair's event time moves on with the wall clock from its own newest
         # event, so timers (merge windows, grace periods) fire on a quiet pair too, whatever the
         # devices' clocks say, and no pair's clock moves another's.
-        if self.outage_since is not None or self.sink is not None:
+        if self.outage_since is not None or self.stages.correlate is None:
             # Timers wait for the store (what they decide is decided on the first tick after); a
             # Kafka sink has no timers: its workers correlate.
             return
         try:
-            outs = self.live.tick(everything=everything, wall=self._wall())
+            outs = self.stages.correlate.tick(everything=everything, wall=self._wall())
         except StoreError as exc:
             self._store_down(exc)
             return
@@ -821,7 +623,7 @@ class Service:
         listed = inv.names()
         parser.unlisted = {(s, p) for s, p in self.parser.unlisted if p not in listed}
         parser.activity = self.parser.activity  # counted under the old inventory, written with the next status
-        self.parser = parser
+        self.stages.parse.parser = parser
         self.live.inventory = inv
         if self.notifier is not None:  # runbooks and unit addresses in the words of notifications
             from hamon.notify.wording import Wording
@@ -865,29 +667,22 @@ class Service:
             "events": self.counters.totals["events"],
             "quarantined": self.counters.totals["quarantined"],
         }
-        if self.sink is not None:  # the workers store it, in order with the pairs' events
-            from hamon.bus.kafka import Ingest
-
-            self.sink.publish_activity(Ingest(self.ingest_id, self.name, self.started_at, counts), acts)
-        elif self.source is None or self.source.raw:  # a worker counts no lines of its own
-            try:
-                self.store.record_ingest(
-                    self.ingest_id, "serve", self.name, self.started_at, now, counts, acts, accumulate=True
-                )
-            except StoreError as exc:
-                self.parser.keep_activity(acts)  # written with the next status, when the store is back
-                self._store_down(exc)
+        try:  # stored, or a sink's published for its workers to store in order with the pairs' events
+            self.stages.keep.report(Ingest(self.ingest_id, self.name, self.started_at, counts), acts, now)
+        except StoreError as exc:
+            self.parser.keep_activity(acts)  # written with the next status, when the store is back
+            self._store_down(exc)
         snap = self.counters.snapshot()
         snap["rates"] = rates
         snap["bus_depth"] = self.bus.depth()
-        if self.sink is not None:
-            snap["kafka"] = {"bus": str(self.kafka), "topic": self.sink.topic, **self.sink.state()}
-        if self.source is not None:
-            snap["kafka"] = {"bus": str(self.source.broker), **self.source.status()}
+        snap["stages"] = self.stages.names()
+        for kafka in (self.stages.keep.status(), self.intake.status()):
+            if kafka is not None:
+                snap["kafka"] = kafka
         snap["stopped"] = stopped
         snap["status_every"] = self.cfg.status_every
         snap["intake"] = {
-            "held_events": sum(h.item.size() for h in self._held),
+            "held_events": sum(h.group.item.size() for h in self._held),
             "store_unavailable_s": None
             if self.outage_since is None
             else round(time.monotonic() - self.outage_since, 1),
