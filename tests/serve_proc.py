@@ -56,11 +56,19 @@ class ServeProcess:
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def term(self, timeout: float = 20.0) -> tuple[int, float]:
-        """SIGTERM: the exit code and how long the stop took."""
+    def term(self, timeout: float = 30.0) -> tuple[int, float]:
+        """SIGTERM: the exit code and how long the stop took. A serve that does not stop in time is
+        asked for its threads' stacks (SIGUSR1), and the failure carries its log."""
         t0 = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=timeout)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            raise AssertionError(
+                f"serve did not stop {timeout:g} s after SIGTERM; its log:\n{self.text()[-20000:]}"
+            ) from None
         return rc, time.monotonic() - t0
 
     def kill(self) -> None:

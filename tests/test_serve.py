@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from helpers import require, wait_for
+from serve_proc import free_port
 
 from hamon.cli import main
 from hamon.collectors.syslog_tcp import StreamFramer
@@ -544,6 +545,41 @@ def test_a_burst_of_stop_and_reload_signals_never_deadlocks_the_service(sqlite_u
             assert proc.wait(30) == 0, f"attempt {attempt}"
         finally:
             proc.kill()
+
+
+def test_sigusr1_writes_every_threads_stack_and_the_service_goes_on(sqlite_url: str, tmp_path: Path) -> None:
+    """For a serve that does not stop when asked: SIGUSR1 shows where each thread is, and changes
+    nothing — it still takes lines, and SIGTERM still says it is stopping and exits 0."""
+    log = tmp_path / "serve.log"
+    port = free_port()
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hamon", "--db", sqlite_url, "serve", "--syslog-tcp", f"127.0.0.1:{port}"],
+            stderr=err,
+        )
+    try:
+        assert wait_for(lambda: "listening:" in log.read_text(), timeout=30)
+        proc.send_signal(signal.SIGUSR1)
+        assert wait_for(lambda: "Current thread" in log.read_text(), timeout=10)
+        said = log.read_text()
+        assert 'File "' in said and "serve.py" in said and "in run" in said  # the main loop's frame
+        assert proc.poll() is None
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"<166>%ASA-1-105008: (Primary) Testing Interface after-usr1\n")
+
+        def stored() -> bool:
+            store = Store(sqlite_url, migrate=False)
+            try:
+                return any("after-usr1" in e.text for e in store.events())
+            finally:
+                store.close()
+
+        assert wait_for(stored, timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert "stopping: storing what was taken in for up to 10 s" in log.read_text()
+    finally:
+        proc.kill()
 
 
 def test_status_says_what_the_journal_holds_and_when_it_refuses(sqlite_url: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import faulthandler
 import logging
 import os
 import signal
@@ -334,6 +335,8 @@ class Service:
         signal.signal(signal.SIGTERM, self._signalled)
         signal.signal(signal.SIGINT, self._signalled)
         signal.signal(signal.SIGHUP, self._signalled)
+        # SIGUSR1: every thread's stack to stderr, for a service that does not stop when asked.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     def _signalled(self, signum: int, _frame: Any) -> None:
         if signum == signal.SIGHUP:
@@ -383,6 +386,7 @@ class Service:
         """Stop taking in; keep what the bus holds for up to stop_timeout seconds; what is left stays
         in the journal (or in Kafka, uncommitted) for the next start, and the log says how much."""
         deadline = time.monotonic() + self.cfg.stop_timeout
+        log.info("stopping: storing what was taken in for up to %s s", f"{self.cfg.stop_timeout:g}")
         self.intake.halt()  # listeners closed; a Kafka source stops reading
         for p in (self.poller, self.snmp_poller):
             if p is not None:
