@@ -5,6 +5,7 @@ their journal: offsets are committed once stored)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,26 @@ from hamon.bus import Bus, Collector
 from hamon.bus.counters import Counters
 from hamon.bus.kafka import KafkaAddress
 from hamon.errors import ConfigError
+
+
+def snmp_user(spec: dict[str, str]) -> Any:
+    """An SNMPv3 user from `{name, engine_id, auth?, priv?, auth_key?, priv_key?}`; keys missing there
+    come from HAMON_SNMP_AUTH_KEY_<NAME> and HAMON_SNMP_PRIV_KEY_<NAME> (never logged or stored)."""
+    from hamon.collectors import snmp_trap as snmp
+
+    unknown = set(spec) - {"name", "engine_id", "auth", "priv", "auth_key", "priv_key"}
+    if unknown or "name" not in spec or "engine_id" not in spec:
+        raise ConfigError(f"SNMPv3 user needs name and engine_id (and auth, priv); not {sorted(unknown)}")
+    env = "".join(ch if ch.isalnum() else "_" for ch in spec["name"]).upper()
+    auth_key = spec.get("auth_key") or os.environ.get(f"HAMON_SNMP_AUTH_KEY_{env}")
+    priv_key = spec.get("priv_key") or os.environ.get(f"HAMON_SNMP_PRIV_KEY_{env}")
+    if spec.get("auth") and not auth_key:
+        raise ConfigError(f"SNMPv3 user {spec['name']}: no authentication key (set HAMON_SNMP_AUTH_KEY_{env})")
+    if spec.get("priv") and not priv_key:
+        raise ConfigError(f"SNMPv3 user {spec['name']}: no privacy key (set HAMON_SNMP_PRIV_KEY_{env})")
+    if spec.get("priv") and not spec.get("auth"):
+        raise ConfigError(f"SNMPv3 user {spec['name']}: privacy needs authentication")
+    return snmp.V3User(spec["name"], spec["engine_id"], spec.get("auth"), auth_key, spec.get("priv"), priv_key)
 
 
 def address(value: str) -> tuple[str, int]:
@@ -62,7 +83,6 @@ class Listeners:
                     )
             if cfg.snmp_trap:
                 from hamon.collectors import snmp_trap as snmp
-                from hamon.service.serve import snmp_user
 
                 users = [snmp_user(u) for u in cfg.snmp_users]
                 for a in cfg.snmp_trap:

@@ -43,29 +43,10 @@ from hamon.store import Store
 UTC = dt.UTC
 
 
-def snmp_user(spec: dict[str, str]) -> Any:
-    """An SNMPv3 user from `{name, engine_id, auth?, priv?, auth_key?, priv_key?}`; keys missing there
-    come from HAMON_SNMP_AUTH_KEY_<NAME> and HAMON_SNMP_PRIV_KEY_<NAME> (never logged or stored)."""
-    from hamon.collectors import snmp_trap as snmp
-
-    unknown = set(spec) - {"name", "engine_id", "auth", "priv", "auth_key", "priv_key"}
-    if unknown or "name" not in spec or "engine_id" not in spec:
-        raise ConfigError(f"SNMPv3 user needs name and engine_id (and auth, priv); not {sorted(unknown)}")
-    env = "".join(ch if ch.isalnum() else "_" for ch in spec["name"]).upper()
-    auth_key = spec.get("auth_key") or os.environ.get(f"HAMON_SNMP_AUTH_KEY_{env}")
-    priv_key = spec.get("priv_key") or os.environ.get(f"HAMON_SNMP_PRIV_KEY_{env}")
-    if spec.get("auth") and not auth_key:
-        raise ConfigError(f"SNMPv3 user {spec['name']}: no authentication key (set HAMON_SNMP_AUTH_KEY_{env})")
-    if spec.get("priv") and not priv_key:
-        raise ConfigError(f"SNMPv3 user {spec['name']}: no privacy key (set HAMON_SNMP_PRIV_KEY_{env})")
-    if spec.get("priv") and not spec.get("auth"):
-        raise ConfigError(f"SNMPv3 user {spec['name']}: privacy needs authentication")
-    return snmp.V3User(spec["name"], spec["engine_id"], spec.get("auth"), auth_key, spec.get("priv"), priv_key)
-
-
 log = logging.getLogger("hamon.serve")
 GROUP = 256  # batches taken off the bus at once
 GROUP_BYTES = 4 << 20  # or about this many bytes of them, whichever comes first
+STOP_GROUP_BYTES = 256 << 10  # while stopping: small groups, so the last one ends near stop_timeout
 
 
 def snmp_poll_env() -> dict[str, str]:
@@ -396,7 +377,7 @@ class Service:
             self.journal.sync()
         if self.outage_since is not None:
             self._recover()  # one more try: a store back by now takes what is held
-        while time.monotonic() < deadline and self._taking() and (group := self._take(0.0)):
+        while time.monotonic() < deadline and self._taking() and (group := self._take(0.0, STOP_GROUP_BYTES)):
             self.handle_many(group)
         self.tick()
         if self.notifier is not None:
@@ -428,16 +409,16 @@ class Service:
         self.collectors = []
 
     # -- taking and carrying -----------------------------------------------------------------
-    def _take(self, wait: float) -> list[Any]:
+    def _take(self, wait: float, most: int = GROUP_BYTES) -> list[Any]:
         """The next batch (waiting up to `wait` s for it) and, without waiting, up to GROUP more
-        behind it, or about GROUP_BYTES of them."""
+        behind it, or about `most` bytes of them."""
         group: list[Any] = []
         size = 0
         batch = self.bus.consume(wait)
         while batch is not None:
             group.append(batch)
             size += len(batch.data) if isinstance(batch, RawBatch) else 0
-            if len(group) > GROUP or size >= GROUP_BYTES:
+            if len(group) > GROUP or size >= most:
                 break
             batch = self.bus.consume(0.0)
         return group
