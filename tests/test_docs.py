@@ -85,7 +85,8 @@ def test_the_sample_timeline_and_the_readme_pictures_are_current(tmp_path: Path)
     # time, the primary rejoins, syncs its configuration and stays standby
     transitions = [e["text"] for e in edge["entries"] if e["type"] == "transition"]
     assert transitions == [
-        "primary: unknown → failed (peer_unreachable)",
+        "primary: unknown → active (its mate took over: HELLO not heard from mate)",
+        "primary: active → failed (peer_unreachable)",
         "secondary: unknown → active (peer_unreachable)",
         "primary: failed → standby (startup)",
         "primary: standby → syncing (config_sync)",

@@ -11,6 +11,7 @@ Monitoring; Interface Monitoring). A unit's role comes from the strongest recent
 | the unit's own words: `Switching to ACTIVE/STANDBY/FAILED`, `Switching to OK`, its sync messages (`Send to mate`/`(ACT)` = active; `Receiving from mate` = syncing; `(STB)` = standby), its own `show failover` "This host" | that role, at once; no peer's claim of the same moment or older overrides it |
 | a poll or trap about the unit (the peer's `show failover` "Other host" while the two are in contact) | that role |
 | the joining unit's `Switching to STANDBY - Detected an Active mate`, the receiving unit's `Receiving from mate`/`(STB)` | its peer is active (when nothing stronger said otherwise) |
+| a unit's takeover for any cause but startup | its mate was the active unit, whatever was heard of the mate before (a unit takes over only from an active mate) |
 | the peer's takeover on a failure cause (`HELLO not heard from mate`, interface check, module) | the old active failed (Tables 3/4: "Mark active as failed") — unless it said otherwise itself, or it showed signs of life without standing down: then it is still active and both are (split-brain) |
 | the peer's takeover on a non-failure cause (manual, preempt, the other unit asked) | the old active is standby |
 | the old active's own stand-down (`Switching to STANDBY/FAILED`) while it was known active and its peer was not | its peer took over (an implied takeover: only the active unit logs unless `logging standby` is set) |
@@ -230,6 +231,10 @@ class PairMachine:
         health.role_changed(self, out, scope, unit, role, t, ev, str(cause))
         if role != "active":
             self._clear_split(out, scope, t, ev)
+        elif self.s.role(scope, other(unit)) == "active":
+            # Both active, in whatever order and by whatever evidence: checked after the grace
+            # (a takeover's old active is settled by then: failed, standby, or still active).
+            self._start_split(scope, t, ev)
 
     def _unit_of(self, e: Event) -> str | None:
         """The unit that logged a message: its tag, else the role its sender address speaks for."""
@@ -290,6 +295,17 @@ class PairMachine:
                 if peer_role == "active":
                     self._start_split(scope, t, (e.event_id,))
                 continue
+            if (
+                cause != Cause.STARTUP
+                and peer_role in ("unknown", "standby")
+                and self.s.role(scope, unit) != "active"
+                and self.claimed_since(scope, peer, t - self.timing.merge_window) is None
+            ):
+                # A unit takes over only from an active mate: its takeover makes the mate the old
+                # active, whatever hamon heard (or never heard) of the mate before.
+                words = f"its mate took over: {e.cause_text}" if e.cause_text else "its mate took over"
+                self.set_role(out, scope, peer, "active", t, None, Cause.UNKNOWN, words, (e.event_id,))
+                peer_role = "active"
             self.set_role(out, scope, unit, "active", t, e, cause)
             previous = peer if peer_role in ("active", "unknown") or cause != Cause.STARTUP else None
             self._add_to_draft(out, scope, unit, previous, t, e, takeover=True)

@@ -120,11 +120,13 @@ def build(
             Entry(e.at, "event", f"{e.msg_id} {e.text}", e.unit.value if e.unit else None, e.group, e.event_id)
         )
     for n, t in enumerate(trs):  # trs is in the order the states followed each other
+        # A role with no cause of its own says why hamon holds it ("its mate took over: …").
+        why = t.get("cause_text") if t["cause"] == "unknown" and t.get("cause_text") else t["cause"]
         entries.append(
             Entry(
                 parse_at(t["at"]),
                 "transition",
-                f"{t['unit']}: {t['from']} → {t['to']} ({t['cause']})",
+                f"{t['unit']}: {t['from']} → {t['to']} ({why})",
                 t["unit"],
                 t["group"],
                 f"{n:08d}",

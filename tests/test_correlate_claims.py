@@ -1,0 +1,69 @@
+"""Both units claiming active, in any order and timing, and a role implied by the mate's words
+(failover chapter: "the standby unit switches to active mode and classifies the other unit as
+failed"; Scenario 1: "both ASAs become active")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scenario import P, S, Scenario, U, iso, play
+
+LOST = "Lost Failover communications with mate on interface outside"
+HELLO = "Switching to ACTIVE - HELLO not heard from mate."
+
+
+def splits(s: Scenario) -> list[tuple[str, str | None]]:
+    return [(a["started_at"], a["ended_at"]) for a in s.alerts() if a["kind"] == "split_brain"]
+
+
+def test_the_old_active_never_heard_saying_its_role_keeps_talking_after_the_takeover(tmp_path: Path) -> None:
+    s = play(
+        tmp_path,
+        [
+            U(0, 411001, "Line protocol on Interface inside, changed state to up", 4),
+            P(20, 105008, "Testing Interface outside"),
+            S(115, 104001, HELLO),
+            P(116, 105005, LOST),
+            P(180, 105005, LOST),
+            P(300, 105005, LOST),
+            S(400, 104002, "Switching to STANDBY - Detected an Active mate"),
+        ],
+    )
+    assert splits(s) == [(iso(115), iso(400))]
+    assert "unit_failed" not in s.kinds()
+
+
+def test_both_units_switching_to_active_for_lost_hellos_in_one_second(tmp_path: Path) -> None:
+    s = play(tmp_path, [P(115, 104001, HELLO), S(115, 104001, HELLO)])
+    assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
+    assert splits(s) == [(iso(115), None)]
+
+
+def test_both_units_switching_to_active_for_lost_hellos_in_one_second_after_a_steady_state(tmp_path: Path) -> None:
+    s = play(
+        tmp_path,
+        [
+            P(0, 104001, "Switching to ACTIVE - Set by the config command."),
+            S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+            S(115, 104001, HELLO),
+            P(115, 104001, HELLO),
+        ],
+    )
+    assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
+    assert splits(s) == [(iso(115), None)]
+
+
+def test_a_takeover_two_seconds_after_the_first_lost_hello_while_the_old_active_keeps_logging(tmp_path: Path) -> None:
+    s = play(
+        tmp_path,
+        [
+            P(0, 104001, "Switching to ACTIVE - Set by the config command."),
+            S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+            P(113, 105005, LOST),
+            S(115, 104001, HELLO),
+            P(140, 105005, LOST),
+            P(200, 105005, LOST),
+        ],
+    )
+    assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
+    assert splits(s) == [(iso(115), None)]
