@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -75,6 +76,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"skipped under CI, which must run every test: {reason}"
+
+
+def _hamon_children() -> list[int]:
+    """This process's children that run hamon (`python -m hamon …`)."""
+    me, found = str(os.getpid()), []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = (d / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        if ppid == me and b"hamon" in argv and b"-m" in argv:
+            found.append(int(d.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_hamon_left_running() -> Iterator[None]:
+    """A test that fails half way may leave its `serve` or `worker` running: it would load the
+    machine under every later test. Killed after each test, with a warning that names it."""
+    yield
+    import signal
+    import warnings
+
+    for pid in _hamon_children():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        warnings.warn(f"a hamon process (pid {pid}) outlived its test: killed", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

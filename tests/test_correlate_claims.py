@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenario import P, S, Scenario, U, iso, play
+import pytest
+from scenario import Line, P, S, Scenario, U, iso, play
 
 LOST = "Lost Failover communications with mate on interface outside"
 HELLO = "Switching to ACTIVE - HELLO not heard from mate."
@@ -33,22 +34,19 @@ def test_the_old_active_never_heard_saying_its_role_keeps_talking_after_the_take
     assert "unit_failed" not in s.kinds()
 
 
-def test_both_units_switching_to_active_for_lost_hellos_in_one_second(tmp_path: Path) -> None:
-    s = play(tmp_path, [P(115, 104001, HELLO), S(115, 104001, HELLO)])
-    assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
-    assert splits(s) == [(iso(115), None)]
+STEADY = [
+    P(0, 104001, "Switching to ACTIVE - Set by the config command."),
+    S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+]
 
 
-def test_both_units_switching_to_active_for_lost_hellos_in_one_second_after_a_steady_state(tmp_path: Path) -> None:
-    s = play(
-        tmp_path,
-        [
-            P(0, 104001, "Switching to ACTIVE - Set by the config command."),
-            S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
-            S(115, 104001, HELLO),
-            P(115, 104001, HELLO),
-        ],
-    )
+@pytest.mark.parametrize("before", [[], STEADY], ids=["roles-never-heard", "after-a-steady-state"])
+@pytest.mark.parametrize("first", ["primary", "secondary"])
+def test_both_units_switching_to_active_for_lost_hellos_in_one_second(
+    tmp_path: Path, before: list[Line], first: str
+) -> None:
+    claims = [P(115, 104001, HELLO), S(115, 104001, HELLO)]
+    s = play(tmp_path, before + (claims if first == "primary" else claims[::-1]))
     assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
     assert splits(s) == [(iso(115), None)]
 
@@ -56,9 +54,8 @@ def test_both_units_switching_to_active_for_lost_hellos_in_one_second_after_a_st
 def test_a_takeover_two_seconds_after_the_first_lost_hello_while_the_old_active_keeps_logging(tmp_path: Path) -> None:
     s = play(
         tmp_path,
-        [
-            P(0, 104001, "Switching to ACTIVE - Set by the config command."),
-            S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+        STEADY
+        + [
             P(113, 105005, LOST),
             S(115, 104001, HELLO),
             P(140, 105005, LOST),

@@ -168,7 +168,11 @@ def worker(tmp: Path, kafka: str, prefix: str, db: str, name: str, *extra: str) 
         name,
         *extra,
     )
-    p.wait_line("partitions", timeout=60)
+    try:
+        p.wait_line("partitions", timeout=60)
+    except AssertionError:
+        p.kill9()
+        raise
     return p
 
 
