@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import wait_for
@@ -228,3 +229,56 @@ def test_events_and_alerts_follow_a_live_store_as_tail_f_does(sqlite_url: str) -
         for p in procs:
             assert p.wait(10) == 0
         svc.stop()
+
+
+def test_a_unit_falling_silent_is_timed_live_as_a_replay_times_it(sqlite_url: str, tmp_path: Path) -> None:
+    """The pair is known (its machine made) before its active unit goes quiet: when the standby
+    takes over, serve times the detection from the last second the pair was heard — the lines
+    that arrived since, not the store's activity of when the pair was first seen — and a replay
+    of the same lines says the same."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = [
+        _line("fw-q", now - dt.timedelta(seconds=ago), f"%ASA-1-{text}")
+        for ago, text in (
+            (120, "104001: (Primary) Switching to ACTIVE - No Active unit found."),
+            (100, "104002: (Secondary) Switching to STANDBY - Detected an Active mate"),
+        )
+    ]
+    busy = [
+        _line(
+            "fw-q",
+            now - dt.timedelta(seconds=s),
+            f"%ASA-6-302013: Built inbound TCP connection {s} for outside:198.51.100.{s}/4000{s} (198.51.100.{s}/4000{s}) to inside:10.1.1.{s}/443 (10.1.1.{s}/443)",
+        )
+        for s in range(60, 15, -1)
+    ]
+    takeover = [_line("fw-q", now, "%ASA-1-104001: (Secondary) Switching to ACTIVE - HELLO not heard from mate.")]
+    r = Running(sqlite_url, syslog_tcp=["127.0.0.1:0"])
+    try:
+        with socket.create_connection(("127.0.0.1", r.port("tcp"))) as c:
+            c.sendall("".join(f"{ln}\n" for ln in start).encode())
+            wait_for(lambda: outputs.pair_list(r.store, "fw-q"), timeout=10)
+            time.sleep(1.0)  # a status write: the store's activity of the pair is from before it went busy
+            c.sendall("".join(f"{ln}\n" for ln in busy + takeover).encode())
+            live = wait_for(
+                lambda: [f for f in outputs.failover_list(r.store, pair="fw-q") if f["new_active"] == "secondary"],
+                timeout=10,
+            )
+    finally:
+        r.stop()
+    assert (live[0]["cause"], live[0]["detection_s"]) == ("peer_unreachable", 16.0)
+    capture = tmp_path / "q.log"
+    capture.write_text("".join(f"{ln}\n" for ln in start + busy + takeover))
+    replay_db = f"sqlite:///{tmp_path / 'replay.db'}"
+    from click.testing import CliRunner
+
+    from hamon.cli import main
+    from hamon.store import Store
+
+    assert CliRunner().invoke(main, ["--db", replay_db, "replay", str(capture), "--no-progress"]).exit_code == 0
+    replayed = Store(replay_db)
+    try:
+        (fo,) = [f for f in outputs.failover_list(replayed, pair="fw-q") if f["new_active"] == "secondary"]
+    finally:
+        replayed.close()
+    assert fo["detection_s"] == live[0]["detection_s"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -154,6 +154,7 @@ def resume_pair(
     finish: bool,
     observer: Observer | None = None,
     wall: float | None = None,
+    prepare: Callable[[PairMachine], None] | None = None,
 ) -> tuple[PairMachine, list[Output], int]:
     """Re-run a pair from its newest checkpoint before `earliest` over its stored events, and store
     what it decides (the live correlator's way; `correlate` reads and writes in chunks).
@@ -165,6 +166,8 @@ def resume_pair(
     events = [e for chunk in store.pair_events(cfg.name, after=since) for e in chunk]
     traffic = Traffic(store.traffic(cfg.name, since=since)) if events else Traffic()
     machine = PairMachine(cfg, state, traffic=traffic)
+    if prepare is not None:  # the live correlator adds what it heard and the store does not hold yet
+        prepare(machine)
     outs, cks = run(machine, events, since.timestamp() if since else None, observer)
     if finish:
         outs += end_of_input(machine, time.time() if wall is None else wall)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from hamon.correlate.engine import checkpoint, end_of_input, resume_pair, snapshot
 from hamon.correlate.machine import PairMachine
 from hamon.correlate.state import PairState
-from hamon.correlate.traffic import Traffic
+from hamon.correlate.traffic import HOUR, Traffic
 from hamon.errors import StoreError
-from hamon.model import AlertOpen, Event, Failover, Output
+from hamon.model import Activity, AlertOpen, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
 from hamon.store import outputs as store_outputs
 from hamon.store.db import Store
@@ -89,6 +89,9 @@ class LiveCorrelator:
         # stored pair was resumed (catch_up, or a worker given its partitions), a pair seen for the
         # first time starts from nothing, without reading the store for it.
         self.resumable: set[str] | None = None
+        # Per pair with events waiting but no machine yet: when its senders were heard (merged
+        # into the machine's traffic as it is made).
+        self.heard_new: dict[str, dict[str, dict[float, int]]] = {}
         self.counts = LiveCounts()
 
     def config(self, pair: str) -> PairConfig:
@@ -140,6 +143,7 @@ class LiveCorrelator:
             if self.resumable is not None:
                 self.resumable.add(pair)
             for table in (
+                self.heard_new,
                 self.machines,
                 self.buffers,
                 self.last_key,
@@ -153,12 +157,45 @@ class LiveCorrelator:
                 table.pop(pair, None)
             self.restated.discard(pair)
 
+    def heard(self, acts: Iterable[Activity]) -> None:
+        """When senders were heard, as the parser counts it (each sender's seconds of an hour).
+
+        A replay's machine reads it from the store; live, the service writes it to the store only
+        with its status, so each pair's machine learns it here as the lines arrive — a unit falling
+        silent before a takeover is timed the same live as replayed. Hours older than two before
+        a sender's newest are let go (the silence rules look back minutes).
+        """
+        for a in acts:
+            machine = self.machines.get(a.pair)
+            if machine is not None:
+                senders = machine.traffic.heard
+            elif a.pair in self.buffers:
+                senders = self.heard_new.setdefault(a.pair, {})
+            else:
+                continue  # no events of it waiting: its machine, when made, reads the store
+            _add_heard(senders, a.source, a.hour.timestamp(), int.from_bytes(a.seconds or b"", "little"))
+
+    def _adopt_heard(self, pair: str, machine: PairMachine, before: Traffic | None = None) -> None:
+        """What was heard and is not stored yet joins a pair's new machine (and its old one's)."""
+        for senders in (before.heard if before is not None else {}, self.heard_new.pop(pair, {})):
+            for source, hours in senders.items():
+                for hour, mask in hours.items():
+                    _add_heard(machine.traffic.heard, source, hour, mask)
+
     def _resume(self, pair: str, before: float | None) -> list[Output]:
         earliest = None if before is None else dt.datetime.fromtimestamp(before, UTC)
         self.rewinds.pop(pair, None)
         self.recent.pop(pair, None)
         self.last_key.pop(pair, None)
-        machine, outs, _ = resume_pair(self.store, self.config(pair), earliest, finish=False, observer=self)
+        old = self.machines.get(pair)
+        machine, outs, _ = resume_pair(
+            self.store,
+            self.config(pair),
+            earliest,
+            finish=False,
+            observer=self,
+            prepare=lambda m: self._adopt_heard(pair, m, old.traffic if old is not None else None),
+        )
         self.machines[pair] = machine
         if earliest is not None and pair not in self.last_key and machine.s.last_t is not None:
             # Resumed from a checkpoint with no event after it: anything at its time or before is late.
@@ -280,6 +317,7 @@ class LiveCorrelator:
                 # New since every stored pair was resumed: nothing of it is stored but the events
                 # waiting here (which it applies like any other) and its senders' activity.
                 machine = self.machines[pair] = PairMachine(self.config(pair), traffic=Traffic(heard.get(pair)))
+                self._adopt_heard(pair, machine)
                 self.last_checkpoint[pair] = None
             elif machine is None:
                 # A pair not in memory (new, or pruned while idle): it resumes from its newest
@@ -395,3 +433,11 @@ class LiveCorrelator:
 
 def _key(e: Event) -> Key:
     return (e.at.timestamp(), e.seq, e.event_id)
+
+
+def _add_heard(senders: dict[str, dict[float, int]], source: str, hour: float, mask: int) -> None:
+    hours = senders.setdefault(source, {})
+    if hour not in hours:
+        for old in [h for h in hours if h < hour - 2 * HOUR]:
+            del hours[old]
+    hours[hour] = hours.get(hour, 0) | mask

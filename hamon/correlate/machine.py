@@ -103,7 +103,9 @@ class PairMachine:
             self._become_active_active()
         unit = self._unit_of(e)
         polled = e.source.startswith(("ssh:", "snmp-poll:"))
-        if e.unit is not None and not polled:  # polls have no address
+        if e.unit is not None and not polled and e.kind not in TAKEOVER_KINDS and e.kind not in LEAVE_KINDS:
+            # polls have no address; a role change is said as the unit's address changes with it
+            # (the new active takes over the active address): neither tells which role an address has
             self._learn_source(e)
         kind = e.kind
         if kind in TAKEOVER_KINDS and unit:

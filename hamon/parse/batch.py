@@ -156,6 +156,7 @@ class BatchParser:
         self._line_base = 0  # lines of this stream before the current batch
         self._scan = _c_scan if _c_scan is not None and not pure_python else scan_py
         self.activity: dict[tuple[str, dt.datetime], Activity] = {}
+        self._heard: dict[tuple[str, dt.datetime], Activity] = {}  # counted since `take_heard`
         # Live input: senders of pairs the inventory does not list (a host name is a pair of its
         # own) are tracked up to max_unlisted; beyond, their failover lines are quarantined and
         # their lines counted under one sender, so invented host names cost no memory.
@@ -201,6 +202,13 @@ class BatchParser:
                 a.seconds or bytes(SECOND_BYTES), "little"
             )
             now.seconds = bits.to_bytes(SECOND_BYTES, "little")
+
+    def take_heard(self) -> list[Activity]:
+        """The senders (and hours) lines were counted for since the last call: what the live
+        correlator learns of when each unit was heard, as the lines are parsed."""
+        out = list(self._heard.values())
+        self._heard = {}
+        return out
 
     def drain_activity(self) -> list[Activity]:
         """The activity counted so far, and forget it."""
@@ -482,6 +490,7 @@ class BatchParser:
         if act is None:
             act = self.activity[key] = Activity(origin.source, origin.pair, origin.hour)
         act.lines += n
+        self._heard[key] = act
         if bits:  # the seconds of the hour the key's lines were heard in
             act.seconds = (int.from_bytes(act.seconds, "little") | int.from_bytes(bits, "little")).to_bytes(
                 SECOND_BYTES, "little"

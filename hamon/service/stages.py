@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ class Item:
     events: list[Event]
     quarantined: list[Quarantined] = field(default_factory=list)
     activity: list[tuple[Any, list[Activity]]] = field(default_factory=list)
+    heard: list[Activity] = field(default_factory=list)  # when senders were heard, for the correlator
 
     def size(self) -> int:
         return len(self.events) + len(self.quarantined)
@@ -86,7 +87,7 @@ class Parse:
         offsets: list[dict[int, int]] = []
         for batch in batches:
             if isinstance(batch, Rebalance):
-                out.append(Group(Item(events, quarantined, activity), offsets))
+                out.append(Group(Item(events, quarantined, activity, self._heard(activity)), offsets))
                 out.append(batch)
                 events, quarantined, activity, offsets = [], [], [], []
                 continue
@@ -126,8 +127,12 @@ class Parse:
             c.add("ordinary", res.ordinary)
             c.add("blank", res.blank)
             c.add("other", res.other)
-        out.append(Group(Item(events, quarantined, activity), offsets, mark))
+        out.append(Group(Item(events, quarantined, activity, self._heard(activity)), offsets, mark))
         return out
+
+    def _heard(self, activity: list[tuple[Any, list[Activity]]]) -> list[Activity]:
+        """When senders were heard: by the lines parsed here, and by a sink's count (a worker)."""
+        return self.parser.take_heard() + [a for _, acts in activity for a in acts]
 
     def permitted(self, batch: PolledEvents) -> PolledEvents:
         """A trap's or poll's events, less those for a pair whose `senders:` do not list the sender
@@ -358,12 +363,14 @@ class Correlate:
         if self.resume_all:
             self.live.catch_up()
 
-    def submit(self, events: list[Event], wall: float | None) -> None:
+    def submit(self, events: list[Event], wall: float | None, heard: Sequence[Activity] = ()) -> None:
         # Only pairs owned now: a partition handed on while its events were held (the store away)
         # is the new owner's, which resumes it from the store.
         mine = [e for e in events if self.owns(e.pair)]
         if mine:
             self.live.submit(mine, arrived=wall)
+        if heard:
+            self.live.heard(a for a in heard if self.owns(a.pair))
 
     def tick(self, *, everything: bool, wall: float | None) -> list[Output]:
         return self.live.tick(everything=everything, wall=wall)
@@ -463,7 +470,7 @@ class Stages:
         fresh = self.keep.keep(group.item)  # 2
         self.commit.commit(group)  # 3
         if self.correlate is not None:  # 4
-            self.correlate.submit(fresh, wall)
+            self.correlate.submit(fresh, wall, group.item.heard)
 
 
 def serve_stages(

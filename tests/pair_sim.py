@@ -1,0 +1,351 @@
+"""An ASA Active/Standby pair, simulated from the failover chapter, with the ground truth.
+
+The simulator drives two units (primary, secondary) through random operations whose outcome the
+chapter fixes, writes what each unit would log — the real message texts (`tests/fixtures/messages`,
+CATALOG.md) — and records what hamon must reconstruct from those lines alone:
+
+- startup (Active Unit Determination at Startup): the first unit to boot finds no active unit and
+  becomes active, the second detects an active mate, becomes standby and receives the
+  configuration; or, with the failover link down at startup, both become active (Table 3: "Failover
+  link failed at startup — Become active", a split-brain) until one detects the other;
+- the active unit loses power (Table 3: the standby becomes active and marks the active failed,
+  after the unit hold time — Table 2, 15 s by default — without hellos);
+- the standby unit loses power (Table 3: no failover, the active marks the standby failed);
+- a failed unit powers on again (Table 3: "Formerly active unit recovers — Become standby");
+- `failover active` on the standby and `no failover active` on the active (manual, at once);
+- an interface failure on the active unit at the interface policy (1, the default): the standby
+  takes over, the old active says it is standby ("interface check, mate is healthier");
+- an interface failure on the standby: marked failed, no failover; it returns to standby when the
+  interface passes its test again (Interface Monitoring);
+- every hello lost while both units stay up (Unit Health Monitoring: "the standby unit switches to
+  active mode and classifies the other unit as failed" — but the other keeps logging as active:
+  both are active) and then contact again: one of the two stands down.
+
+Only the active unit logs unless `logging standby` is set (a scenario parameter): a standby's own
+lines are dropped then, except its role changes. Every time is a whole second, so the truth is
+exact to the second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+T0 = dt.datetime(2026, 11, 25, 0, 0, 0, tzinfo=dt.UTC)
+HOLD = 15  # unit hold time (Table 2 default)
+MISSED = 3  # three hellos (unit poll time 1 s) missed before the interface tests
+UNITS = ("primary", "secondary")
+# operations whose lines say which unit was active, for a pair hamon starts hearing just before one
+REVEALING = ("power_off_active", "partition", "failover_active", "no_failover_active", "interface_active")
+
+
+def other(unit: str) -> str:
+    return "secondary" if unit == "primary" else "primary"
+
+
+def tag(unit: str) -> str:
+    return "(Primary)" if unit == "primary" else "(Secondary)"
+
+
+@dataclass
+class Truth:
+    """What hamon must say about the pair."""
+
+    failovers: list[tuple[int, str, str, str]] = field(default_factory=list)  # at, new, previous, cause
+    splits: list[list[int | None]] = field(default_factory=list)  # [start, end or None]
+    roles: dict[str, str] = field(default_factory=dict)  # at the end
+    failed: set[str] = field(default_factory=set)  # units a unit_failed alert was opened for
+    failed_at_end: set[str] = field(default_factory=set)  # ... and is still open for
+
+
+@dataclass
+class Line:
+    at: int
+    unit: str | None  # who logged it (None: untagged traffic of the active unit)
+    msg_id: int
+    text: str
+    severity: int = 1
+    own_role_change: bool = False  # 104001/104002/104003: sent even by a standby
+
+
+class PairSim:
+    def __init__(self, seed: int, name: str | None = None, ops: int | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.name = name or f"sim{seed:05d}"
+        self.logging_standby = self.rng.random() < 0.5
+        # hamon starts listening to a pair that has run for months: it never heard the startup, so
+        # no unit said its role before the first operation
+        self.late = self.rng.random() < 0.25
+        self.listen_from: int | None = None
+        self.role: dict[str, str] = {u: "off" for u in UNITS}  # active, standby, failed, off
+        self.lines: list[Line] = []
+        self.truth = Truth()
+        self.ops: list[str] = []
+        self.t = self.rng.randint(0, 3600)  # pairs start at different times
+        self._conn = 100_000
+        self._startup()
+        for _ in range(ops if ops is not None else self.rng.randint(3, 10)):
+            self._gap()
+            self._step()
+        self._gap()
+        if self.listen_from is not None:  # what happened before hamon listened is not its to say
+            self.truth.splits = [sp for sp in self.truth.splits if sp[1] is None or sp[1] >= self.listen_from]
+        self.truth.roles = {u: ("failed" if r == "off" else r) for u, r in self.role.items()}
+
+    # -- what the units log ---------------------------------------------------------------------
+    def log(self, at: int, unit: str, msg_id: int, text: str, *, own: bool = False, severity: int = 1) -> None:
+        self.lines.append(Line(at, unit, msg_id, f"{tag(unit)} {text}", severity, own))
+
+    def _traffic(self, start: int, end: int) -> None:
+        """Connections through the active unit(s), a line every 1-3 s: a busy pair."""
+        t = start
+        while t < end:
+            for u in UNITS:
+                if self.role[u] == "active":
+                    self._conn += 1
+                    n = self._conn % 250
+                    text = (
+                        f"Built inbound TCP connection {self._conn} for outside:198.51.100.{n}/4{n:04d} "
+                        f"(198.51.100.{n}/4{n:04d}) to inside:10.1.1.{n}/443 (10.1.1.{n}/443)"
+                    )
+                    self.lines.append(Line(t, None, 302013, text, 6))
+                    break  # untagged: one line a tick for the pair
+            t += self.rng.randint(1, 3)
+
+    def _gap(self) -> None:
+        gap = self.rng.randint(60, 600)
+        self._traffic(self.t + 1, self.t + gap)
+        self.t += gap
+
+    def _split(self, start: int) -> None:
+        self.truth.splits.append([start, None])
+
+    def _end_split(self, at: int) -> None:
+        self.truth.splits[-1][1] = at
+
+    def _fail(self, unit: str) -> None:
+        self.truth.failed.add(unit)
+        self.truth.failed_at_end.add(unit)
+
+    def _unfail(self, unit: str) -> None:
+        self.truth.failed_at_end.discard(unit)
+
+    def _sync(self, at: int, active: str, joining: str) -> None:
+        """Running configuration replication to a joining standby."""
+        self.log(at + 1, active, 709003, "Beginning configuration replication: Send to mate.")
+        self.log(at + 1, joining, 709005, "Beginning configuration replication: Receiving from mate.")
+        done = at + self.rng.randint(3, 20)
+        self.log(done, active, 709004, "End Configuration Replication (ACT)")
+        self.log(done, joining, 709006, "End Configuration Replication (STB)")
+
+    # -- startup ------------------------------------------------------------------------------------
+    def _startup(self) -> None:
+        first = self.rng.choice(UNITS)
+        second = other(first)
+        t = self.t
+        self.ops.append(f"startup {first} first")
+        if self.rng.random() < 0.15:  # the failover link down at startup: both active
+            self.role[first] = self.role[second] = "active"
+            self.log(t, first, 104001, "Switching to ACTIVE - No Active unit found.", own=True)
+            t2 = t + self.rng.randint(1, 30)
+            self.log(t2, second, 104001, "Switching to ACTIVE - No Active unit found.", own=True)
+            self.ops.append("failover link down at startup")
+            self._split(t2)
+            self._traffic(t + 1, t2 + 90)
+            t3 = t2 + self.rng.randint(90, 300)
+            down = self.rng.choice(UNITS)
+            self.log(t3, down, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
+            self.role[down] = "standby"
+            self._end_split(t3)
+            self._sync(t3, other(down), down)
+            self.t = t3 + 25
+            return
+        self.role[first] = "active"
+        self.log(t, first, 104001, "Switching to ACTIVE - No Active unit found.", own=True)
+        t2 = t + self.rng.randint(5, 120)
+        self._traffic(t + 1, t2)
+        self.role[second] = "standby"
+        stndby = self.rng.choice(["STANDBY", "STNDBY"])
+        self.log(t2, second, 104002, f"Switching to {stndby} - Detected an Active mate", own=True)
+        self._sync(t2, first, second)
+        self.t = t2 + 25
+
+    # -- operations -------------------------------------------------------------------------------
+    def _step(self) -> None:
+        active = [u for u in UNITS if self.role[u] == "active"]
+        if len(active) != 1:
+            return
+        if self.late and self.listen_from is None and self.role[other(active[0])] != "standby":
+            self.late = False  # nothing to reveal from this state: heard from the start after all
+        x = active[0]
+        y = other(x)
+        if self.role[y] in ("off", "failed"):
+            choices = ["power_on"] if self.role[y] == "off" else ["recover"]
+        else:
+            choices = ["power_off_active", "power_off_standby", "failover_active", "no_failover_active", "partition"]
+            if self.logging_standby:  # the standby's interface tests are seen only then
+                choices += ["interface_active", "interface_standby"]
+            else:
+                choices += ["interface_active"]
+        if self.late and self.listen_from is None:
+            choices = [c for c in choices if c in REVEALING]
+            self.listen_from = self.t - self.rng.randint(5, 50)
+            self.ops.append(f"hamon listening from +{self.listen_from - self.lines[0].at}s")
+        op = self.rng.choice(choices)
+        self.ops.append(f"{op} at +{self.t - self.lines[0].at}s (active {x})")
+        getattr(self, f"_op_{op}")(x, y)
+
+    def _op_power_off_active(self, x: str, y: str) -> None:
+        t = self.t
+        self.role[x] = "off"
+        self.log(t + MISSED, y, 105005, "Lost Failover communications with mate on interface outside")
+        self.log(t + MISSED + 1, y, 105008, "Testing Interface outside")
+        take = t + HOLD
+        self.log(take, y, 104001, "Switching to ACTIVE - HELLO not heard from mate.", own=True)
+        self.role[y] = "active"
+        self.truth.failovers.append((take, y, x, "peer_unreachable"))
+        self._fail(x)
+        self.t = take
+
+    def _op_power_off_standby(self, x: str, y: str) -> None:
+        t = self.t
+        self.role[y] = "off"
+        self.log(t + HOLD, x, 103001, "No response from other firewall (reason code = 4).")
+        self._fail(y)
+        self.t = t + HOLD
+
+    def _op_power_on(self, x: str, y: str) -> None:
+        t = self.t
+        self.role[y] = "standby"
+        self.log(t, y, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
+        self._sync(t, x, y)
+        self._unfail(y)
+        self.t = t + 25
+
+    def _op_recover(self, x: str, y: str) -> None:
+        # the standby's failed interface receives traffic again: back to standby
+        t = self.t
+        self.role[y] = "standby"
+        self.log(t, y, 105009, "Testing on interface inside Passed")
+        self._unfail(y)
+
+    def _op_failover_active(self, x: str, y: str) -> None:
+        """`failover active` on the standby: it asks, the active obeys."""
+        self._manual(asked=y, obeys=x, active=y)
+
+    def _op_no_failover_active(self, x: str, y: str) -> None:
+        """`no failover active` on the active: it steps down, the standby is asked to take over."""
+        self._manual(asked=x, obeys=y, active=y)
+
+    def _manual(self, *, asked: str, obeys: str, active: str) -> None:
+        """A manual switchover: the unit the command was typed on says "Set by the config command",
+        its mate that the other unit wants it in the other role, naming the first unit's reason."""
+        words = "Primary" if asked == "primary" else "Secondary"
+        reason = f"{words} unit switch reason: Set by the config command."
+        mine = "ACTIVE" if asked == active else "STANDBY"
+        theirs = "STANDBY" if asked == active else "ACTIVE"
+        pair = [
+            (asked, 104001 if mine == "ACTIVE" else 104002, f"Switching to {mine} - Set by the config command."),
+            (
+                obeys,
+                104001 if theirs == "ACTIVE" else 104002,
+                f"Switching to {theirs} - Other unit wants me {theirs.title()}. {reason}",
+            ),
+        ]
+        self._handover(self.t, pair, other(active), active, "manual")
+
+    def _handover(self, t: int, pair: list[tuple[str, int, str]], x: str, y: str, cause: str) -> None:
+        if self.rng.random() < 0.5:
+            pair.reverse()  # either unit's line may come first
+        for u, msg_id, text in pair:
+            self.log(t, u, msg_id, text, own=True)
+        self.role[x], self.role[y] = "standby", "active"
+        self.truth.failovers.append((t, y, x, cause))
+
+    def _op_interface_active(self, x: str, y: str) -> None:
+        t = self.t
+        self.log(t, x, 105008, "Testing Interface inside")
+        failed = t + self.rng.randint(2, 5)
+        self.log(failed, x, 105009, "Testing on interface inside Failed")
+        why = self.rng.choice(["Interface check.", "ifc [inside] check, mate is healthier"])
+        lines = [
+            (y, 104001, f"Switching to ACTIVE - {why}"),
+            (x, 104002, "Switching to STANDBY - interface check, mate is healthier"),
+        ]
+        if self.rng.random() < 0.5:
+            lines.reverse()
+        for u, msg_id, text in lines:
+            self.log(failed, u, msg_id, text, own=True)
+        self.role[x], self.role[y] = "standby", "active"
+        self.truth.failovers.append((failed, y, x, "interface_failure"))
+        # the interface receives traffic again before the next operation
+        self.log(failed + self.rng.randint(20, 50), x, 105009, "Testing on interface inside Passed")
+        self.t = failed + 55
+
+    def _op_interface_standby(self, x: str, y: str) -> None:
+        t = self.t
+        self.log(t, y, 105008, "Testing Interface inside")
+        self.log(t + self.rng.randint(2, 5), y, 105009, "Testing on interface inside Failed")
+        self.role[y] = "failed"
+        self._fail(y)
+        self.t = t + 10
+
+    def _op_partition(self, x: str, y: str) -> None:
+        t = self.t
+        self.log(t + MISSED, x, 105005, "Lost Failover communications with mate on interface failover")
+        self.log(t + MISSED, y, 105005, "Lost Failover communications with mate on interface failover")
+        take = t + HOLD
+        self.log(take, y, 104001, "Switching to ACTIVE - HELLO not heard from mate.", own=True)
+        self.role[y] = "active"
+        self.truth.failovers.append((take, y, x, "peer_unreachable"))
+        self._split(take)
+        heal = take + self.rng.randint(60, 600)
+        for s in range(take + 20, heal, self.rng.randint(20, 60)):  # the old active keeps testing
+            self.log(s, x, 105008, "Testing Interface outside")
+        self._traffic(take + 1, heal)
+        down = self.rng.choice((x, y))
+        self.log(heal, down, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
+        self.role[down] = "standby"
+        self._end_split(heal)
+        self.t = heal
+
+    # -- output -----------------------------------------------------------------------------------
+    def emitted(self) -> list[Line]:
+        """What reaches hamon: a standby's own lines only with `logging standby` (role changes
+        always); in time order, lines of one second in the order they were logged."""
+        roles = self._roles_over_time()
+        out = []
+        for i, line in enumerate(self.lines):
+            if self.listen_from is not None and line.at < self.listen_from:
+                continue
+            quiet = line.unit is not None and not self.logging_standby and not line.own_role_change
+            if quiet and roles[i].get(line.unit or "") != "active":
+                continue
+            out.append(line)
+        return sorted(out, key=lambda ln: ln.at)
+
+    def _roles_over_time(self) -> list[dict[str, str]]:
+        """Each line's unit roles as the unit saw them when it logged (replayed from role changes)."""
+        role: dict[str, str] = {}
+        seen = []
+        for line in sorted(range(len(self.lines)), key=lambda i: self.lines[i].at):
+            ln = self.lines[line]
+            if ln.own_role_change and ln.unit is not None:
+                role[ln.unit] = "active" if ln.msg_id == 104001 else "standby"
+            seen.append((line, dict(role)))
+        return [r for _, r in sorted(seen)]
+
+    def render(self, host: str | None = None) -> list[tuple[int, str]]:
+        host = host or self.name
+        out = []
+        for ln in self.emitted():
+            t = T0 + dt.timedelta(seconds=ln.at)
+            pri = 160 + ln.severity
+            out.append((ln.at, f"<{pri}>{t:%b %d %Y %H:%M:%S} {host} : %ASA-{ln.severity}-{ln.msg_id}: {ln.text}"))
+        return out
+
+
+def iso(seconds: int) -> str:
+    return (T0 + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
