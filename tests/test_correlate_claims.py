@@ -64,3 +64,29 @@ def test_a_takeover_two_seconds_after_the_first_lost_hello_while_the_old_active_
     )
     assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
     assert splits(s) == [(iso(115), None)]
+
+
+@pytest.mark.parametrize("policy", ["2", '"50%"'])
+def test_detection_starts_at_the_interface_that_met_a_policy_above_one(tmp_path: Path, policy: str) -> None:
+    """Interface policy 2 (or 50 % of 4 interfaces): `inside` failed long ago and alone met
+    nothing; `outside` failing 195 s later met the policy, and the takeover 5 s after its testing
+    began is no slow failover (the interface hold time is 25 s)."""
+    inventory = f"pairs:\n  - name: fw\n    match: [fw]\n    interface_policy: {policy}\n    monitored_interfaces: 4\n"
+    s = play(
+        tmp_path,
+        STEADY
+        + [
+            P(10, 105008, "Testing Interface inside"),
+            P(12, 105009, "Testing on interface inside Failed"),
+            P(200, 105008, "Testing Interface outside"),
+            P(202, 105009, "Testing on interface outside Failed"),
+            S(205, 104001, "Switching to ACTIVE - Interface check."),
+            P(205, 104002, "Switching to STANDBY - interface check, mate is healthier"),
+        ],
+        inventory=inventory,
+    )
+    fo = s.failovers()[-1]
+    assert (fo["cause"], fo["detection_s"]) == ("interface_failure", 5.0)
+    assert "slow_failover" not in s.kinds()
+    (met,) = [a for a in s.alerts() if a["kind"] == "interface_threshold"]
+    assert met["started_at"] == iso(202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from hamon.correlate.alerts import at
 from hamon.correlate.state import UNITS, Machine, other
@@ -451,6 +452,32 @@ def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) 
     return out
 
 
+def _policy_need(m: Machine, mine: dict[str, str]) -> int:
+    """How many failed interfaces meet the interface policy, for a unit's statuses in a scope."""
+    policy = m.cfg.interface_policy
+    monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
+    return math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
+
+
+def detection_start(m: Machine, scope: int, unit: str, symptoms: list[list[Any]]) -> float | None:
+    """When the symptom that made the interface policy met began, for a failover on interface
+    failure of `unit` (None: no interface symptoms enough to say so).
+
+    With a policy of N interfaces, the failover comes when the N-th interface fails: detection
+    starts at that interface's first symptom (its testing), not at an earlier interface that alone
+    did not meet the policy (Interface Monitoring; Table 2: the interface hold time counts from the
+    interface's own problem)."""
+    special = {m.cfg.failover_interface, m.cfg.state_interface}
+    need = max(_policy_need(m, _in_scope(m.s.interfaces.get(unit, {}), scope, special)), 1)
+    first: dict[str, float] = {}
+    for t, _id, name, who in symptoms:
+        if name and who == unit and name not in special:
+            first[str(name)] = min(first.get(str(name), float(t)), float(t))
+    if len(first) < need:
+        return None
+    return sorted(first.values())[need - 1]
+
+
 def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_raise: bool = True) -> None:
     """interface_threshold: failed monitored interfaces on a unit reach the interface policy.
 
@@ -469,8 +496,7 @@ def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_ra
             theirs = _in_scope(ifs.get(other(unit), {}), scope, set())
             # An interface failed on both units is Unknown on both and does not count (chapter).
             failed = sorted(n for n, st in mine.items() if st in FAILED_STATUS and theirs.get(n) not in FAILED_STATUS)
-            monitored = m.cfg.monitored_interfaces or max(len(mine), 1)
-            need = math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
+            need = _policy_need(m, mine)
             if failed and len(failed) >= max(need, 1):
                 if not may_raise:
                     continue

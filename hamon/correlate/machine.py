@@ -414,6 +414,10 @@ class PairMachine:
         if cause == Cause.UNKNOWN and symptoms:
             cause = health.cause_from_symptoms(self, symptoms)
         starts = [s[0] for s in symptoms]
+        if cause == Cause.INTERFACE_FAILURE and d.previous_active is not None:
+            met = health.detection_start(self, scope, d.previous_active, symptoms)
+            if met is not None:
+                starts = [met]
         silent = self._fell_silent(d.at) if cause == Cause.PEER_UNREACHABLE else None
         if silent is not None:
             starts.append(silent)
