@@ -111,8 +111,41 @@ def test_status_events_only_on_change() -> None:
     assert [(e.kind, e.my_state, e.peer_state, e.status) for e in evs] == [
         ("polled_state", "Standby Ready", "Active", "up"),
         ("failover_link_up", None, None, None),
+        ("polled_state_link", None, None, "up"),
     ]
     assert status_events(first, first, "fw-lab", at) == []
+    down = parse_show_failover(
+        fixture("show_failover_as_secondary_standby.txt").replace(
+            "GigabitEthernet0/4 (up)", "GigabitEthernet0/4 (down)"
+        )
+    )
+    assert [(e.kind, e.status, e.text) for e in status_events(down, first, "fw-lab", at)] == [
+        ("polled_state_link", "down", "show failover (secondary): state link down")
+    ]
+
+
+def test_a_state_link_only_a_poll_shows_down_opens_state_link_down_and_the_next_poll_closes_it(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No syslog at all: `show failover` over SSH says the state link is down, then up again."""
+    down = {
+        **SECONDARY,
+        "show failover": SECONDARY["show failover"].replace("GigabitEthernet0/4 (up)", "GigabitEthernet0/4 (down)"),
+    }
+    with AsaSimulator(down) as sim:
+        polling = Polling(sqlite_url, _setup(tmp_path, sim, monkeypatch))
+        try:
+            opened = wait_for(
+                lambda: [a for a in cli(sqlite_url, "alerts", "--json") if a["kind"] == "state_link_down"]
+            )
+            assert opened[0]["ended_at"] is None and opened[0]["severity"] == "warning"
+            assert cli(sqlite_url, "pairs", "--json")[0]["state_link"] == "down"
+            sim.outputs["show failover"] = SECONDARY["show failover"]
+            wait_for(lambda: cli(sqlite_url, "pairs", "--json")[0]["state_link"] == "up")
+            (closed,) = [a for a in cli(sqlite_url, "alerts", "--json") if a["kind"] == "state_link_down"]
+            assert closed["ended_at"] is not None
+        finally:
+            polling.stop()
 
 
 def test_credentials_from_environment_and_secrets_file(tmp_path: Path) -> None:
@@ -198,8 +231,9 @@ def test_serve_polls_over_ssh_and_history_becomes_failovers(
             # History rows are handed over once, not at every poll (they would re-run the pair).
             wait_for(lambda: polling.service.poller.rounds >= 3)
             # Handed over once each, not at every poll (a repeated old row would re-run the pair):
-            # 4 history rows, the state and the link; then the new row and the new state.
-            assert polling.service.counters.totals["polled_events"] == 4 + 2 + 1 + 1
+            # 4 history rows, the state, the failover link and the state link; then the new row and
+            # the new state.
+            assert polling.service.counters.totals["polled_events"] == 4 + 3 + 1 + 1
             latest = wait_for(
                 lambda: [f for f in cli(sqlite_url, "failovers", "--json") if f["at"].startswith("2026-11-25")]
             )

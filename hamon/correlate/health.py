@@ -88,6 +88,8 @@ def apply(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -
         _lu_error(m, out, t, (e.event_id,))
     elif k in LU_OK or (k in SYNC_OK and m.s.state_link == "down"):
         _state_link(m, out, "up", t, (e.event_id,))
+    elif k == "polled_state_link" and e.status in ("up", "down") and e.status != m.s.state_link:
+        _state_link(m, out, e.status, t, (e.event_id,))  # a poll's word on the state link
     if unit and e.interface and (k in STATUS or k == "interface_test_result"):
         status = STATUS.get(k) or RESULT.get((e.status or "").lower(), "Unknown")
         _interface(m, out, e, unit, e.interface, status, t)

@@ -401,4 +401,8 @@ def is_failover(msg_id: int) -> bool:
 
 
 # Every kind an event can have: the catalog's, and those hamon makes itself (polls, traps, unknown ids).
-EVENT_KINDS = tuple(sorted({spec.kind for spec in CATALOG.values()} | {"generic", "polled_state", "ha_state_changed"}))
+EVENT_KINDS = tuple(
+    sorted(
+        {spec.kind for spec in CATALOG.values()} | {"generic", "polled_state", "polled_state_link", "ha_state_changed"}
+    )
+)

@@ -129,7 +129,8 @@ def history_events(rows: list[HistoryRow], polled_unit: str, pair: str, received
 
 def status_key(status: FailoverStatus) -> tuple[object, ...]:
     """What of a `show failover` the correlator hears about: a new key means new events."""
-    return (status.failover_link, tuple(sorted((h.unit, h.this, h.group or 0, h.state) for h in status.hosts)))
+    hosts = tuple(sorted((h.unit, h.this, h.group or 0, h.state) for h in status.hosts))
+    return (status.failover_link, status.state_link, hosts)
 
 
 def status_events(status: FailoverStatus, previous: FailoverStatus | None, pair: str, at: dt.datetime) -> list[Event]:
@@ -148,7 +149,20 @@ def status_events(status: FailoverStatus, previous: FailoverStatus | None, pair:
         out.append(_polled_state(pair, at, text, status.unit, h.group, h.state, peer, status.failover_link, "ssh"))
     before_link = previous.failover_link if previous else None
     what = f"show failover ({status.unit}): failover link {status.failover_link_name or ''}".rstrip()
-    return out + _link_events(status.failover_link, before_link, what, pair, at, "ssh")
+    out += _link_events(status.failover_link, before_link, what, pair, at, "ssh")
+    return out + _state_link_events(status, previous, pair, at)
+
+
+def _state_link_events(
+    status: FailoverStatus, previous: FailoverStatus | None, pair: str, at: dt.datetime
+) -> list[Event]:
+    """The state link as `Stateful Failover Logical Update Statistics … Link : NAME IF (up|down)`
+    says it (kind `polled_state_link`), when it changed: evidence as a link message is."""
+    now = (status.state_link or "").lower()
+    if now not in ("up", "down") or (previous is not None and (previous.state_link or "").lower() == now):
+        return []
+    text = f"show failover ({status.unit}): state link {now}"
+    return [_event(pair, at, at, 0, 6, text, kind="polled_state_link", unit=status.unit, status=now)]
 
 
 def _link_events(
