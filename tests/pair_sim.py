@@ -349,3 +349,131 @@ class PairSim:
 
 def iso(seconds: int) -> str:
     return (T0 + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def gtag(unit: str, group: int) -> str:
+    return f"({'Primary' if unit == 'primary' else 'Secondary'}_group_{group})"
+
+
+PREFERRED = {1: "primary", 2: "secondary"}  # each group's unit preference, with preempt (Table 4)
+
+
+@dataclass
+class GroupTruth:
+    """What hamon must say about an Active/Active pair: failovers per group, where each group is."""
+
+    failovers: list[tuple[int, int, str, str, str]] = field(default_factory=list)  # at, group, new, old, cause
+    groups: dict[str, str] = field(default_factory=dict)  # group -> the unit it is active on, at the end
+    units: dict[str, str] = field(default_factory=dict)  # active for some group, standby, or failed (off)
+
+
+class ActiveActiveSim:
+    """An Active/Active pair (chapter: About Active/Active Failover; Table 4): two failover groups,
+    group 1 preferring the primary and group 2 the secondary, both with preemption.
+
+    - startup: the first unit to boot takes both groups ("When a unit boots while the peer unit is
+      not available, both failover groups become active on the unit"); the second detects an active
+      mate for both, then preempts its preferred group;
+    - `failover active group N` on the unit where group N is standby (manual, at once);
+    - a unit loses power: every group active on it becomes active on the peer after the unit hold
+      time ("any active failover groups on that unit are marked as failed and become active on the
+      peer unit");
+    - the unit powers on: standby for both groups, then preempts the group it is preferred for.
+    """
+
+    def __init__(self, seed: int, name: str | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.name = name or f"aa{seed:05d}"
+        self.logging_standby = True
+        self.on = {u: False for u in UNITS}
+        self.active: dict[int, str] = {}
+        self.lines: list[Line] = []
+        self.truth = GroupTruth()
+        self.ops: list[str] = []
+        self.t = self.rng.randint(0, 3600)
+        self._startup()
+        for _ in range(self.rng.randint(3, 8)):
+            self.t += self.rng.randint(60, 400)
+            self._step()
+        self.truth.groups = {str(g): u for g, u in sorted(self.active.items())}
+        self.truth.units = {
+            u: "active" if u in self.active.values() else ("standby" if self.on[u] else "failed") for u in UNITS
+        }
+
+    def log(self, at: int, unit: str, group: int, msg_id: int, text: str) -> None:
+        self.lines.append(Line(at, unit, msg_id, f"{gtag(unit, group)} {text}", 1, True))
+
+    def _startup(self) -> None:
+        first = self.rng.choice(UNITS)
+        t = self.t
+        self.on[first] = True
+        for g in (1, 2):
+            self.log(t, first, g, 104001, "Switching to ACTIVE - No Active unit found.")
+            self.active[g] = first
+        self.ops.append(f"startup {first} first")
+        self.t = t + self.rng.randint(20, 200)
+        self._power_on(other(first))
+
+    def _power_on(self, unit: str) -> None:
+        t = self.t
+        self.on[unit] = True
+        for g in (1, 2):
+            self.log(t, unit, g, 104002, "Switching to STANDBY - Detected an Active mate")
+        for g in (1, 2):
+            if PREFERRED[g] == unit and self.active[g] != unit:
+                at = t + self.rng.randint(5, 40)  # after the preempt delay, once it is in sync
+                lines = [
+                    (unit, 104001, "Switching to ACTIVE - Preempt"),
+                    (other(unit), 104002, "Switching to STANDBY - Other unit wants me Standby."),
+                ]
+                if self.rng.random() < 0.5:
+                    lines.reverse()
+                for u, msg_id, text in lines:
+                    self.log(at, u, g, msg_id, text)
+                self.truth.failovers.append((at, g, unit, other(unit), "preempt"))
+                self.active[g] = unit
+                self.t = max(self.t, at)
+
+    def _step(self) -> None:
+        if not all(self.on.values()):
+            down = next(u for u in UNITS if not self.on[u])
+            self.ops.append(f"power_on {down} at +{self.t - self.lines[0].at}s")
+            self._power_on(down)
+            return
+        op = self.rng.choice(["manual", "manual", "power_off"])
+        if op == "manual":
+            g = self.rng.choice((1, 2))
+            x = self.active[g]
+            y = other(x)
+            self.ops.append(f"failover active group {g} on {y} at +{self.t - self.lines[0].at}s")
+            lines = [
+                (y, 104001, "Switching to ACTIVE - Set by the config command."),
+                (x, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+            ]
+            if self.rng.random() < 0.5:
+                lines.reverse()
+            for u, msg_id, text in lines:
+                self.log(self.t, u, g, msg_id, text)
+            self.truth.failovers.append((self.t, g, y, x, "manual"))
+            self.active[g] = y
+            return
+        holders = sorted({u for u in self.active.values()})
+        x = self.rng.choice(holders)  # a unit with a group active on it
+        y = other(x)
+        self.ops.append(f"power_off {x} at +{self.t - self.lines[0].at}s")
+        self.on[x] = False
+        take = self.t + HOLD
+        for g in (1, 2):
+            if self.active[g] == x:
+                self.log(take, y, g, 104001, "Switching to ACTIVE - HELLO not heard from mate.")
+                self.truth.failovers.append((take, g, y, x, "peer_unreachable"))
+                self.active[g] = y
+        self.t = take
+
+    def render(self) -> list[tuple[int, str]]:
+        out = []
+        for ln in sorted(self.lines, key=lambda x: x.at):
+            t = T0 + dt.timedelta(seconds=ln.at)
+            out.append((ln.at, f"<161>{t:%b %d %Y %H:%M:%S} {self.name} : %ASA-1-{ln.msg_id}: {ln.text}"))
+        return out

@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 from helpers import REFERENCE
-from pair_sim import PairSim, iso
+from pair_sim import ActiveActiveSim, PairSim, iso
 
 from hamon.cli import main
 from hamon.correlate.live import LiveCorrelator
@@ -28,7 +29,7 @@ SEEDS = int(os.environ.get("HAMON_SIM_SEEDS", "2000"))
 LIVE_SEEDS = int(os.environ.get("HAMON_SIM_LIVE_SEEDS", "100"))
 
 
-def capture(sims: list[PairSim]) -> str:
+def capture(sims: Sequence[PairSim | ActiveActiveSim]) -> str:
     """Every pair's lines, merged in time order as one sink receives them."""
     lines = [(at, i, n, text) for i, s in enumerate(sims) for n, (at, text) in enumerate(s.render())]
     return "\n".join(text for *_, text in sorted(lines)) + "\n"
@@ -100,10 +101,11 @@ def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path) -> None
 
 
 def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path) -> None:
-    """The live correlator, fed as `serve` feeds it — a batch of lines parsed, its events stored
+    """Active/Standby and Active/Active pairs: the live correlator, fed as `serve` feeds it — a batch of lines parsed, its events stored
     and submitted, when its senders were heard, a tick — stores what the replay stores: failovers,
     alerts and pair states byte for byte (detection times from the units falling silent included)."""
-    sims = [PairSim(seed) for seed in range(10_000, 10_000 + LIVE_SEEDS)]
+    sims: list[PairSim | ActiveActiveSim] = [PairSim(seed) for seed in range(10_000, 10_000 + LIVE_SEEDS)]
+    sims += [ActiveActiveSim(seed) for seed in range(20_000, 20_000 + LIVE_SEEDS // 2)]
     text = capture(sims)
     (tmp_path / "replay").mkdir()
     (tmp_path / "live").mkdir()
@@ -147,3 +149,45 @@ def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path)
         assert sum(f["detection_s"] is not None for f in replayed[0]) > 0
     finally:
         store.close()
+
+
+AA_SEEDS = int(os.environ.get("HAMON_SIM_AA_SEEDS", "1000"))
+
+
+def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(tmp_path: Path) -> None:
+    """Active/Active (Table 4): each group's failovers (time, group, new and old active, cause), the
+    unit each group is active on at the end, and each unit's summary (active for some group, a
+    standby, or failed), for every simulated pair."""
+    sims = [ActiveActiveSim(seed) for seed in range(AA_SEEDS)]
+    path = tmp_path / "aa.log"
+    lines = sorted((at, i, n, text) for i, s in enumerate(sims) for n, (at, text) in enumerate(s.render()))
+    path.write_text("\n".join(text for *_, text in lines) + "\n")
+    db = f"sqlite:///{tmp_path / 'aa.db'}"
+    r = CliRunner().invoke(main, ["--db", db, "replay", str(path), "--no-progress"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    store = Store(db)
+    try:
+        fos: dict[str, list[tuple[str, int, str, str | None, str]]] = {}
+        for f in failover_list(store):
+            fos.setdefault(f["pair"], []).append(
+                (f["at"], f["group"], f["new_active"], f["previous_active"], f["cause"])
+            )
+        pairs = {p["pair"]: p for p in pair_list(store)}
+    finally:
+        store.close()
+    wrong = []
+    for s in sims:
+        want_fos = sorted((iso(at), g, new, old, cause) for at, g, new, old, cause in s.truth.failovers)
+        got_fos = sorted(fos.get(s.name, []))
+        got_groups = pairs[s.name]["groups"] if s.name in pairs else None
+        got_units = pairs[s.name]["units"] if s.name in pairs else None
+        mode = pairs[s.name]["mode"] if s.name in pairs else None
+        if (got_fos, got_groups, got_units, mode) != (want_fos, s.truth.groups, s.truth.units, "active-active"):
+            shown = "\n".join(f"    {t}" for _, t in s.render())
+            wrong.append(
+                f"seed {s.seed}: {'; '.join(s.ops)}\n  failovers: hamon {got_fos}\n  truth {want_fos}\n"
+                f"  groups: hamon {got_groups}, truth {s.truth.groups}\n"
+                f"  units: hamon {got_units}, truth {s.truth.units}\n{shown}"
+            )
+    print(f"{len(sims):,} simulated Active/Active pairs")
+    assert not wrong, f"{len(wrong)} of {len(sims)} Active/Active pairs wrong; the first:\n" + "\n\n".join(wrong[:2])
