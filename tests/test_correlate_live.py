@@ -12,7 +12,7 @@ from test_correlate_alerts import FULL
 
 from hamon.correlate.live import LiveCorrelator
 from hamon.model import Event
-from hamon.store import Store
+from hamon.store import Store, outputs
 
 
 def _events() -> list[Event]:
@@ -206,3 +206,37 @@ def test_idle_pairs_are_forgotten_and_come_back_from_the_store(tmp_path: Path) -
     from hamon.model import AlertResolve
 
     assert [type(o) for o in outs if isinstance(o, AlertResolve)] == [AlertResolve]  # its open alert came back
+
+
+def test_timers_fire_on_the_wall_clock_when_due_among_thousands_of_idle_pairs(tmp_path: Path) -> None:
+    """A tick visits the pairs whose next timer is due (a heap of deadlines), not every pair: the
+    split-brain grace of one pair ends when its event time — running with the wall clock from
+    its newest event — reaches it, with 2,000 idle pairs beside it, and not a tick before."""
+    import datetime as dt
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    live = LiveCorrelator(store, window=0.0)
+    t0 = dt.datetime(2026, 11, 25, 10, 0, 0, tzinfo=dt.UTC)
+    lines = [
+        f"<161>{t0:%b %d %Y %H:%M:%S} idle-{i} : %ASA-1-104001: (Primary) Switching to ACTIVE - No Active unit found."
+        for i in range(2000)
+    ]
+    lines += [
+        f"<161>{t0:%b %d %Y %H:%M:%S} fw-s : %ASA-1-104001: (Primary) Switching to ACTIVE - No Active unit found.",
+        f"<161>{t0 + dt.timedelta(seconds=4):%b %d %Y %H:%M:%S} fw-s : %ASA-1-104001: (Secondary) Switching to ACTIVE - No Active unit found.",
+    ]
+    result, _ = parse_bytes(("\n".join(lines) + "\n").encode())
+    store.add_events(result.events)
+    w0 = 1_000_000.0
+    live.submit(result.events, arrived=w0)
+    live.tick(wall=w0)
+    # fw-s's newest event is t0+4 s at wall w0; its grace ends at t0+14 s: wall w0+10 s
+    for wall in (w0 + 1, w0 + 5, w0 + 9.9):
+        live.tick(wall=wall)
+        assert not [a for a in outputs.alert_list(store, pair="fw-s") if a["kind"] == "split_brain"], wall
+    assert len(live.deadlines) <= 2 + 2000  # one entry per pair with a timer, at most
+    live.tick(wall=w0 + 10.0)
+    (split,) = [a for a in outputs.alert_list(store, pair="fw-s") if a["kind"] == "split_brain"]
+    assert split["started_at"] == (t0 + dt.timedelta(seconds=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert not [a for a in outputs.alert_list(store) if a["pair"].startswith("idle-")]
+    store.close()

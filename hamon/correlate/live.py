@@ -92,6 +92,13 @@ class LiveCorrelator:
         # Per pair with events waiting but no machine yet: when its senders were heard (merged
         # into the machine's traffic as it is made).
         self.heard_new: dict[str, dict[str, dict[float, int]]] = {}
+        # When each pair's next timer is due, in wall-clock time: a heap of (wall time, pair), the
+        # entry that counts per pair, and pairs to work it out for again. A tick visits the pairs
+        # with events waiting and those whose timers are due, not every pair it holds.
+        self.deadlines: list[tuple[float, str]] = []
+        self.deadline_of: dict[str, float] = {}
+        self.revisit: set[str] = set()
+        self.pruned_at = float("-inf")  # wall time of the last prune
         self.counts = LiveCounts()
 
     def config(self, pair: str) -> PairConfig:
@@ -142,7 +149,9 @@ class LiveCorrelator:
         for pair in pairs:
             if self.resumable is not None:
                 self.resumable.add(pair)
+            self.revisit.discard(pair)
             for table in (
+                self.deadline_of,
                 self.heard_new,
                 self.machines,
                 self.buffers,
@@ -197,6 +206,7 @@ class LiveCorrelator:
             prepare=lambda m: self._adopt_heard(pair, m, old.traffic if old is not None else None),
         )
         self.machines[pair] = machine
+        self.revisit.add(pair)
         if earliest is not None and pair not in self.last_key and machine.s.last_t is not None:
             # Resumed from a checkpoint with no event after it: anything at its time or before is late.
             self.last_key[pair] = (machine.s.last_t, LAST_SEQ, "\uffff")
@@ -234,6 +244,7 @@ class LiveCorrelator:
             seen = self.clocks.get(e.pair)
             if seen is None or t > seen[0]:
                 self.clocks[e.pair] = (t, arrived)
+                self.revisit.add(e.pair)  # its clock moved: its timers are due at another wall time
             recent = self.recent.setdefault(e.pair, set())
             if e.event_id in recent:  # a relay's duplicate: already buffered or applied
                 self.counts.duplicates += 1
@@ -252,10 +263,14 @@ class LiveCorrelator:
             heapq.heappush(self.buffers.setdefault(e.pair, []), (*_key(e), e))
             recent.add(e.event_id)
 
-    def prune(self, wall: float, idle: float = 3600.0) -> int:
+    def prune(self, wall: float, idle: float = 3600.0, every: float = 0.0) -> int:
         """Forget the machines of pairs quiet for `idle` seconds of wall time with nothing pending
         (their state is in the store and comes back with their next event): spoofed or retired
-        pairs cost no memory. Returns how many were forgotten."""
+        pairs cost no memory. Returns how many were forgotten. With `every`, at most once in that
+        many seconds (it walks every pair held)."""
+        if every and wall - self.pruned_at < every:
+            return 0
+        self.pruned_at = wall
         gone = [
             pair
             for pair, machine in self.machines.items()
@@ -301,6 +316,7 @@ class LiveCorrelator:
         runs: list[store_outputs.Run] = []
         began_at: dict[str, float] = {}
         waiting = {p for p, buf in self.buffers.items() if buf}
+        visit = self._due(waiting, wall, everything=everything, all_pairs=now is not None)
         first_seen = sorted(
             p for p in waiting if p not in self.machines and self.resumable is not None and p not in self.resumable
         )
@@ -309,7 +325,7 @@ class LiveCorrelator:
             self.resumable |= store_outputs.correlated(self.store, first_seen)
             first_seen = [p for p in first_seen if p not in self.resumable]
         heard = self.store.traffic_of(first_seen) if first_seen else {}
-        for pair in sorted(waiting | set(self.machines) if everything else waiting):
+        for pair in sorted(visit):
             if pair in self.dirty:
                 continue  # its re-run from the store is due within rerun_every
             machine = self.machines.get(pair)
@@ -331,26 +347,13 @@ class LiveCorrelator:
             if pair_now is None:
                 continue  # nothing arrived for it in this run yet: its clock has not started
             watermark = pair_now - self.window
-            outs: list[Output] = []
             began = machine.now if machine.now is not None else 0.0
-            cks: list[tuple[dt.datetime, dict[str, object]]] = []
-            buf = self.buffers.get(pair, [])
-            while buf and buf[0][0] <= watermark:
-                t, _, _, e = heapq.heappop(buf)
-                if _key(e) <= self.last_key.get(pair, FIRST):
-                    continue  # applied by the run from the store
-                ck = checkpoint(machine, t, self.last_checkpoint.get(pair))
-                if ck is not None:
-                    cks.append(ck)
-                    self.last_checkpoint[pair] = ck[0].timestamp()
-                self.before(machine, e)
-                new = machine.apply(e)
-                self.after(machine, e, new)
-                outs += new
+            outs, cks = self._apply_waiting(pair, machine, watermark)
             timed = machine.advance(watermark)
             if pair in self.rewinds:
                 self.rewinds[pair].outputs += timed
             outs += timed
+            self._deadline(pair, machine)
             if outs or cks:
                 runs.append((pair, outs, cks, snapshot(machine)))
                 began_at[pair] = began
@@ -369,6 +372,57 @@ class LiveCorrelator:
         if failed is not None:
             raise failed
         return produced
+
+    def _apply_waiting(
+        self, pair: str, machine: PairMachine, watermark: float
+    ) -> tuple[list[Output], list[tuple[dt.datetime, dict[str, object]]]]:
+        """Apply the pair's waiting events up to `watermark`, checkpointing at quiet points."""
+        outs: list[Output] = []
+        cks: list[tuple[dt.datetime, dict[str, object]]] = []
+        buf = self.buffers.get(pair, [])
+        while buf and buf[0][0] <= watermark:
+            t, _, _, e = heapq.heappop(buf)
+            if _key(e) <= self.last_key.get(pair, FIRST):
+                continue  # applied by the run from the store
+            ck = checkpoint(machine, t, self.last_checkpoint.get(pair))
+            if ck is not None:
+                cks.append(ck)
+                self.last_checkpoint[pair] = ck[0].timestamp()
+            self.before(machine, e)
+            new = machine.apply(e)
+            self.after(machine, e, new)
+            outs += new
+        if not buf:
+            self.buffers.pop(pair, None)
+        return outs, cks
+
+    def _due(self, waiting: set[str], wall: float, *, everything: bool, all_pairs: bool) -> set[str]:
+        """The pairs a tick visits: those with events waiting and, on a full tick, those whose next
+        timer is due by `wall` (every pair it holds when event time is given for all)."""
+        if not everything:
+            return waiting
+        if all_pairs:
+            return waiting | set(self.machines)
+        due = self.revisit
+        self.revisit = set()
+        while self.deadlines and self.deadlines[0][0] <= wall:
+            at, pair = heapq.heappop(self.deadlines)
+            if self.deadline_of.get(pair) == at:
+                del self.deadline_of[pair]
+                due.add(pair)
+        return waiting | {p for p in due if p in self.machines}
+
+    def _deadline(self, pair: str, machine: PairMachine) -> None:
+        """When, in wall-clock time, the pair's next timer is due: its event time runs with the wall
+        clock from its newest event (`pair_now`), and fires `window` behind."""
+        seen = self.clocks.get(pair)
+        if not machine.s.timers or seen is None:
+            self.deadline_of.pop(pair, None)
+            return
+        at = seen[1] + (machine.s.timers[0][0] + self.window - seen[0])
+        if self.deadline_of.get(pair) != at:
+            self.deadline_of[pair] = at
+            heapq.heappush(self.deadlines, (at, pair))
 
     def _rerun_dirty(self, wall: float, *, every: bool) -> list[Output]:
         """Re-run the pairs with late events from the store. With `every`, a pair at most once per
@@ -404,6 +458,7 @@ class LiveCorrelator:
         if outs != rw.outputs:
             return False
         self.machines[pair] = rebuilt
+        self.revisit.add(pair)
         rw.events = events
         self.last_key[pair] = max(self.last_key[pair], _key(e))
         self.restated.add(pair)

@@ -46,6 +46,7 @@ UTC = dt.UTC
 log = logging.getLogger("hamon.serve")
 GROUP = 256  # batches taken off the bus at once
 GROUP_BYTES = 4 << 20  # or about this many bytes of them, whichever comes first
+PRUNE_EVERY = 10.0  # seconds between two walks over the pairs held for the idle ones
 STOP_GROUP_BYTES = 256 << 10  # while stopping: small groups, so the last one ends near stop_timeout
 
 
@@ -644,7 +645,7 @@ class Service:
             self.backlog.read()
         if self.outage_since is not None:
             return  # counted activity waits in the parser; the first status after the outage says it all
-        self.counters.add("pairs_pruned", self.live.prune(time.time()))
+        self.counters.add("pairs_pruned", self.live.prune(time.time(), every=PRUNE_EVERY))
         self._watch_silence(now)
         acts = self.parser.drain_activity()
         counts = {
