@@ -158,19 +158,25 @@ def _state_link_events(
 ) -> list[Event]:
     """The state link as `Stateful Failover Logical Update Statistics … Link : NAME IF (up|down)`
     says it (kind `polled_state_link`), when it changed: evidence as a link message is."""
-    now = (status.state_link or "").lower()
-    if now not in ("up", "down") or (previous is not None and (previous.state_link or "").lower() == now):
+    now = _link_change(status.state_link, previous.state_link if previous else None)
+    if now is None:
         return []
     text = f"show failover ({status.unit}): state link {now}"
     return [_event(pair, at, at, 0, 6, text, kind="polled_state_link", unit=status.unit, status=now)]
+
+
+def _link_change(link: str | None, before: str | None) -> str | None:
+    """A link's polled status, `up` or `down`, when it is one of those and differs from `before`."""
+    now = (link or "").lower()
+    return now if now in ("up", "down") and (before or "").lower() != now else None
 
 
 def _link_events(
     link: str | None, before: str | None, what: str, pair: str, at: dt.datetime, origin: str
 ) -> list[Event]:
     """The failover link's status as 105031/105032, when it changed."""
-    now = (link or "").lower()
-    if now not in ("up", "down") or (before or "").lower() == now:
+    now = _link_change(link, before)
+    if now is None:
         return []
     up = (105031, "Failover LAN interface is up")
     msg_id, message = up if now == "up" else (105032, "LAN Failover interface is down")
