@@ -1,7 +1,9 @@
 """SNMP traps (pysnmp 7): v2c communities and SNMPv3 users, on a thread with its own event loop.
 
-CISCO-SYSLOG-MIB clogMessageGenerated becomes the same message as the syslog line: `%ASA-<sev>-<id>:
-<text>` (clogHistSeverity is the syslog level plus one). Security is enforced here as well as by
+A trap is decoded by `hamon.parse.traps`, as a trap from a file is: CISCO-SYSLOG-MIB
+clogMessageGenerated becomes the same message as the syslog line, `%ASA-<sev>-<id>: <text>`;
+cufwFailoverStateChanged a group's HA state. Each accepted trap is also kept raw (`TrapCapture`), so
+that `hamon replay --traps` can derive it again. Security is enforced here as well as by
 pysnmp: pysnmp 7 hands the receiver a trap that names an authPriv user but came with less
 (noAuthNoPriv, authNoPriv), so the message's security model and level are checked against the
 user's before anything is accepted. Traps pysnmp itself refuses (wrong community, unknown user,
@@ -11,25 +13,25 @@ wrong key, unknown engine id) are counted from its statistics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hamon.bus import Bus
 from hamon.bus.counters import Counters
 from hamon.errors import ConfigError
 from hamon.model import PolledEvents, RawBatch
-from hamon.parse import mibs
+from hamon.parse import traps
 from hamon.poll.events import ha_state_event
 
-SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
-CLOG_MESSAGE_GENERATED = "1.3.6.1.4.1.9.9.41.2.0.1"
-CLOG_HIST = "1.3.6.1.4.1.9.9.41.1.2.3.1"  # .3 severity, .4 msg name (the id), .5 text
 LEVELS = {1: "noAuthNoPriv", 2: "authNoPriv", 3: "authPriv"}
 LOG_EVERY = 60.0  # seconds between two log lines of one sender and reason
 log = logging.getLogger("hamon.serve")
@@ -96,12 +98,14 @@ class SnmpTrapReceiver:
         communities: list[str],
         users: list[V3User],
         resolve: Callable[[str | None, str], str] | None = None,
+        capture: TrapCapture | None = None,
     ) -> None:
         if not communities and not users:
             raise ConfigError("--snmp-trap needs --snmp-community or an SNMPv3 user")
         self.resolve = resolve or (lambda device_id, source: device_id or source)  # the pair of a sender
         self.bus = bus
         self.counters = counters
+        self.capture = capture  # every accepted trap, raw, for `hamon replay --traps`
         self.users = {u.name: u for u in users}
         self._seen_stats: dict[str, int] = {}
         self._outcome: str | None = None  # what became of the datagram being handled
@@ -126,6 +130,8 @@ class SnmpTrapReceiver:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(lambda: None)
         self._thread.join(timeout=5)
+        if self.capture is not None:
+            self.capture.close()
 
     def _run(self, host: str, port: int, communities: list[str], users: list[V3User]) -> None:
         from pysnmp.carrier.asyncio.dgram import udp, udp6
@@ -258,49 +264,83 @@ class SnmpTrapReceiver:
                 need = LEVELS[user.level] if user else "a configured user"
                 self._outcome = f"security level {LEVELS.get(level, level)} below {need}"
                 return
-        binds = {str(oid): value for oid, value in var_binds}
+        trap = traps.Trap(
+            dt.datetime.now(dt.UTC),
+            source,
+            tuple((str(oid), traps.plain(v)) for oid, v in var_binds)[: traps.MAX_BINDS],
+        )
+        meaning = traps.decode(trap)
+        if isinstance(meaning, traps.Bad):
+            self._outcome = meaning.reason
+            return
         self._outcome = "taken"
         self.counters.receive(self.transport, source)
-        trap = str(binds.get(SNMP_TRAP_OID, ""))
-        if trap == mibs.CUFW_FAILOVER_STATE_CHANGED:
-            self._failover_state(source, binds)
-            return
-        if trap != CLOG_MESSAGE_GENERATED:
+        if isinstance(meaning, traps.Other):
             self.counters.add("snmp_other_traps")
             return
-        row = next((oid.rsplit(".", 1)[1] for oid in binds if oid.startswith(CLOG_HIST + ".4.")), None)
-        try:
-            severity = int(binds[f"{CLOG_HIST}.3.{row}"]) - 1
-            msg_id = str(binds[f"{CLOG_HIST}.4.{row}"])
-            text = str(binds[f"{CLOG_HIST}.5.{row}"])
-        except (KeyError, ValueError):
-            self.counters.reject(self.transport, source, "clogMessageGenerated without severity, name or text")
-            return
-        line = f"%ASA-{max(severity, 0)}-{msg_id}: {text}".encode("utf-8", "replace")
-        batch = RawBatch(line + b"\n", dt.datetime.now(dt.UTC), source, self.transport, "snmp-trap", f"snmp:{source}")
-        if not self.bus.publish(batch, block=False):
+        if not self.bus.publish(as_batch(trap, meaning, self.resolve), block=False):
             self.counters.drop(self.transport, source)
+            return
+        if self.capture is not None:
+            self.capture.write(trap)
 
-    def _failover_state(self, source: str, binds: dict[str, Any]) -> None:
-        """CISCO-UNIFIED-FIREWALL-MIB cufwFailoverStateChanged: a failover group's HA state on the sender."""
-        group = mibs.column_value(binds, mibs.CUFW_FO_GROUP_INDEX)
-        state = mibs.column_value(binds, mibs.CUFW_FO_GRP_HA_STATE)
-        if state is None:
-            self.counters.reject(self.transport, source, "cufwFailoverStateChanged without cufwFOGrpHAstate")
-            return
+
+def as_batch(
+    trap: traps.Trap, meaning: traps.Syslog | traps.GroupState, resolve: Callable[[str | None, str], str]
+) -> RawBatch | PolledEvents:
+    """What a trap of hamon's MIBs becomes, live and from a file alike: the syslog line it carries
+    (parsed like any line from its sender), or a group's HA state event at the sender's pair."""
+    if isinstance(meaning, traps.Syslog):
+        return RawBatch(meaning.line + b"\n", trap.at, trap.source, "snmp", "snmp-trap", f"snmp:{trap.source}")
+    event = ha_state_event(resolve(None, trap.source), trap.source, trap.at, meaning.group, meaning.state)
+    return PolledEvents((event,), trap.source, "snmp")
+
+
+class TrapCapture:
+    """Every accepted trap, raw, in hamon's trap capture format: a file a day (`traps-YYYY-MM-DD.jsonl`)
+    in one folder, kept `keep_days`; `hamon replay --traps` reads them back. A write that fails (a full
+    disk) is counted (`trap_capture_errors`) and logged once a minute; the trap itself is not lost (it
+    went to the journal first)."""
+
+    def __init__(self, directory: str | os.PathLike[str], counters: Counters, keep_days: int = 30) -> None:
+        self.directory = Path(directory)
+        self.counters = counters
+        self.keep_days = keep_days
+        self._day: dt.date | None = None
+        self._file: Any = None
+        self._logged = -LOG_EVERY
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def write(self, trap: traps.Trap) -> None:
         try:
-            index = int(group[1]) if group is not None else int(state[0])  # type: ignore[call-overload]
-            value = int(state[1])  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            self.counters.reject(self.transport, source, "cufwFailoverStateChanged with values out of its MIB")
-            return
-        if index not in mibs.CUFW_FO_GROUP_ID or value not in mibs.HARDWARE_STATUS:
-            self.counters.reject(self.transport, source, "cufwFailoverStateChanged with values out of its MIB")
-            return
-        pair = self.resolve(None, source)
-        event = ha_state_event(pair, source, dt.datetime.now(dt.UTC), index or None, mibs.HARDWARE_STATUS[value])
-        if not self.bus.publish(PolledEvents((event,), source, self.transport), block=False):
-            self.counters.drop(self.transport, source)
+            day = trap.at.astimezone(dt.UTC).date()
+            if day != self._day:
+                self._roll(day)
+            self._file.write(trap.to_line() + b"\n")
+            self._file.flush()
+        except OSError as exc:
+            self.counters.add("trap_capture_errors")
+            now = time.monotonic()
+            if now - self._logged >= LOG_EVERY:
+                self._logged = now
+                log.warning("trap capture %s: %s (traps are still taken)", self.directory, exc.strerror or exc)
+
+    def _roll(self, day: dt.date) -> None:
+        self.close()
+        self._file = open(self.directory / f"traps-{day.isoformat()}.jsonl", "ab")  # noqa: SIM115
+        self._day = day
+        cutoff = day - dt.timedelta(days=self.keep_days)
+        for old in self.directory.glob("traps-*.jsonl"):
+            with contextlib.suppress(ValueError, OSError):
+                if dt.date.fromisoformat(old.name[6:16]) < cutoff:
+                    old.unlink()
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+            self._day = None
 
 
 def v3_identity(datagram: bytes) -> tuple[str, str] | None:

@@ -90,3 +90,23 @@ def test_detection_starts_at_the_interface_that_met_a_policy_above_one(tmp_path:
     assert "slow_failover" not in s.kinds()
     (met,) = [a for a in s.alerts() if a["kind"] == "interface_threshold"]
     assert met["started_at"] == iso(202)
+
+
+@pytest.mark.parametrize("gap", [0, 1, 4])
+@pytest.mark.parametrize("roles_known", [False, True], ids=["roles-never-heard", "after-a-steady-state"])
+def test_the_old_actives_reason_given_first_is_the_takeovers_cause(tmp_path: Path, gap: int, roles_known: bool) -> None:
+    """`failover active` on the standby, or `no failover active` on the active: the active says why
+    it stands down ("Set by the config command") before its mate says "Other unit wants me Active"."""
+    before = [S(0, 104001, "Switching to ACTIVE - HELLO not heard from mate.")] if roles_known else []
+    s = play(
+        tmp_path,
+        before
+        + [
+            S(100, 104002, "Switching to STANDBY - Set by the config command."),
+            P(100 + gap, 104001, "Switching to ACTIVE - Other unit wants me Active."),
+        ],
+    )
+    last = s.failovers()[-1]
+    assert (last["previous_active"], last["new_active"], last["cause"]) == ("secondary", "primary", "manual")
+    assert last["cause_text"] == "Set by the config command"
+    assert s.pair()["units"] == {"primary": "active", "secondary": "standby"}

@@ -434,7 +434,7 @@ def v3(level: str, *, user: str = "asa-v3", auth: str | None = None, priv: str |
 
 
 def snmptrap(port: int, *security: str, text_row: str = "9") -> None:
-    binds = [v.replace(".9", f".{text_row}") if v.startswith("1.3.6") else v for v in CLOG_VARS]
+    binds = [f"{v.rsplit('.', 1)[0]}.{text_row}" if v.startswith("1.3.6") else v for v in CLOG_VARS]
     exe = require("snmptrap", "net-snmp's snmptrap is the real trap sender")
     subprocess.run([exe, *security, f"127.0.0.1:{port}", "", CLOG, *binds], check=True, timeout=10)
 
@@ -460,14 +460,26 @@ def test_snmp_traps_v2c_and_v3_authpriv_and_refusals(sqlite_url: str, monkeypatc
         snmptrap(port, *v3("authPriv", auth="wrongpass99", priv="privpass123"), text_row="14")
         snmptrap(port, *v3("noAuthNoPriv", user="stranger"), text_row="15")
         wait_for(lambda: len(r.service.counters.snapshot()["rejected"]) >= 5)
-        (event,) = wait_for(lambda: r.store.events())  # both accepted traps carry the same message
-        assert (event.msg_id, event.kind, event.unit.value if event.unit else None, event.severity) == (
-            104001,
-            "switch_active",
-            "secondary",
-            1,
-        )
-        assert event.pair == "127.0.0.1"  # no device-id in a trap: the agent's address names the pair
+        events = wait_for(lambda: len(r.store.events()) == 2 and r.store.events())  # one a trap, each its own time
+        for event in events:
+            assert (event.msg_id, event.kind, event.unit.value if event.unit else None, event.severity) == (
+                104001,
+                "switch_active",
+                "secondary",
+                1,
+            )
+            assert event.pair == "127.0.0.1"  # no device-id in a trap: the agent's address names the pair
+        # the accepted traps (and only they) are kept raw; replayed, they are the same events
+        (kept,) = Path(sqlite_url.removeprefix("sqlite:///") + ".traps").glob("traps-*.jsonl")
+        rows = [json.loads(x) for x in kept.read_text().splitlines()]
+        assert [row["source"] for row in rows] == ["127.0.0.1", "127.0.0.1"]
+        texts = {oid: value for row in rows for oid, value in row["binds"] if oid.startswith(CLOG_VARS[9][:-1])}
+        assert texts == {CLOG_VARS[9][:-1] + "9": CLOG_VARS[-1], CLOG_VARS[9][:-1] + "10": CLOG_VARS[-1]}
+        other = f"sqlite:///{Path(sqlite_url.removeprefix('sqlite:///')).parent / 'again.db'}"
+        again = CliRunner().invoke(main, ["--db", other, "replay", "--traps", str(kept), "--json"])
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout)["events"] == 2
+        assert sorted(e.event_id for e in Store(other).events()) == sorted(e.event_id for e in events)
         snap = r.service.counters.snapshot()
         assert snap["received"] == [{"transport": "snmp", "source": "127.0.0.1", "count": 2}]
         reasons = {x["reason"]: x["count"] for x in snap["rejected"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import Counter
+from typing import Any
 
 import click
 
@@ -14,16 +15,23 @@ from hamon.cli.timerange import parse_duration
 from hamon.parse.timestamps import zone
 from hamon.service.replay import Source, Summary, replay
 
+FILES: dict[str, Any] = {"multiple": True, "type": click.Path(dir_okay=False, exists=True), "metavar": "FILE"}
+
 
 @click.command("replay")
 @click.argument("files", nargs=-1, metavar="FILE... | -")
 @click.option(
     "--cli",
     "cli_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, exists=True),
-    metavar="FILE",
+    **FILES,
     help="Saved `show failover` / `… history` / `… state` output to store as polled evidence (needs --pair).",
+)
+@click.option(
+    "--traps",
+    "trap_files",
+    **FILES,
+    help="SNMP traps: a trap capture `serve` kept (traps-*.jsonl) or snmptrapd's log (`snmptrapd -f -Lf FILE`, "
+    "its default format; its local times read in --tz). Repeatable; plain or .gz.",
 )
 @click.option("--pair", metavar="NAME", help="The pair the --cli outputs come from.")
 @click.option(
@@ -64,6 +72,7 @@ def replay_cmd(
     obj: Context,
     files: tuple[str, ...],
     cli_files: tuple[str, ...],
+    trap_files: tuple[str, ...],
     pair: str | None,
     unit: str | None,
     tz: str,
@@ -79,7 +88,8 @@ def replay_cmd(
     """Parse syslog captures (plain or .gz; '-' for stdin), store every failover event, correlate.
 
     Lines that are not about failover are counted per sender; bad lines are quarantined with
-    the reason. Replaying the same input again changes nothing. With --cli, saved `show failover`
+    the reason. Replaying the same input again changes nothing. With --traps, SNMP traps are
+    decoded as `serve` decodes them live (each trap counts as one line; other MIBs' traps as other). With --cli, saved `show failover`
     outputs become polled evidence for --pair (as `hamon parse-cli` reads them).
     """
     if cli_files:
@@ -97,15 +107,15 @@ def replay_cmd(
                 f"{len(cli_files)} file(s) for {pair}: {', '.join(result['commands'])}; "
                 f"{result['events']} polled events ({result['stored']} new)"
             )
-        if not files:
+        if not files and not trap_files:
             return
-    elif not files:
-        raise click.UsageError("give FILE... (or '-' for stdin), or --cli FILE with --pair")
+    elif not files and not trap_files:
+        raise click.UsageError("give FILE... (or '-' for stdin), --traps FILE, or --cli FILE with --pair")
     tzinfo = zone(tz)
     within = None if notify_history else parse_duration(notify_within)
-    from hamon.collectors.files import open_inputs
+    from hamon.collectors.files import TrapFile, open_inputs
 
-    sources: list[Source] = [*open_inputs(list(files), source)]
+    sources: list[Source] = [*open_inputs(list(files), source), *(TrapFile(f, tzinfo) for f in trap_files)]
     store = obj.store(create=True)
     inventory = obj.inventory()
     pipeline = None

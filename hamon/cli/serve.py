@@ -18,6 +18,8 @@ CONFIG_KEYS = {
     "external_url",
     "repeat_every",
     "journal_dir",
+    "trap_capture",
+    "trap_capture_days",
     "journal_max_bytes",
     "journal_sync_every",
     "journal_fsync",

@@ -33,6 +33,7 @@ cause is settled when the window closes, so that its own words and its signs of 
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
 from hamon.correlate import health
 from hamon.correlate.alerts import at
@@ -200,9 +201,18 @@ class PairMachine:
             self.s.roles.setdefault(g, dict(unit_roles))
             self.s.claims.setdefault(g, dict(unit_claims))
 
-    def _claim(self, scope: int, unit: str, role: str, t: float) -> None:
-        """What a unit said about itself, and when: the strongest evidence there is."""
-        self.s.claims.setdefault(scope, {})[unit] = [t, role]
+    def _claim(self, scope: int, unit: str, role: str, t: float, e: Event | None = None) -> None:
+        """What a unit said about itself, and when: the strongest evidence there is (with the
+        message's cause, for a takeover its words turn out to belong to)."""
+        cause = [str(e.cause or Cause.UNKNOWN), e.cause_text, e.event_id] if e is not None else []
+        self.s.claims.setdefault(scope, {})[unit] = [t, role, *cause]
+
+    def _stood_down(self, scope: int, unit: str, since: float) -> list[Any] | None:
+        """[t, role, cause, cause_text, event_id] of a unit's own standing down at or after `since`."""
+        claim = self.s.claims.get(scope, {}).get(unit)
+        if claim is None or claim[0] < since or claim[1] not in ("standby", "failed") or len(claim) < 5:
+            return None
+        return claim
 
     def claimed_since(self, scope: int, unit: str, since: float) -> str | None:
         """The role a unit claimed for itself at or after `since`, if it did."""
@@ -317,7 +327,7 @@ class PairMachine:
         peer = other(unit)
         for scope in self.scopes(e):
             was, peer_role = self.s.role(scope, unit), self.s.role(scope, peer)
-            self._claim(scope, unit, role, t)
+            self._claim(scope, unit, role, t, e)
             self.set_role(out, scope, unit, role, t, e, e.cause or Cause.UNKNOWN)
             if self._draft(scope, peer, t) is not None:
                 # Its side of a takeover already known.
@@ -392,6 +402,16 @@ class PairMachine:
             if key in self.s.drafts:  # an older takeover of the same unit, not yet settled
                 self._settle(out, key, t)
             d = Draft(scope, new_active, previous, t, t, takeover, str(cause), e.cause_text, rank, [e.event_id])
+            lead = self._stood_down(scope, other(new_active), t - self.timing.merge_window) if takeover else None
+            if lead is not None:
+                # The old active said first why it stood down ("Set by the config command"): its
+                # words are this takeover's, as they would be had they come second.
+                d.first_seen = min(d.first_seen, lead[0])
+                d.evidence = sorted({e.event_id, lead[4]})
+                d.previous_active = d.previous_active or other(new_active)
+                lead_rank = _cause_rank(lead[2], False)
+                if (lead_rank, lead[3] or "") > (d.cause_rank, d.cause_text or ""):
+                    d.cause, d.cause_text, d.cause_rank = lead[2], lead[3], lead_rank
             self.s.drafts[key] = d
             self.schedule(t + self.timing.merge_window, "failover", key)
             self._emit_failover(out, d, t, first=True)

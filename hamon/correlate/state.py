@@ -11,7 +11,7 @@ from hamon.model import Event, Output
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 3  # 2: Active/Active interfaces keyed per failover group; 3: claims, signs of life
+STATE_VERSION = 4  # 2: Active/Active interfaces keyed per failover group; 3: claims, signs of life; 4: claims' causes
 
 
 def other(unit: str) -> str:
@@ -61,7 +61,7 @@ class PairState:
     mode: str | None = None
     roles: dict[int, dict[str, str]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
     written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
-    claims: dict[int, dict[str, list[Any]]] = field(default_factory=dict)  # scope -> unit -> [t, role] it said
+    claims: dict[int, dict[str, list[Any]]] = field(default_factory=dict)  # scope -> unit -> [t, role, why]
     heard: dict[str, float] = field(default_factory=dict)  # unit -> last sign of life (a tagged message)
     failover_link: str = "unknown"
     state_link: str = "unknown"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hamon.bus import Bus, Collector
@@ -56,6 +57,7 @@ class Listeners:
         self.cfg = cfg
         self.resolve = resolve  # device id and sender to pair (traps)
         self.collectors: list[Collector] = []
+        self.trap_dir: Path | None = None  # where accepted traps are kept unless `trap_capture` says
 
     def open(self, bus: Bus, counters: Counters) -> list[Collector]:
         """Bind every listener (errors here are configuration errors); trap receivers run at once."""
@@ -85,10 +87,17 @@ class Listeners:
                 from hamon.collectors import snmp_trap as snmp
 
                 users = [snmp_user(u) for u in cfg.snmp_users]
+                where = cfg.trap_capture or self.trap_dir
+                capture = None  # one for every trap listener
+                if where is not None and cfg.trap_capture_days > 0:
+                    try:
+                        capture = snmp.TrapCapture(where, counters, cfg.trap_capture_days)
+                    except OSError as exc:
+                        raise ConfigError(f"trap capture {where}: {exc.strerror or exc}") from exc
                 for a in cfg.snmp_trap:
                     trying = f"snmp {a}"
                     receiver = snmp.SnmpTrapReceiver(
-                        *address(a), bus, counters, cfg.snmp_community, users, self.resolve
+                        *address(a), bus, counters, cfg.snmp_community, users, self.resolve, capture
                     )
                     receiver.start()  # binds and configures on its own thread; errors come back here
                     out.append(receiver)

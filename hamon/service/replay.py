@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hamon.errors import HamonError
-from hamon.model import Event, Quarantined, RawBatch, iso
-from hamon.parse.batch import BatchParser
+from hamon.model import Event, ParseResult, Quarantined, RawBatch, iso
+from hamon.parse.batch import BatchParser, Resolve
 from hamon.resolve.inventory import Inventory
 from hamon.resolve.pairs import PairResolver
 
@@ -31,7 +32,7 @@ class Source(Protocol):
     size: int | None
     bytes_read: int
 
-    def batches(self) -> Iterator[RawBatch]: ...
+    def batches(self) -> Iterator[Any]: ...  # RawBatch; a trap file: hamon.parse.traps items
 
     def digest(self) -> str: ...
 
@@ -223,8 +224,10 @@ def replay(
         counts = {"lines": 0, "events": 0, "quarantined": 0}
         writer = StoreWriter(store)
         try:
-            for batch in src.batches():
-                res = parser.parse(batch)
+            items = src.batches() if src.kind != "traps" else _trap_batches(src, resolver.resolve, store, src.name)
+            for batch in items:
+                # a trap file's group-state events and unreadable lines come as results of their own
+                res = parser.parse(batch) if isinstance(batch, RawBatch) else batch
                 writer.put(res.events, res.quarantined)
                 summary.lines += res.lines
                 summary.events += len(res.events)
@@ -240,7 +243,7 @@ def replay(
                     first = summary.earliest.get(e.pair)
                     if first is None or e.at < first:
                         summary.earliest[e.pair] = e.at
-                if progress is not None:
+                if progress is not None and isinstance(batch, RawBatch):
                     progress(src, len(batch.data))
         finally:
             stored = writer.close()
@@ -278,6 +281,37 @@ def replay(
             summary.notifications = {**report.to_json(), "historical": len(notices) - len(current)}
     summary.elapsed_s = time.perf_counter() - t0
     return summary
+
+
+def _trap_batches(src: Source, resolve: Resolve, store: Store, name: str) -> Iterator[RawBatch | ParseResult]:
+    """A trap file's traps as the live receiver hands them on (`as_batch`): a syslog line to parse,
+    or a group's HA state (an event, with its arrival order); other MIBs' traps and unreadable lines
+    as a result of their own (counted as `other`, quarantined with the reason)."""
+    from hamon.collectors.snmp_trap import as_batch
+    from hamon.parse import traps
+
+    for n, item in enumerate(src.batches(), 1):
+        if isinstance(item, traps.Unreadable):
+            digest = hashlib.blake2b(name.encode() + b"\x1f" + item.raw, digest_size=16).hexdigest()
+            q = Quarantined(
+                digest, dt.datetime.now(UTC), name, name, item.line_no, item.reason, item.raw[:4096], len(item.raw)
+            )
+            yield ParseResult(lines=1, quarantined=[q])
+            continue
+        meaning = traps.decode(item)
+        if isinstance(meaning, traps.Other):
+            yield ParseResult(lines=1, other=1)
+        elif isinstance(meaning, traps.Bad):
+            raw = item.to_line()
+            digest = hashlib.blake2b(item.source.encode() + b"\x1f" + raw, digest_size=16).hexdigest()
+            q = Quarantined(digest, item.at, item.source, name, n, meaning.reason, raw[:4096], len(raw))
+            yield ParseResult(lines=1, quarantined=[q])
+        else:
+            batch = as_batch(item, meaning, resolve)
+            if isinstance(batch, RawBatch):
+                yield batch
+            else:
+                yield ParseResult(lines=1, events=store.stamp(list(batch.events)))
 
 
 def replay_cli(

@@ -85,6 +85,10 @@ class ServeConfig:
     tz: str = "UTC"  # the zone of device stamps that carry none (a pair's inventory `tz:` goes first)
     # The intake journal (hamon.bus.journal): every accepted batch on disk before anything else.
     journal_dir: str | None = None  # default: beside an embedded store, else the state directory
+    # Every accepted SNMP trap kept raw (hamon.collectors.snmp_trap.TrapCapture), a file a day, for
+    # `hamon replay --traps`; default: beside the journal (`<db file>.traps`, `…/hamon/traps`).
+    trap_capture: str | None = None
+    trap_capture_days: Annotated[int, Ge(0)] = 30  # days of trap files kept; 0: no capture
     journal_max_bytes: Annotated[int, Ge(1 << 16)] = 1 << 30  # not yet stored; beyond it input is refused
     journal_sync_every: Annotated[float, Gt(0), Le(60)] = 0.1  # seconds between fsyncs (power loss bound)
     journal_fsync: bool = True  # False: written to the page cache only (kill -9 still loses nothing)
@@ -167,6 +171,9 @@ class Service:
                 fsync=config.journal_fsync,
             )
             self.bus = JournalBus(self.journal, config.bus_bytes)
+            if isinstance(self.intake, Listeners):
+                stem = where.name.removesuffix(".journal")
+                self.intake.trap_dir = where.with_name(f"{stem}.traps" if stem != where.name else "traps")
             self.backlog = Backlog(self.journal)
             if self.journal.recovered:
                 log.info(
