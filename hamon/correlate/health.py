@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hamon.correlate.alerts import at
-from hamon.correlate.state import UNITS, Machine, other
+from hamon.correlate.state import UNITS, Machine, Timer, TimerKind, other
 from hamon.model import AlertUpdate, Cause, Event, Failover, Output, stable_id
 
 FAILOVER_LINK_UP = frozenset({"failover_link_up", "failover_interface_ok", "peer_failover_link_up"})
@@ -123,12 +123,12 @@ def _enabled(m: Machine, out: list[Output], e: Event, unit: str | None, t: float
     for scope in m.scopes(e):
         if unit and m.s.role(scope, unit) == "disabled":
             m.set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
-    m.schedule(t + JOIN_GRACE, "version_clear")
+    m.schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
 
 
 def _version(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
     severity = "critical" if e.kind == "version_incompatible" else "warning"
-    m.cancel("version_clear")
+    m.cancel(TimerKind.VERSION_CLEAR)
     m.s.alerts.raise_(
         out,
         t,
@@ -161,7 +161,7 @@ def _sync_start(m: Machine, out: list[Output], e: Event, unit: str | None, t: fl
 def _sync_ok(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
     m.s.alerts.resolve_kind(out, t, "config_sync_failed", (e.event_id,))
     _synced(m, out, e, t)
-    m.schedule(t + JOIN_GRACE, "version_clear")
+    m.schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
 
 
 def _bulk_sync_end(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
@@ -171,7 +171,7 @@ def _bulk_sync_end(m: Machine, out: list[Output], e: Event, unit: str | None, t:
 def _flapping(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
     detail = "the device reports both units switching back and forth"
     m.s.alerts.raise_(out, t, "flapping", "critical", detail, (e.event_id,))
-    m.schedule(t + m.cfg.flap_window, "flap_quiet")
+    m.schedule(t + m.cfg.flap_window, TimerKind.FLAP_QUIET)
 
 
 # What each kind of event does beyond roles, as data: one rule per kind.
@@ -192,24 +192,44 @@ RULES: dict[str, Rule] = {
 }
 
 
-def fire(m: Machine, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
-    """Timers of this module."""
-    if name == "settle" and isinstance(arg, str):
-        group = int(arg.split("|")[0]) or None
-        unit = arg.split("|")[1]
-        m.s.alerts.resolve(out, due, "failover", group=group, unit=unit)
-        m.s.alerts.resolve(out, due, "slow_failover", group=group, unit=unit)
-    elif name == "flap_quiet":
-        recent = [x for x in m.s.failover_times if x > due - m.cfg.flap_window]
-        if len(recent) < m.cfg.flap_count:
-            m.s.alerts.resolve_kind(out, due, "flapping")
-    elif name == "state_quiet":
-        if not m.s.lu_errors or m.s.lu_errors[-1] <= due - STATE_QUIET:
-            _state_link(m, out, "up", due, ())
-    elif name == "version_clear":
-        m.s.alerts.resolve_kind(out, due, "version_mismatch")
-    elif name == "threshold":
-        _threshold(m, out, str(arg), due)
+def _settled(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+    """A failover alert resolves after `settle` without another failover."""
+    scope, unit = key
+    m.s.alerts.resolve(out, due, "failover", group=scope or None, unit=unit)
+    m.s.alerts.resolve(out, due, "slow_failover", group=scope or None, unit=unit)
+
+
+def _flap_quiet(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+    recent = [x for x in m.s.failover_times if x > due - m.cfg.flap_window]
+    if len(recent) < m.cfg.flap_count:
+        m.s.alerts.resolve_kind(out, due, "flapping")
+
+
+def _state_quiet(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+    if not m.s.lu_errors or m.s.lu_errors[-1] <= due - STATE_QUIET:
+        _state_link(m, out, "up", due, ())
+
+
+def _version_clear(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+    m.s.alerts.resolve_kind(out, due, "version_mismatch")
+
+
+def _threshold_due(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+    _threshold(m, out, str(key[0]), due)
+
+
+FIRE: dict[TimerKind, Callable[[Machine, list[Output], float, tuple[Any, ...]], None]] = {
+    TimerKind.SETTLE: _settled,
+    TimerKind.FLAP_QUIET: _flap_quiet,
+    TimerKind.STATE_QUIET: _state_quiet,
+    TimerKind.VERSION_CLEAR: _version_clear,
+    TimerKind.THRESHOLD: _threshold_due,
+}
+
+
+def fire(m: Machine, out: list[Output], timer: Timer) -> None:
+    """A timer of the health rules, by its kind."""
+    FIRE[timer.kind](m, out, timer.due, timer.key)
 
 
 def role_changed(
@@ -222,7 +242,7 @@ def role_changed(
         # It took over, then stood down again while its peer stayed active (a split-brain healed).
         m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=unit)
         m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=unit)
-        m.cancel("settle", f"{scope}|{unit}")
+        m.cancel(TimerKind.SETTLE, scope, unit)
     if (
         role == "standby"
         and m.s.alerts.is_open("failover", group, other(unit))
@@ -232,7 +252,7 @@ def role_changed(
         # The unit that lost the active role is back as standby: the pair can fail over again.
         m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=other(unit))
         m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=other(unit))
-        m.cancel("settle", f"{scope}|{other(unit)}")
+        m.cancel(TimerKind.SETTLE, scope, other(unit))
 
 
 def unit_failed(m: Machine, out: list[Output], unit: str, t: float, ev: tuple[str, ...], cause: str) -> None:
@@ -272,11 +292,11 @@ def after_failover(m: Machine, out: list[Output], fo: Failover, now: float) -> N
         if alerts.is_open("failover", group, u):
             alerts.resolve(out, t, "failover", fo.evidence, group=group, unit=u)
             alerts.resolve(out, t, "slow_failover", fo.evidence, group=group, unit=u)
-            m.cancel("settle", f"{group or 0}|{u}")
+            m.cancel(TimerKind.SETTLE, group or 0, u)
     alerts.raise_(
         out, now, "failover", "warning", failover_detail(fo), fo.evidence, group=group, unit=fo.new_active, started_at=t
     )
-    m.schedule(t + m.timing.settle, "settle", f"{group or 0}|{fo.new_active}")
+    m.schedule(t + m.timing.settle, TimerKind.SETTLE, group or 0, fo.new_active)
     _slow(m, out, fo, now)
     m.s.failover_times = [x for x in m.s.failover_times if x > t - m.cfg.flap_window] + [t]
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
@@ -291,14 +311,14 @@ def after_failover(m: Machine, out: list[Output], fo: Failover, now: float) -> N
             started_at=m.s.failover_times[0],
         )
     if alerts.is_open("flapping"):
-        m.cancel("flap_quiet")
-        m.schedule(t + m.cfg.flap_window, "flap_quiet")
+        m.cancel(TimerKind.FLAP_QUIET)
+        m.schedule(t + m.cfg.flap_window, TimerKind.FLAP_QUIET)
 
 
 def failover_refined(m: Machine, out: list[Output], fo: Failover, before: Failover, now: float) -> None:
     """A later message of the same takeover: its alert says what is known now (same alert, updated)."""
     t = fo.at.timestamp()
-    key = f"{fo.group or 0}|{fo.new_active}"
+    key = (fo.group or 0, fo.new_active)
     if (failover_detail(fo), fo.at) != (failover_detail(before), before.at):
         # The alert opened with the first word of this takeover; it may have ended already (a
         # handover is whole at once), and is refined all the same.
@@ -307,8 +327,8 @@ def failover_refined(m: Machine, out: list[Output], fo: Failover, before: Failov
         out.append(AlertUpdate(alert_id, fo.at, failover_detail(fo), fo.evidence, at(now)))
         m.s.alerts.refresh(alert_id, t, failover_detail(fo))
     if m.s.alerts.is_open("failover", fo.group, fo.new_active):
-        m.cancel("settle", key)
-        m.schedule(t + m.timing.settle, "settle", key)
+        m.cancel(TimerKind.SETTLE, *key)
+        m.schedule(t + m.timing.settle, TimerKind.SETTLE, *key)
     if m.s.failover_times and fo.key_at is not None and m.s.failover_times[-1] == fo.key_at.timestamp():
         m.s.failover_times[-1] = t
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
@@ -341,7 +361,7 @@ def failover_settled(m: Machine, out: list[Output], fo: Failover, now: float) ->
         return
     m.s.alerts.resolve(out, now, "failover", fo.evidence, group=fo.group, unit=fo.new_active)
     m.s.alerts.resolve(out, now, "slow_failover", fo.evidence, group=fo.group, unit=fo.new_active)
-    m.cancel("settle", f"{fo.group or 0}|{fo.new_active}")
+    m.cancel(TimerKind.SETTLE, fo.group or 0, fo.new_active)
 
 
 def _healthy_standby(m: Machine, scope: int, unit: str) -> bool:
@@ -387,7 +407,7 @@ def _state_link(m: Machine, out: list[Output], status: str, t: float, ev: tuple[
             ev,
         )
     else:
-        m.cancel("state_quiet")
+        m.cancel(TimerKind.STATE_QUIET)
         m.s.lu_errors = []
         m.s.alerts.resolve_kind(out, t, "state_link_down", ev)
 
@@ -406,8 +426,8 @@ def _lu_error(m: Machine, out: list[Output], t: float, ev: tuple[str, ...]) -> N
     if len(m.s.lu_errors) >= LU_BURST:
         _state_link(m, out, "down", t, ev)
     if m.s.state_link == "down":
-        m.cancel("state_quiet")
-        m.schedule(t + STATE_QUIET, "state_quiet")
+        m.cancel(TimerKind.STATE_QUIET)
+        m.schedule(t + STATE_QUIET, TimerKind.STATE_QUIET)
 
 
 def _synced(m: Machine, out: list[Output], e: Event, t: float) -> None:
@@ -438,7 +458,7 @@ def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, st
         # units, it does not count (chapter, Interface Monitoring), and no alert opens only to
         # close. What no longer holds is resolved at once.
         _threshold(m, out, e.event_id, t, may_raise=False)
-        m.schedule(t + max(m.cfg.interface_polltime, PAIR_GRACE), "threshold", e.event_id)
+        m.schedule(t + max(m.cfg.interface_polltime, PAIR_GRACE), TimerKind.THRESHOLD, e.event_id)
 
 
 def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) -> dict[str, str]:
@@ -524,7 +544,7 @@ def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_ra
                     # The unit that lost the active role to its interfaces is a healthy standby again.
                     m.s.alerts.resolve(out, t, "failover", (event_id,), group=group, unit=other(unit))
                     m.s.alerts.resolve(out, t, "slow_failover", (event_id,), group=group, unit=other(unit))
-                    m.cancel("settle", f"{scope}|{other(unit)}")
+                    m.cancel(TimerKind.SETTLE, scope, other(unit))
                 if m.s.role(scope, unit) == "failed" and m.claimed_since(scope, unit, 0.0) != "failed":
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).

@@ -419,7 +419,7 @@ class LiveCorrelator:
         if not machine.s.timers or seen is None:
             self.deadline_of.pop(pair, None)
             return
-        at = seen[1] + (machine.s.timers[0][0] + self.window - seen[0])
+        at = seen[1] + (machine.s.timers[0].due + self.window - seen[0])
         if self.deadline_of.get(pair) != at:
             self.deadline_of[pair] = at
             heapq.heappush(self.deadlines, (at, pair))

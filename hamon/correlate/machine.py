@@ -33,11 +33,12 @@ cause is settled when the window closes, so that its own words and its signs of 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import Any
 
 from hamon.correlate import health
 from hamon.correlate.alerts import at
-from hamon.correlate.state import DEFAULT_TIMING, UNITS, Draft, PairState, Timing, other
+from hamon.correlate.state import DEFAULT_TIMING, UNITS, Draft, DraftKey, PairState, Timer, TimerKind, Timing, other
 from hamon.correlate.traffic import Traffic
 from hamon.model import Cause, Event, Failover, Output, Transition
 from hamon.resolve.inventory import PairConfig
@@ -151,10 +152,14 @@ class PairMachine:
         """Fire every timer due at or before t, in order."""
         out: list[Output] = []
         self.now = t if self.now is None else max(self.now, t)
-        while self.s.timers and self.s.timers[0][0] <= t:
-            due, name, arg = self.s.timers.pop(0)
-            self.fired = max(self.fired, due)
-            self._fire(out, due, name, arg)
+        while self.s.timers and self.s.timers[0].due <= t:
+            timer = self.s.timers.pop(0)
+            self.fired = max(self.fired, timer.due)
+            fire = FIRE.get(timer.kind)
+            if fire is not None:
+                fire(self, out, timer.due, timer.key)
+            else:
+                health.fire(self, out, timer)
         return out
 
     def finish(self) -> list[Output]:
@@ -169,23 +174,20 @@ class PairMachine:
         return not self.s.drafts and not self.s.split_checks
 
     # -- timers -------------------------------------------------------------------------------
-    def schedule(self, due: float, name: str, arg: str | int | None = None) -> None:
-        entry = [due, name, arg]
-        if entry not in self.s.timers:
-            bisect.insort(self.s.timers, entry, key=lambda x: (x[0], x[1], str(x[2])))
+    def schedule(self, due: float, kind: TimerKind, *key: Any) -> None:
+        timer = Timer(due, kind, key)
+        if timer not in self.s.timers:
+            bisect.insort(self.s.timers, timer, key=Timer.order)
 
-    def cancel(self, name: str, arg: str | int | None = None) -> None:
-        self.s.timers = [x for x in self.s.timers if not (x[1] == name and x[2] == arg)]
+    def cancel(self, kind: TimerKind, *key: Any) -> None:
+        self.s.timers = [x for x in self.s.timers if not (x.kind == kind and x.key == key)]
 
-    def _fire(self, out: list[Output], due: float, name: str, arg: str | int | None) -> None:
-        if name == "failover" and isinstance(arg, str) and arg in self.s.drafts:
-            self._settle(out, arg, due)
-        elif name == "split" and isinstance(arg, int):
-            self._check_split(out, arg, due)
-        elif name == "peer_down" and isinstance(arg, str):
-            self._peer_failed(out, arg)
-        else:
-            health.fire(self, out, due, name, arg)
+    def _draft_due(self, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+        if (scope_unit := (key[0], key[1])) in self.s.drafts:
+            self._settle(out, scope_unit, due)
+
+    def _split_due(self, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+        self._check_split(out, key[0], due)
 
     # -- roles --------------------------------------------------------------------------------
     def scopes(self, e: Event) -> list[int]:
@@ -357,7 +359,7 @@ class PairMachine:
                 # Table 3: standby unit failed — no failover, the active marks the standby failed,
                 # once the merge window showed it silent (judged in `_peer_failed`).
                 cause = e.cause or Cause.PEER_UNREACHABLE
-                self.schedule(t + self.timing.merge_window, "peer_down", f"{scope}|{peer}|{t!r}|{cause}|{e.event_id}")
+                self.schedule(t + self.timing.merge_window, TimerKind.PEER_DOWN, scope, peer, t, str(cause), e.event_id)
         if e.cause == Cause.CONFIG_SYNC:
             # 103001 reason 5/6: the standby went down during a configuration sync that never ended.
             self.s.alerts.raise_(
@@ -369,10 +371,9 @@ class PairMachine:
                 (e.event_id,),
             )
 
-    def _peer_failed(self, out: list[Output], arg: str) -> None:
+    def _peer_failed(self, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
         """The active unit reported its peer gone: failed, unless the peer spoke since or took over."""
-        scope_s, peer, t_s, cause, event_id = arg.split("|")
-        scope, t = int(scope_s), float(t_s)
+        scope, peer, t, cause, event_id = key
         if self.s.role(scope, other(peer)) != "active" or self.s.role(scope, peer) in ("active", "failed"):
             return
         if self._alive(peer, t) or self.claimed_since(scope, peer, t - self.timing.merge_window) is not None:
@@ -380,7 +381,7 @@ class PairMachine:
         self.set_role(out, scope, peer, "failed", t, None, cause, None, (event_id,))
 
     def _draft(self, scope: int, new_active: str, t: float) -> Draft | None:
-        d = self.s.drafts.get(f"{scope}|{new_active}")
+        d = self.s.drafts.get((scope, new_active))
         return d if d is not None and t <= d.first_seen + self.timing.merge_window else None
 
     def _add_to_draft(
@@ -396,7 +397,7 @@ class PairMachine:
     ) -> None:
         cause = e.cause or Cause.UNKNOWN
         rank = _cause_rank(cause, takeover)
-        key = f"{scope}|{new_active}"
+        key = (scope, new_active)
         d = self._draft(scope, new_active, t)
         if d is None:
             if key in self.s.drafts:  # an older takeover of the same unit, not yet settled
@@ -413,7 +414,7 @@ class PairMachine:
                 if (lead_rank, lead[3] or "") > (d.cause_rank, d.cause_text or ""):
                     d.cause, d.cause_text, d.cause_rank = lead[2], lead[3], lead_rank
             self.s.drafts[key] = d
-            self.schedule(t + self.timing.merge_window, "failover", key)
+            self.schedule(t + self.timing.merge_window, TimerKind.FAILOVER, *key)
             self._emit_failover(out, d, t, first=True)
             return
         before = self._failover_of(d, t)
@@ -477,10 +478,10 @@ class PairMachine:
         else:
             health.failover_refined(self, out, fo, before, now)
 
-    def _settle(self, out: list[Output], key: str, now: float) -> None:
+    def _settle(self, out: list[Output], key: DraftKey, now: float) -> None:
         """The merge window is over: settle what became of the old active."""
         d = self.s.drafts.pop(key)
-        self.cancel("failover", key)
+        self.cancel(TimerKind.FAILOVER, *key)
         scope = d.scope
         fo = self._failover_of(d, now)
         self.s.symptoms[scope] = [s for s in self.s.symptoms.get(scope, []) if s[0] > d.at]
@@ -489,7 +490,7 @@ class PairMachine:
 
     def assembling(self, scope: int, new_active: str) -> bool:
         """A takeover by `new_active` is still within its merge window."""
-        return f"{scope}|{new_active}" in self.s.drafts
+        return (scope, new_active) in self.s.drafts
 
     def _judge_old_active(self, out: list[Output], d: Draft, fo: Failover) -> None:
         scope, old = d.scope, d.previous_active
@@ -576,7 +577,7 @@ class PairMachine:
         check = self.s.split_checks.get(scope)
         if check is None:
             self.s.split_checks[scope] = [t + self.timing.split_grace, t, sorted(evidence)]
-            self.schedule(t + self.timing.split_grace, "split", scope)
+            self.schedule(t + self.timing.split_grace, TimerKind.SPLIT, scope)
         else:
             check[2] = sorted(set(check[2]) | set(evidence))
 
@@ -601,7 +602,7 @@ class PairMachine:
     def _clear_split(self, out: list[Output], scope: int, t: float, evidence: tuple[str, ...]) -> None:
         if scope in self.s.split_checks:
             self.s.split_checks.pop(scope)
-            self.cancel("split", scope)
+            self.cancel(TimerKind.SPLIT, scope)
         self.s.alerts.resolve(out, t, "split_brain", evidence, group=scope or None)
 
 
@@ -624,3 +625,11 @@ def _polled_role(state: str | None) -> str | None:
     if s == "disabled":
         return "disabled"
     return None
+
+
+# The machine's own timers; the others are the health rules' (health.FIRE).
+FIRE: dict[TimerKind, Callable[[PairMachine, list[Output], float, tuple[Any, ...]], None]] = {
+    TimerKind.FAILOVER: PairMachine._draft_due,
+    TimerKind.SPLIT: PairMachine._split_due,
+    TimerKind.PEER_DOWN: PairMachine._peer_failed,
+}

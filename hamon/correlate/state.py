@@ -4,19 +4,59 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
 
 from hamon.correlate.alerts import AlertBook
 from hamon.model import Event, Output
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 4  # 2: Active/Active interfaces keyed per failover group; 3: claims, signs of life; 4: claims' causes
+STATE_VERSION = 5  # 2: A/A interfaces per group; 3: claims, signs of life; 4: claims' causes; 5: typed timers
 
 
 def other(unit: str) -> str:
     """The other unit of the pair."""
     return "secondary" if unit == "primary" else "primary"
+
+
+class TimerKind(StrEnum):
+    """What a timer of a pair's machine is for (the machine's and the health rules' tables say what each does)."""
+
+    FAILOVER = "failover"  # key (scope, new_active): a takeover's merge window ends
+    SPLIT = "split"  # key (scope,): both units active this long is a split-brain
+    PEER_DOWN = "peer_down"  # key (scope, peer, t, cause, event_id): the peer did not speak again
+    SETTLE = "settle"  # key (scope, unit): a failover alert resolves after quiet
+    FLAP_QUIET = "flap_quiet"  # no failovers for the flap window
+    STATE_QUIET = "state_quiet"  # no state-link update errors for a while
+    VERSION_CLEAR = "version_clear"  # a version mismatch not said again
+    THRESHOLD = "threshold"  # key (event_id,): an interface failure held for its poll time
+
+
+class Timer(NamedTuple):
+    """One timer: due at event time `due` (epoch seconds), of a kind, for a key of plain values."""
+
+    due: float
+    kind: TimerKind
+    key: tuple[Any, ...] = ()
+
+    def order(self) -> tuple[float, str, str]:
+        return (self.due, self.kind.value, repr(self.key))
+
+    def to_json(self) -> list[Any]:
+        return [self.due, self.kind.value, list(self.key)]
+
+    @classmethod
+    def from_json(cls, v: list[Any]) -> Timer:
+        return cls(float(v[0]), TimerKind(v[1]), tuple(v[2]))
+
+
+DraftKey = tuple[int, str]  # (scope, new_active)
+
+
+def draft_key(text: str) -> DraftKey:
+    scope, _, unit = text.partition("|")
+    return int(scope), unit
 
 
 @dataclass
@@ -68,10 +108,10 @@ class PairState:
     interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # unit -> interface[@gN] -> status
     failed_since: dict[str, dict[str, float]] = field(default_factory=dict)  # unit -> interface[@gN] -> t
     symptoms: dict[int, list[list[Any]]] = field(default_factory=dict)  # scope -> [[t, event_id, interface, unit]]
-    drafts: dict[str, Draft] = field(default_factory=dict)
+    drafts: dict[DraftKey, Draft] = field(default_factory=dict)
     split_checks: dict[int, list[Any]] = field(default_factory=dict)  # scope -> [due, since, evidence]
     failover_times: list[float] = field(default_factory=list)
-    timers: list[list[Any]] = field(default_factory=list)  # [due, name, arg], kept sorted
+    timers: list[Timer] = field(default_factory=list)  # kept sorted by Timer.order
     sources: dict[str, str] = field(default_factory=dict)  # sender -> role it speaks for
     lu_errors: list[float] = field(default_factory=list)
     last_failover_at: float | None = None
@@ -101,10 +141,10 @@ class PairState:
             "state_link": self.state_link,
             "interfaces": self.interfaces,
             "symptoms": {str(k): v for k, v in self.symptoms.items()},
-            "drafts": {k: d.to_json() for k, d in self.drafts.items()},
+            "drafts": {f"{k[0]}|{k[1]}": d.to_json() for k, d in self.drafts.items()},
             "split_checks": {str(k): v for k, v in self.split_checks.items()},
             "failover_times": self.failover_times,
-            "timers": self.timers,
+            "timers": [x.to_json() for x in self.timers],
             "sources": self.sources,
             "lu_errors": self.lu_errors,
             "last_failover_at": self.last_failover_at,
@@ -129,10 +169,10 @@ class PairState:
             state_link=v["state_link"],
             interfaces=v["interfaces"],
             symptoms={int(k): x for k, x in v["symptoms"].items()},
-            drafts={k: Draft.from_json(d) for k, d in v["drafts"].items()},
+            drafts={draft_key(k): Draft.from_json(d) for k, d in v["drafts"].items()},
             split_checks={int(k): x for k, x in v["split_checks"].items()},
             failover_times=v["failover_times"],
-            timers=v["timers"],
+            timers=[Timer.from_json(x) for x in v["timers"]],
             sources=v["sources"],
             lu_errors=v["lu_errors"],
             last_failover_at=v["last_failover_at"],
@@ -163,9 +203,9 @@ class Machine(Protocol):
     cfg: PairConfig
     timing: Timing
 
-    def schedule(self, due: float, name: str, arg: str | int | None = None) -> None: ...
+    def schedule(self, due: float, kind: TimerKind, *key: Any) -> None: ...
 
-    def cancel(self, name: str, arg: str | int | None = None) -> None: ...
+    def cancel(self, kind: TimerKind, *key: Any) -> None: ...
 
     def scopes(self, e: Event) -> list[int]: ...
 
