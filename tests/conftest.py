@@ -169,3 +169,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             str(d / f"{name}.pem"),
         )
     return {n: d / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-scenarios",
+        action="store_true",
+        help="Rewrite tests/scenarios/*.expected.json from what hamon now gives (review the diff before committing).",
+    )

@@ -123,12 +123,21 @@ def _enabled(m: Machine, out: list[Output], e: Event, unit: str | None, t: float
     for scope in m.scopes(e):
         if unit and m.s.role(scope, unit) == "disabled":
             m.set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
-    m.schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
+    _joined(m, t)
+
+
+def _joined(m: Machine, t: float) -> None:
+    """A unit (re)joined: a version mismatch not said within JOIN_GRACE of it is over — unless it was
+    said as this join began (the mismatch is logged as the units first exchange hellos, before the
+    configuration is synced), so a sync ending just after it does not clear it."""
+    if m.s.version_said is None or t - m.s.version_said > JOIN_GRACE:
+        m.schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
 
 
 def _version(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
     severity = "critical" if e.kind == "version_incompatible" else "warning"
     m.cancel(TimerKind.VERSION_CLEAR)
+    m.s.version_said = t
     m.s.alerts.raise_(
         out,
         t,
@@ -161,7 +170,7 @@ def _sync_start(m: Machine, out: list[Output], e: Event, unit: str | None, t: fl
 def _sync_ok(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
     m.s.alerts.resolve_kind(out, t, "config_sync_failed", (e.event_id,))
     _synced(m, out, e, t)
-    m.schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
+    _joined(m, t)
 
 
 def _bulk_sync_end(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hamon.correlate import health
-from hamon.correlate.alerts import at
+from hamon.correlate.alerts import AlertBook, at
 from hamon.correlate.state import DEFAULT_TIMING, UNITS, Draft, DraftKey, PairState, Timer, TimerKind, Timing, other
 from hamon.correlate.traffic import Traffic
 from hamon.model import Cause, Event, Failover, Output, Transition
@@ -47,6 +47,8 @@ FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_
 # Sender addresses a pair keeps the role of: two units, each logging from an address per context
 # (multiple context mode); beyond that, a sender naming the pair from ever new addresses is not kept.
 SOURCES_MAX = 4096
+SHARED = "shared"  # a sender speaking for both units at once
+SHARED_WITHIN = 60.0  # seconds between the two roles' lines that make a sender shared
 SYMPTOMS_KEPT = 2  # symptoms are kept for this many horizons (a takeover's draft starts before the latest)
 SYMPTOMS_MAX = 1000  # and at most this many per scope, the newest (a flood's first ones do not matter)
 SYMPTOM_KINDS = frozenset(
@@ -261,15 +263,34 @@ class PairMachine:
         return holders[0] if len(holders) == 1 else None
 
     def _learn_source(self, e: Event) -> None:
-        # The active unit sends from the active address, the standby from the standby address.
+        # The active unit sends from the active address, the standby from the standby address. A
+        # sender that speaks for both roles at once (both units' tagged lines within SHARED_WITHIN,
+        # no failover between: both units behind one relay or one device id) is `shared`: it
+        # attributes nothing and its silence is the pair's.
         role = self.s.role(self.scopes(e)[0], e.unit.value if e.unit else "")
         known = self.s.sources
+        if role not in ("active", "standby") or e.source == e.device_id:
+            return
+        if e.source not in known and len(known) >= SOURCES_MAX:
+            return
+        t = e.at.timestamp()
+        was = known.get(e.source)
+        if was == SHARED:
+            return
+        spoke = self.s.spoke.setdefault(e.source, [None, None])
+        spoke[0 if role == "active" else 1] = t
+        other_t = spoke[1 if role == "active" else 0]
+        since = self.s.last_failover_at
         if (
-            role in ("active", "standby")
-            and e.source != e.device_id
-            and (e.source in known or len(known) < SOURCES_MAX)
+            was is not None
+            and was != role
+            and other_t is not None
+            and t - other_t <= SHARED_WITHIN
+            and (since is None or other_t > since)
         ):
-            known[e.source] = role
+            known[e.source] = SHARED
+            return
+        known[e.source] = role
 
     def _sync_claim(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """Configuration sync: the sender speaks as the active unit, the receiver joins as standby."""
@@ -327,10 +348,14 @@ class PairMachine:
     def _leave(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         role = "failed" if e.kind == "switch_failed" else "standby"
         peer = other(unit)
+        cause = e.cause or Cause.UNKNOWN
+        if role == "failed" and cause == Cause.UNKNOWN and self.s.failed_since.get(unit):
+            # `Switching to FAILED.` names no cause; its failed monitored interfaces do.
+            cause = Cause.INTERFACE_FAILURE
         for scope in self.scopes(e):
             was, peer_role = self.s.role(scope, unit), self.s.role(scope, peer)
             self._claim(scope, unit, role, t, e)
-            self.set_role(out, scope, unit, role, t, e, e.cause or Cause.UNKNOWN)
+            self.set_role(out, scope, unit, role, t, e, cause)
             if self._draft(scope, peer, t) is not None:
                 # Its side of a takeover already known.
                 self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
@@ -442,6 +467,15 @@ class PairMachine:
         silent = self._fell_silent(d.at) if cause == Cause.PEER_UNREACHABLE else None
         if silent is not None:
             starts.append(silent)
+        link = self.s.alerts.open.get(AlertBook.key("failover_link_down", None, None))
+        if (
+            cause == Cause.PEER_UNREACHABLE
+            and link is not None
+            and d.at - self.timing.symptom_horizon <= link.started_at <= d.at
+        ):
+            # The failover link went down and is still down: the hellos on it stopped then, and the
+            # unit hold time counted from there.
+            starts.append(link.started_at)
         detection = None
         if starts and cause in FAILURE_CAUSES:
             detection = max(0.0, d.at - min(starts))

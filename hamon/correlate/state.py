@@ -12,7 +12,9 @@ from hamon.model import Event, Output
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 5  # 2: A/A interfaces per group; 3: claims, signs of life; 4: claims' causes; 5: typed timers
+STATE_VERSION = (
+    6  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said
+)
 
 
 def other(unit: str) -> str:
@@ -112,8 +114,10 @@ class PairState:
     split_checks: dict[int, list[Any]] = field(default_factory=dict)  # scope -> [due, since, evidence]
     failover_times: list[float] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)  # kept sorted by Timer.order
-    sources: dict[str, str] = field(default_factory=dict)  # sender -> role it speaks for
+    sources: dict[str, str] = field(default_factory=dict)  # sender -> role it speaks for (or "shared")
+    spoke: dict[str, list[float | None]] = field(default_factory=dict)  # sender -> [last as active, as standby]
     lu_errors: list[float] = field(default_factory=list)
+    version_said: float | None = None  # the last version mismatch a unit reported
     last_failover_at: float | None = None
     last_t: float | None = None
     alerts: AlertBook = field(default_factory=lambda: AlertBook(""))
@@ -146,7 +150,9 @@ class PairState:
             "failover_times": self.failover_times,
             "timers": [x.to_json() for x in self.timers],
             "sources": self.sources,
+            "spoke": self.spoke,
             "lu_errors": self.lu_errors,
+            "version_said": self.version_said,
             "last_failover_at": self.last_failover_at,
             "last_t": self.last_t,
             "alerts": self.alerts.to_json(),
@@ -174,7 +180,9 @@ class PairState:
             failover_times=v["failover_times"],
             timers=[Timer.from_json(x) for x in v["timers"]],
             sources=v["sources"],
+            spoke=v["spoke"],
             lu_errors=v["lu_errors"],
+            version_said=v["version_said"],
             last_failover_at=v["last_failover_at"],
             last_t=v["last_t"],
             alerts=AlertBook.from_json(v["pair"], v["alerts"]),
