@@ -57,6 +57,10 @@ class Truth:
     roles: dict[str, str] = field(default_factory=dict)  # at the end
     failed: set[str] = field(default_factory=set)  # units a unit_failed alert was opened for
     failed_at_end: set[str] = field(default_factory=set)  # ... and is still open for
+    # per failover, how its detection time follows: None (manual: detects nothing), ("from", t) the
+    # symptom at t, or ("lost", t, take) a power loss at t: from the old active's last line before
+    # t when the pair was busy, else from the first symptom of it that reached hamon (`detection`)
+    detections: list[tuple[object, ...] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -206,6 +210,7 @@ class PairSim:
         self.log(take, y, 104001, "Switching to ACTIVE - HELLO not heard from mate.", own=True)
         self.role[y] = "active"
         self.truth.failovers.append((take, y, x, "peer_unreachable"))
+        self.truth.detections.append(("lost", t, take))
         self._fail(x)
         self.t = take
 
@@ -255,6 +260,7 @@ class PairSim:
             ),
         ]
         self._handover(self.t, pair, other(active), active, "manual")
+        self.truth.detections.append(None)
 
     def _handover(self, t: int, pair: list[tuple[str, int, str]], x: str, y: str, cause: str) -> None:
         if self.rng.random() < 0.5:
@@ -280,6 +286,7 @@ class PairSim:
             self.log(failed, u, msg_id, text, own=True)
         self.role[x], self.role[y] = "standby", "active"
         self.truth.failovers.append((failed, y, x, "interface_failure"))
+        self.truth.detections.append(("from", t))  # its testing, the first symptom
         # the interface receives traffic again before the next operation
         self.log(failed + self.rng.randint(20, 50), x, 105009, "Testing on interface inside Passed")
         self.t = failed + 55
@@ -296,10 +303,12 @@ class PairSim:
         t = self.t
         self.log(t + MISSED, x, 105005, "Lost Failover communications with mate on interface failover")
         self.log(t + MISSED, y, 105005, "Lost Failover communications with mate on interface failover")
+        self._traffic(t + 1, t + HOLD)  # the old active is up and passing traffic all along
         take = t + HOLD
         self.log(take, y, 104001, "Switching to ACTIVE - HELLO not heard from mate.", own=True)
         self.role[y] = "active"
         self.truth.failovers.append((take, y, x, "peer_unreachable"))
+        self.truth.detections.append(("from", t + MISSED))  # the lost hellos both logged
         self._split(take)
         heal = take + self.rng.randint(60, 600)
         for s in range(take + 20, heal, self.rng.randint(20, 60)):  # the old active keeps testing
@@ -325,6 +334,22 @@ class PairSim:
                 continue
             out.append(line)
         return sorted(out, key=lambda ln: ln.at)
+
+    def detection(self, i: int) -> float | None:
+        """The detection time of failover i as hamon must report it from what it was sent."""
+        how = self.truth.detections[i]
+        if how is None:
+            return None
+        take = self.truth.failovers[i][0]
+        if how[0] == "from":
+            return float(take - int(how[1]))  # type: ignore[call-overload]
+        t = int(how[1])  # type: ignore[call-overload]
+        seen = self.emitted()
+        before = [ln.at for ln in seen if take - 300 <= ln.at < t]
+        if before and len({a for a in before if a >= before[-1] - 30}) >= 10:
+            return float(take - before[-1])  # the pair was busy: its silence is the first symptom
+        symptoms = [ln.at for ln in seen if t <= ln.at <= take and ln.msg_id in (105005, 105008)]
+        return float(take - symptoms[0]) if symptoms else None
 
     def _roles_over_time(self) -> list[dict[str, str]]:
         """Each line's unit roles as the unit saw them when it logged (replayed from role changes)."""

@@ -41,7 +41,9 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
     for p in pair_list(store):
         out[p["pair"]] = {"failovers": [], "splits": [], "roles": p["units"], "failed": set(), "failed_at_end": set()}
     for f in failover_list(store):
-        out[f["pair"]]["failovers"].append((f["at"], f["new_active"], f["previous_active"], f["cause"]))
+        out[f["pair"]]["failovers"].append(
+            (f["at"], f["new_active"], f["previous_active"], f["cause"], f["detection_s"])
+        )
     for a in alert_list(store):
         mine = out[a["pair"]]
         if a["kind"] == "split_brain":
@@ -56,7 +58,9 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
 def expected(sim: PairSim) -> dict[str, Any]:
     t = sim.truth
     return {
-        "failovers": [(iso(at), new, old, cause) for at, new, old, cause in t.failovers],
+        "failovers": [
+            (iso(at), new, old, cause, sim.detection(i)) for i, (at, new, old, cause) in enumerate(t.failovers)
+        ],
         "splits": [(iso(a), None if b is None else iso(b)) for a, b in t.splits],
         "roles": t.roles,
         "failed": t.failed,

@@ -499,11 +499,16 @@ def detection_start(m: Machine, scope: int, unit: str, symptoms: list[list[Any]]
     did not meet the policy (Interface Monitoring; Table 2: the interface hold time counts from the
     interface's own problem)."""
     special = {m.cfg.failover_interface, m.cfg.state_interface}
-    need = max(_policy_need(m, _in_scope(m.s.interfaces.get(unit, {}), scope, special)), 1)
+    mine = _in_scope(m.s.interfaces.get(unit, {}), scope, special)
+    need = max(_policy_need(m, mine), 1)
     first: dict[str, float] = {}
     for t, _id, name, who in symptoms:
         if name and who == unit and name not in special:
             first[str(name)] = min(first.get(str(name), float(t)), float(t))
+    # Only the interfaces that failed count: one merely tested (a lost mate's tests of every
+    # interface, minutes before) did not make the policy met.
+    failed = {n: t for n, t in first.items() if mine.get(n) in FAILED_STATUS}
+    first = failed if len(failed) >= need else first
     if len(first) < need:
         return None
     return sorted(first.values())[need - 1]

@@ -33,6 +33,7 @@ cause is settled when the window closes, so that its own words and its signs of 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,8 @@ SYNC_ROLES = {
     "config_sync_receive_start": ("syncing", "active"),
     "config_sync_receive_end": ("standby", "active"),
 }
+# A configuration sync completed: the pair is whole again.
+WHOLE_KINDS = frozenset({"config_sync_send_end", "config_sync_receive_end"})
 # Messages a unit logs that are no sign of it holding on to the active role.
 NOT_LIFE = LEAVE_KINDS | {"switch_ok", "config_sync_receive_start", "config_sync_receive_end", "peer_reports_failed"}
 
@@ -136,6 +139,8 @@ class PairMachine:
             if kind in SYNC_ROLES and unit and e.unit is not None:
                 self._sync_claim(out, e, unit, t)
             health.apply(self, out, e, unit, t)
+        if not self.s.drafts:
+            self._forget_symptoms(e, unit)
         if kind in SYMPTOM_KINDS:
             for scope in self.scopes(e):
                 kept = self.s.symptoms.setdefault(scope, [])
@@ -149,6 +154,20 @@ class PairMachine:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
             self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
         return out
+
+    def _forget_symptoms(self, e: Event, unit: str | None) -> None:
+        """Symptoms whose story ended count for no later failover: those before the pair was whole
+        again (a unit joined its active mate, a configuration sync completed), and an interface's
+        own once it passed its tests (a split-brain's tests of every interface, an interface that
+        recovered, minutes before an unrelated power loss)."""
+        whole = e.kind in WHOLE_KINDS or (e.kind in LEAVE_KINDS and e.cause == Cause.STARTUP)
+        passed = e.kind == "interface_test_result" and (e.status or "").lower() == "passed" and unit
+        if not (whole or passed):
+            return
+        for scope in self.scopes(e):
+            kept = self.s.symptoms.get(scope)
+            if kept:
+                self.s.symptoms[scope] = [] if whole else [x for x in kept if (x[2], x[3]) != (e.interface, unit)]
 
     def advance(self, t: float) -> list[Output]:
         """Fire every timer due at or before t, in order."""
@@ -464,7 +483,11 @@ class PairMachine:
             met = health.detection_start(self, scope, d.previous_active, symptoms)
             if met is not None:
                 starts = [met]
-        silent = self._fell_silent(d.at) if cause == Cause.PEER_UNREACHABLE else None
+        # the survivor's symptoms' seconds, but those in which the old active spoke too
+        spoke = {math.floor(x[0]) for x in symptoms if x[3] == d.previous_active}
+        survivor = [x[0] for x in symptoms if x[3] == d.new_active and math.floor(x[0]) not in spoke]
+        silent = self._fell_silent(d.at, survivor)
+        silent = silent if cause == Cause.PEER_UNREACHABLE else None
         if silent is not None:
             starts.append(silent)
         link = self.s.alerts.open.get(AlertBook.key("failover_link_down", None, None))
@@ -549,15 +572,16 @@ class PairMachine:
         heard = self.s.heard.get(unit)
         return heard is not None and heard >= takeover - max(self.cfg.unit_holdtime - 1.0, 0.0)
 
-    def _fell_silent(self, takeover: float) -> float | None:
+    def _fell_silent(self, takeover: float, survivor: list[float]) -> float | None:
         """When the lost unit fell silent: the last second its pair was heard before the takeover.
 
         Counted only when the pair was busy before it (so a quiet pair's ordinary pauses are not
         taken for a failure) and the gap is a real one (longer than two unit poll times). Senders
-        known to speak for the standby unit are left out.
+        known to speak for the standby unit are left out, and so are the seconds of the survivor's
+        own symptoms (`survivor`: it noticed the loss; behind a shared sender they are its lines).
         """
         standby = [src for src, role in self.s.sources.items() if role == "standby"]
-        last = self.traffic.last_heard(takeover, standby, self.timing.symptom_horizon)
+        last = self.traffic.last_heard(takeover, standby, self.timing.symptom_horizon, survivor)
         if last is None or takeover - last < max(2 * self.cfg.unit_polltime, 2.0):
             return None
         window = self.timing.busy_window

@@ -14,9 +14,16 @@ class Traffic:
     def __init__(self, heard: dict[str, dict[float, int]] | None = None) -> None:
         self.heard = heard or {}
 
-    def last_heard(self, before: float, exclude: Iterable[str] = (), horizon: float = 600.0) -> float | None:
-        """The latest whole second before `before` in which any sender (but the excluded) was heard."""
+    def last_heard(
+        self, before: float, exclude: Iterable[str] = (), horizon: float = 600.0, seconds: Iterable[float] = ()
+    ) -> float | None:
+        """The latest whole second before `before` in which any sender (but the excluded) was heard,
+        leaving out the given seconds (those in which only a unit known to be alive spoke)."""
         skip = set(exclude)
+        unheard: dict[float, int] = {}  # hour -> bits of the seconds left out
+        for t in seconds:
+            hour = math.floor(t / HOUR) * HOUR
+            unheard[hour] = unheard.get(hour, 0) | (1 << int(math.floor(t) - hour))
         best: float | None = None
         end = math.floor(before)
         for source, hours in self.heard.items():
@@ -25,7 +32,7 @@ class Traffic:
             hour = math.floor(end / HOUR) * HOUR
             limit = int(end - hour)  # seconds of this hour strictly before `end`
             while hour >= before - horizon - HOUR:
-                mask = hours.get(hour, 0) & ((1 << max(limit, 0)) - 1)
+                mask = hours.get(hour, 0) & ((1 << max(limit, 0)) - 1) & ~unheard.get(hour, 0)
                 if mask:
                     t = hour + mask.bit_length() - 1
                     best = t if best is None else max(best, t)
