@@ -16,7 +16,10 @@ CATALOG.md) — and records what hamon must reconstruct from those lines alone:
 - an interface failure on the active unit at the interface policy (1, the default): the standby
   takes over, the old active says it is standby ("interface check, mate is healthier");
 - an interface failure on the standby: marked failed, no failover; it returns to standby when the
-  interface passes its test again (Interface Monitoring);
+  interface passes its test again (Interface Monitoring), or by `failover reset` ("Switching to
+  OK"; it fails again when its interface still fails);
+- the failover link failing during operation (Table 3: no failover, the link marked failed) and
+  being restored;
 - every hello lost while both units stay up (Unit Health Monitoring: "the standby unit switches to
   active mode and classifies the other unit as failed" — but the other keeps logging as active:
   both are active) and then contact again: one of the two stands down.
@@ -186,9 +189,10 @@ class PairSim:
         x = active[0]
         y = other(x)
         if self.role[y] in ("off", "failed"):
-            choices = ["power_on"] if self.role[y] == "off" else ["recover"]
+            choices = ["power_on"] if self.role[y] == "off" else ["recover", "reset"]
         else:
             choices = ["power_off_active", "power_off_standby", "failover_active", "no_failover_active", "partition"]
+            choices += ["failover_link_down"]
             if self.logging_standby:  # the standby's interface tests are seen only then
                 choices += ["interface_active", "interface_standby"]
             else:
@@ -235,6 +239,32 @@ class PairSim:
         self.role[y] = "standby"
         self.log(t, y, 105009, "Testing on interface inside Passed")
         self._unfail(y)
+
+    def _op_reset(self, x: str, y: str) -> None:
+        """`failover reset` on the active unit: the failed standby is restored to an unfailed state
+        ("Switching to OK", then standby); if its interface still fails, it fails again (chapter)."""
+        t = self.t
+        self.log(t, y, 104004, "Switching to OK.", own=True)
+        self.role[y] = "standby"
+        self._unfail(y)
+        if self.rng.random() < 0.3:
+            again = t + self.rng.randint(5, 25)
+            self.log(again - 3, y, 105008, "Testing Interface inside")
+            self.log(again, y, 105009, "Testing on interface inside Failed")
+            self.role[y] = "failed"
+            self._fail(y)
+            self.t = again
+
+    def _op_failover_link_down(self, x: str, y: str) -> None:
+        """Table 3, "Failover link failed during operation": no failover, each unit marks the
+        failover link failed (hellos still reach the mate on the monitored interfaces), until the
+        link is restored."""
+        t = self.t
+        self.lines.append(Line(t, None, 105032, "LAN Failover interface is down"))
+        back = t + self.rng.randint(30, 300)
+        self._traffic(t + 1, back)
+        self.lines.append(Line(back, None, 105031, "Failover LAN interface is up"))
+        self.t = back
 
     def _op_failover_active(self, x: str, y: str) -> None:
         """`failover active` on the standby: it asks, the active obeys."""
@@ -321,13 +351,16 @@ class PairSim:
         self.t = heal
 
     # -- output -----------------------------------------------------------------------------------
-    def emitted(self) -> list[Line]:
+    def emitted(self, max_severity: int = 7) -> list[Line]:
         """What reaches hamon: a standby's own lines only with `logging standby` (role changes
-        always); in time order, lines of one second in the order they were logged."""
+        always); in time order, lines of one second in the order they were logged. Traps carry
+        only the messages up to their logging level (`max_severity`)."""
         roles = self._roles_over_time()
         out = []
         for i, line in enumerate(self.lines):
             if self.listen_from is not None and line.at < self.listen_from:
+                continue
+            if line.severity > max_severity:
                 continue
             quiet = line.unit is not None and not self.logging_standby and not line.own_role_change
             if quiet and roles[i].get(line.unit or "") != "active":
@@ -335,7 +368,7 @@ class PairSim:
             out.append(line)
         return sorted(out, key=lambda ln: ln.at)
 
-    def detection(self, i: int) -> float | None:
+    def detection(self, i: int, max_severity: int = 7) -> float | None:
         """The detection time of failover i as hamon must report it from what it was sent."""
         how = self.truth.detections[i]
         if how is None:
@@ -344,7 +377,7 @@ class PairSim:
         if how[0] == "from":
             return float(take - int(how[1]))  # type: ignore[call-overload]
         t = int(how[1])  # type: ignore[call-overload]
-        seen = self.emitted()
+        seen = self.emitted(max_severity)
         before = [ln.at for ln in seen if take - 300 <= ln.at < t]
         if before and len({a for a in before if a >= before[-1] - 30}) >= 10:
             return float(take - before[-1])  # the pair was busy: its silence is the first symptom
@@ -370,6 +403,32 @@ class PairSim:
             pri = 160 + ln.severity
             out.append((ln.at, f"<{pri}>{t:%b %d %Y %H:%M:%S} {host} : %ASA-{ln.severity}-{ln.msg_id}: {ln.text}"))
         return out
+
+
+def as_traps(sim: PairSim, active_ip: str, standby_ip: str, max_severity: int = 2) -> list[tuple[int, bytes]]:
+    """The pair's messages as clogMessageGenerated traps (hamon's trap capture lines), sent from the
+    management address of the sender's role when it logged: the active unit's address moves with the
+    active role (in a split-brain both units use it)."""
+    from hamon.parse import traps
+
+    roles = sim._roles_over_time()
+    index = {id(line): i for i, line in enumerate(sim.lines)}
+    hist = "1.3.6.1.4.1.9.9.41.1.2.3.1"
+    out = []
+    for n, ln in enumerate(sim.emitted(max_severity)):
+        role = roles[index[id(ln)]].get(ln.unit or "", "active")
+        if ln.own_role_change:  # it says it as it changes: from the address of the role it had
+            role = "standby" if ln.msg_id == 104001 else role
+        binds = (
+            (traps.SNMP_TRAP_OID, traps.CLOG_MESSAGE_GENERATED),
+            (f"{hist}.2.{n}", "HA"),
+            (f"{hist}.3.{n}", ln.severity + 1),
+            (f"{hist}.4.{n}", str(ln.msg_id)),
+            (f"{hist}.5.{n}", ln.text),
+        )
+        at = T0 + dt.timedelta(seconds=ln.at)
+        out.append((ln.at, traps.Trap(at, active_ip if role == "active" else standby_ip, binds).to_line()))
+    return out
 
 
 def iso(seconds: int) -> str:

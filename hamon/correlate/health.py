@@ -446,6 +446,20 @@ def _synced(m: Machine, out: list[Output], e: Event, t: float) -> None:
                 m.set_role(out, scope, u, "standby", t, e, Cause.CONFIG_SYNC)
 
 
+def unit_ok(m: Machine, out: list[Output], e: Event, unit: str, t: float) -> None:
+    """`Switching to OK` (104004, e.g. after `failover reset`): the unit is restored to an unfailed
+    state and tests its interfaces afresh — what failed before is not known to fail now (if it still
+    does, its tests say so again), and its symptoms are over."""
+    failed = {k for k, st in m.s.interfaces.get(unit, {}).items() if st in FAILED_STATUS}
+    for key in failed:
+        del m.s.interfaces[unit][key]
+    m.s.failed_since.pop(unit, None)
+    for scope in m.scopes(e):
+        m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if x[3] != unit]
+    if failed:
+        _threshold(m, out, e.event_id, t, may_raise=False)
+
+
 def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
     # In Active/Active an interface belongs to its failover group's contexts: keyed `name@gN`.
     key = f"{name}@g{e.group}" if e.group else name

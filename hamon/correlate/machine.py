@@ -124,6 +124,7 @@ class PairMachine:
                 if self.s.role(scope, unit) == "failed":
                     self._claim(scope, unit, "standby", t)
                     self.set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
+            health.unit_ok(self, out, e, unit, t)
         elif kind in PEER_DOWN_KINDS and unit:
             self._peer_down(out, e, unit, t)
         elif kind == "peer_reports_failed" and unit:
@@ -140,7 +141,7 @@ class PairMachine:
                 self._sync_claim(out, e, unit, t)
             health.apply(self, out, e, unit, t)
         if not self.s.drafts:
-            self._forget_symptoms(e, unit)
+            self._forget_symptoms(e)
         if kind in SYMPTOM_KINDS:
             for scope in self.scopes(e):
                 kept = self.s.symptoms.setdefault(scope, [])
@@ -155,19 +156,14 @@ class PairMachine:
             self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
         return out
 
-    def _forget_symptoms(self, e: Event, unit: str | None) -> None:
+    def _forget_symptoms(self, e: Event) -> None:
         """Symptoms whose story ended count for no later failover: those before the pair was whole
-        again (a unit joined its active mate, a configuration sync completed), and an interface's
-        own once it passed its tests (a split-brain's tests of every interface, an interface that
-        recovered, minutes before an unrelated power loss)."""
-        whole = e.kind in WHOLE_KINDS or (e.kind in LEAVE_KINDS and e.cause == Cause.STARTUP)
-        passed = e.kind == "interface_test_result" and (e.status or "").lower() == "passed" and unit
-        if not (whole or passed):
-            return
-        for scope in self.scopes(e):
-            kept = self.s.symptoms.get(scope)
-            if kept:
-                self.s.symptoms[scope] = [] if whole else [x for x in kept if (x[2], x[3]) != (e.interface, unit)]
+        again (a unit joined its active mate, a configuration sync completed): a split-brain's tests
+        of every interface minutes before an unrelated power loss. (An interface's own end when it
+        passes its tests, and a unit's when it is OK again: health.)"""
+        if e.kind in WHOLE_KINDS or (e.kind in LEAVE_KINDS and e.cause == Cause.STARTUP):
+            for scope in self.scopes(e):
+                self.s.symptoms.pop(scope, None)
 
     def advance(self, t: float) -> list[Output]:
         """Fire every timer due at or before t, in order."""
