@@ -40,6 +40,8 @@ HOLD = 15  # unit hold time (Table 2 default)
 MISSED = 3  # three hellos (unit poll time 1 s) missed before the interface tests
 UNITS = ("primary", "secondary")
 # operations whose lines say which unit was active, for a pair hamon starts hearing just before one
+LOSSY = (302013, 105005, 105008)  # lines a lossy relay may drop without changing the truth
+SYMPTOMS = (105005, 105008)
 REVEALING = ("power_off_active", "partition", "failover_active", "no_failover_active", "interface_active")
 
 
@@ -57,6 +59,7 @@ class Truth:
 
     failovers: list[tuple[int, str, str, str]] = field(default_factory=list)  # at, new, previous, cause
     splits: list[list[int | None]] = field(default_factory=list)  # [start, end or None]
+    split_units: list[list[str | None]] = field(default_factory=list)  # whose line starts / ends each
     roles: dict[str, str] = field(default_factory=dict)  # at the end
     failed: set[str] = field(default_factory=set)  # units a unit_failed alert was opened for
     failed_at_end: set[str] = field(default_factory=set)  # ... and is still open for
@@ -64,6 +67,7 @@ class Truth:
     # symptom at t, or ("lost", t, take) a power loss at t: from the old active's last line before
     # t when the pair was busy, else from the first symptom of it that reached hamon (`detection`)
     detections: list[tuple[object, ...] | None] = field(default_factory=list)
+    partitions: list[tuple[int, int, str]] = field(default_factory=list)  # start, takeover, old active
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Line:
     text: str
     severity: int = 1
     own_role_change: bool = False  # 104001/104002/104003: sent even by a standby
+    clock: str | None = None  # the unit whose clock stamps it (traffic: the active unit's)
 
 
 class PairSim:
@@ -98,12 +103,24 @@ class PairSim:
             self._step()
         self._gap()
         if self.listen_from is not None:  # what happened before hamon listened is not its to say
-            self.truth.splits = [sp for sp in self.truth.splits if sp[1] is None or sp[1] >= self.listen_from]
+            keep = [i for i, sp in enumerate(self.truth.splits) if sp[1] is None or sp[1] >= self.listen_from]
+            self.truth.splits = [self.truth.splits[i] for i in keep]
+            self.truth.split_units = [self.truth.split_units[i] for i in keep]
+        # The relay: for some pairs each unit's clock is off by up to 2 s, for some a tenth of the
+        # lines that decide nothing alone (traffic, lost hellos, interface tests) never arrive.
+        # Drawn apart from the operations, so a seed's operations stay what they were.
+        relay = random.Random(seed * 7919 + 1)
+        skewed = relay.random() < 0.3
+        self.skew = {u: (relay.randint(-2, 2) if skewed else 0) for u in UNITS}
+        loss = 0.1 if relay.random() < 0.3 else 0.0
+        self.lost = {i for i, ln in enumerate(self.lines) if ln.msg_id in LOSSY and loss and relay.random() < loss}
+        if skewed or loss:
+            self.ops.append(f"relay: clocks {self.skew}, loss {loss}")
         self.truth.roles = {u: ("failed" if r == "off" else r) for u, r in self.role.items()}
 
     # -- what the units log ---------------------------------------------------------------------
     def log(self, at: int, unit: str, msg_id: int, text: str, *, own: bool = False, severity: int = 1) -> None:
-        self.lines.append(Line(at, unit, msg_id, f"{tag(unit)} {text}", severity, own))
+        self.lines.append(Line(at, unit, msg_id, f"{tag(unit)} {text}", severity, own, unit))
 
     def _traffic(self, start: int, end: int) -> None:
         """Connections through the active unit(s), a line every 1-3 s: a busy pair."""
@@ -117,7 +134,7 @@ class PairSim:
                         f"Built inbound TCP connection {self._conn} for outside:198.51.100.{n}/4{n:04d} "
                         f"(198.51.100.{n}/4{n:04d}) to inside:10.1.1.{n}/443 (10.1.1.{n}/443)"
                     )
-                    self.lines.append(Line(t, None, 302013, text, 6))
+                    self.lines.append(Line(t, None, 302013, text, 6, clock=u))
                     break  # untagged: one line a tick for the pair
             t += self.rng.randint(1, 3)
 
@@ -126,11 +143,13 @@ class PairSim:
         self._traffic(self.t + 1, self.t + gap)
         self.t += gap
 
-    def _split(self, start: int) -> None:
+    def _split(self, start: int, unit: str) -> None:
         self.truth.splits.append([start, None])
+        self.truth.split_units.append([unit, None])
 
-    def _end_split(self, at: int) -> None:
+    def _end_split(self, at: int, unit: str) -> None:
         self.truth.splits[-1][1] = at
+        self.truth.split_units[-1][1] = unit
 
     def _fail(self, unit: str) -> None:
         self.truth.failed.add(unit)
@@ -159,13 +178,13 @@ class PairSim:
             t2 = t + self.rng.randint(1, 30)
             self.log(t2, second, 104001, "Switching to ACTIVE - No Active unit found.", own=True)
             self.ops.append("failover link down at startup")
-            self._split(t2)
+            self._split(t2, second)
             self._traffic(t + 1, t2 + 90)
             t3 = t2 + self.rng.randint(90, 300)
             down = self.rng.choice(UNITS)
             self.log(t3, down, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
             self.role[down] = "standby"
-            self._end_split(t3)
+            self._end_split(t3, down)
             self._sync(t3, other(down), down)
             self.t = t3 + 25
             return
@@ -260,10 +279,10 @@ class PairSim:
         failover link failed (hellos still reach the mate on the monitored interfaces), until the
         link is restored."""
         t = self.t
-        self.lines.append(Line(t, None, 105032, "LAN Failover interface is down"))
+        self.lines.append(Line(t, None, 105032, "LAN Failover interface is down", clock=x))
         back = t + self.rng.randint(30, 300)
         self._traffic(t + 1, back)
-        self.lines.append(Line(back, None, 105031, "Failover LAN interface is up"))
+        self.lines.append(Line(back, None, 105031, "Failover LAN interface is up", clock=x))
         self.t = back
 
     def _op_failover_active(self, x: str, y: str) -> None:
@@ -338,8 +357,9 @@ class PairSim:
         self.log(take, y, 104001, "Switching to ACTIVE - HELLO not heard from mate.", own=True)
         self.role[y] = "active"
         self.truth.failovers.append((take, y, x, "peer_unreachable"))
-        self.truth.detections.append(("from", t + MISSED))  # the lost hellos both logged
-        self._split(take)
+        self.truth.detections.append(("from", t))  # the lost hellos both logged
+        self.truth.partitions.append((t, take, x))
+        self._split(take, y)
         heal = take + self.rng.randint(60, 600)
         for s in range(take + 20, heal, self.rng.randint(20, 60)):  # the old active keeps testing
             self.log(s, x, 105008, "Testing Interface outside")
@@ -347,7 +367,7 @@ class PairSim:
         down = self.rng.choice((x, y))
         self.log(heal, down, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
         self.role[down] = "standby"
-        self._end_split(heal)
+        self._end_split(heal, down)
         self.t = heal
 
     # -- output -----------------------------------------------------------------------------------
@@ -360,7 +380,7 @@ class PairSim:
         for i, line in enumerate(self.lines):
             if self.listen_from is not None and line.at < self.listen_from:
                 continue
-            if line.severity > max_severity:
+            if line.severity > max_severity or i in self.lost:
                 continue
             quiet = line.unit is not None and not self.logging_standby and not line.own_role_change
             if quiet and roles[i].get(line.unit or "") != "active":
@@ -368,21 +388,53 @@ class PairSim:
             out.append(line)
         return sorted(out, key=lambda ln: ln.at)
 
+    def written_off(self) -> set[str]:
+        """Old actives of a split-brain whose every sign of life around the takeover was lost by
+        the relay: hamon rightly marks them failed at first (and active again once they are heard)."""
+        seen = {id(ln) for ln in self.emitted()}
+        out = set()
+        for t, take, x in self.truth.partitions:
+            life = [ln for ln in self.lines if id(ln) in seen and ln.unit == x and t <= ln.at <= take + 10]
+            if not life:
+                out.add(x)
+        return out
+
+    @property
+    def tolerance(self) -> int:
+        """Seconds a detection time may be off: behind one sender, a skewed survivor's lines and the
+        old active's last one can share a stamped second, which then counts for neither."""
+        return 2 * max(abs(v) for v in self.skew.values())
+
+    def stamp(self, line: Line) -> int:
+        """The time the line's own unit stamps it with (its clock may be off)."""
+        return line.at + self.skew.get(line.clock or "", 0)
+
+    def failover_at(self, i: int) -> int:
+        """Failover i's time as hamon must tell it: the new active's own stamp on its takeover."""
+        at, new, _old, _cause = self.truth.failovers[i]
+        return at + self.skew[new]
+
+    def split(self, i: int) -> tuple[int, int | None]:
+        (start, end), (starter, ender) = self.truth.splits[i], self.truth.split_units[i]
+        assert start is not None and starter is not None
+        return start + self.skew[starter], None if end is None else end + self.skew[ender or ""]
+
     def detection(self, i: int, max_severity: int = 7) -> float | None:
         """The detection time of failover i as hamon must report it from what it was sent."""
         how = self.truth.detections[i]
         if how is None:
             return None
         take = self.truth.failovers[i][0]
-        if how[0] == "from":
-            return float(take - int(how[1]))  # type: ignore[call-overload]
+        took = self.failover_at(i)
         t = int(how[1])  # type: ignore[call-overload]
         seen = self.emitted(max_severity)
-        before = [ln.at for ln in seen if take - 300 <= ln.at < t]
-        if before and len({a for a in before if a >= before[-1] - 30}) >= 10:
-            return float(take - before[-1])  # the pair was busy: its silence is the first symptom
-        symptoms = [ln.at for ln in seen if t <= ln.at <= take and ln.msg_id in (105005, 105008)]
-        return float(take - symptoms[0]) if symptoms else None
+        symptoms = [self.stamp(ln) for ln in seen if t <= ln.at <= take and ln.msg_id in SYMPTOMS]
+        symptoms = [x for x in symptoms if x <= took]  # a symptom a skewed clock stamps after the takeover: none
+        if how[0] == "lost":
+            before = sorted(self.stamp(ln) for ln in seen if take - 300 <= ln.at < t)
+            if before and len({a for a in before if before[-1] - 30 <= a <= before[-1]}) >= 10:
+                symptoms.append(before[-1])  # the pair was busy: its silence is the first symptom
+        return float(took - min(symptoms)) if symptoms else None
 
     def _roles_over_time(self) -> list[dict[str, str]]:
         """Each line's unit roles as the unit saw them when it logged (replayed from role changes)."""
@@ -399,7 +451,7 @@ class PairSim:
         host = host or self.name
         out = []
         for ln in self.emitted():
-            t = T0 + dt.timedelta(seconds=ln.at)
+            t = T0 + dt.timedelta(seconds=self.stamp(ln))
             pri = 160 + ln.severity
             out.append((ln.at, f"<{pri}>{t:%b %d %Y %H:%M:%S} {host} : %ASA-{ln.severity}-{ln.msg_id}: {ln.text}"))
         return out
@@ -426,7 +478,7 @@ def as_traps(sim: PairSim, active_ip: str, standby_ip: str, max_severity: int = 
             (f"{hist}.4.{n}", str(ln.msg_id)),
             (f"{hist}.5.{n}", ln.text),
         )
-        at = T0 + dt.timedelta(seconds=ln.at)
+        at = T0 + dt.timedelta(seconds=sim.stamp(ln))  # the trap leaves as the unit logs it: its own clock
         out.append((ln.at, traps.Trap(at, active_ip if role == "active" else standby_ip, binds).to_line()))
     return out
 

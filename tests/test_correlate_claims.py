@@ -110,3 +110,25 @@ def test_the_old_actives_reason_given_first_is_the_takeovers_cause(tmp_path: Pat
     assert (last["previous_active"], last["new_active"], last["cause"]) == ("secondary", "primary", "manual")
     assert last["cause_text"] == "Set by the config command"
     assert s.pair()["units"] == {"primary": "active", "secondary": "standby"}
+
+
+def test_an_old_active_whose_clock_runs_behind_still_noticed_its_mate_missing(tmp_path: Path) -> None:
+    """Its `Lost Failover communications` is stamped 15 s before the takeover by its slow clock: a
+    unit that noticed its mate missing was up after contact was lost — a split-brain, not a failure."""
+    s = play(
+        tmp_path,
+        STEADY + [P(103, 105005, LOST), S(115, 104001, HELLO)],
+        skew={"primary": -3},
+    )
+    assert splits(s) == [(iso(115), None)]
+    assert "unit_failed" not in s.kinds()
+
+
+def test_an_old_active_written_off_goes_on_noticing_its_mate_missing(tmp_path: Path) -> None:
+    """Every sign of life around the takeover lost by the relay: the primary is failed at first;
+    its tests half a minute later show it up all along and still active (it never stood down)."""
+    s = play(tmp_path, STEADY + [S(115, 104001, HELLO), P(140, 105008, "Testing Interface outside")])
+    assert splits(s) == [(iso(115), None)]
+    assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
+    (failed,) = [a for a in s.alerts() if a["kind"] == "unit_failed"]
+    assert (failed["unit"], failed["started_at"], failed["ended_at"]) == ("primary", iso(115), iso(140))

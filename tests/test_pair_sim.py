@@ -15,7 +15,7 @@ from typing import Any
 
 from click.testing import CliRunner
 from helpers import REFERENCE
-from pair_sim import ActiveActiveSim, PairSim, as_traps, iso
+from pair_sim import HOLD, ActiveActiveSim, PairSim, as_traps, iso
 
 from hamon.cli import main
 from hamon.correlate.live import LiveCorrelator
@@ -81,15 +81,36 @@ def expected(sim: PairSim, max_severity: int = 7) -> dict[str, Any]:
     t = sim.truth
     return {
         "failovers": [
-            (iso(at), new, old, cause, sim.detection(i, max_severity))
-            for i, (at, new, old, cause) in enumerate(t.failovers)
+            (iso(sim.failover_at(i)), new, old, cause, sim.detection(i, max_severity))
+            for i, (_at, new, old, cause) in enumerate(t.failovers)
         ],
-        "splits": [(iso(a), None if b is None else iso(b)) for a, b in t.splits],
+        "splits": [(iso(a), None if b is None else iso(b)) for a, b in map(sim.split, range(len(t.splits)))],
         "roles": t.roles,
-        "failed": t.failed,
+        "failed": t.failed | sim.written_off(),
         "failed_at_end": t.failed_at_end,
         "slow": 0,  # every simulated failover is detected within the hold time (+ margin): no page
     }
+
+
+def agrees(sim: PairSim, got: dict[str, Any] | None, max_severity: int = 7) -> bool:
+    """hamon's account of a pair is its truth (detection times within the relay's tolerance)."""
+    want = expected(sim, max_severity)
+    if got is None or {k: v for k, v in got.items() if k not in ("failovers", "slow")} != {
+        k: v for k, v in want.items() if k not in ("failovers", "slow")
+    }:
+        return False
+    # a slow_failover page only where a clock's skew may have made the detection look longer
+    near = sum(1 for w in want["failovers"] if w[4] is not None and w[4] + sim.tolerance > HOLD + 5)
+    if got["slow"] > near:
+        return False
+    if len(got["failovers"]) != len(want["failovers"]):
+        return False
+    for g, w in zip(got["failovers"], want["failovers"], strict=True):
+        if g[:4] != w[:4] or (g[4] is None) != (w[4] is None):
+            return False
+        if g[4] is not None and abs(g[4] - w[4]) > sim.tolerance:
+            return False
+    return True
 
 
 def explain(sim: PairSim, got: dict[str, Any] | None, max_severity: int = 7) -> str:
@@ -111,7 +132,7 @@ def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path) -> None
     path = tmp_path / "sim.log"
     path.write_text(capture(sims))
     got = replayed(tmp_path / "sim.db", "replay", str(path))
-    wrong = [s for s in sims if got.get(s.name) != expected(s)]
+    wrong = [s for s in sims if not agrees(s, got.get(s.name))]
     kinds = {op.split()[0] for s in sims for op in s.ops}
     shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
     print(f"{len(sims):,} simulated pairs, {sum(len(s.lines) for s in sims):,} lines, operations {sorted(kinds)}")
@@ -140,7 +161,7 @@ def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:
     got = replayed(
         tmp_path / "traps.db", "--inventory", str(tmp_path / "inventory.yml"), "replay", "--traps", str(path)
     )
-    wrong = [s for s in sims if got.get(s.name) != expected(s, max_severity=1)]
+    wrong = [s for s in sims if not agrees(s, got.get(s.name), max_severity=1)]
     print(f"{len(sims):,} simulated pairs told by {len(rows):,} traps")
     shown = "\n\n".join(explain(s, got.get(s.name), max_severity=1) for s in wrong[:3])
     assert not wrong, f"{len(wrong)} of {len(sims)} pairs told by traps reconstructed wrongly; the first:\n{shown}"

@@ -140,6 +140,8 @@ class PairMachine:
             if kind in SYNC_ROLES and unit and e.unit is not None:
                 self._sync_claim(out, e, unit, t)
             health.apply(self, out, e, unit, t)
+        if e.unit is not None and not polled and kind in SYMPTOM_KINDS and unit:
+            self._revived(out, e, unit, t)
         if not self.s.drafts:
             self._forget_symptoms(e)
         if kind in SYMPTOM_KINDS:
@@ -155,6 +157,22 @@ class PairMachine:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
             self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
         return out
+
+    def _revived(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        """A unit written off as failed because its mate stopped hearing it goes on noticing its
+        mate missing (lost hellos, interface tests) without having stood down or restarted (a
+        restart says `Enabling failover`, `Detected an Active mate`): it was up all along (its signs
+        of life around the takeover did not reach hamon), and, never having stood down, it is still
+        the active unit — both are, since the takeover."""
+        for scope in self.scopes(e):
+            since = self.s.unheard.get(scope, {}).get(unit)
+            if since is None or self.s.role(scope, unit) != "failed" or self.s.role(scope, other(unit)) != "active":
+                continue
+            if self.claimed_since(scope, unit, since) is not None:
+                continue  # it said what it became since
+            words = "it kept logging after its mate took over: it never stopped being active"
+            self._start_split(scope, since, (e.event_id,))  # first: both have been active since then
+            self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN, words)
 
     def _forget_symptoms(self, e: Event) -> None:
         """Symptoms whose story ended count for no later failover: those before the pair was whole
@@ -259,6 +277,7 @@ class PairMachine:
         out.append(Transition(self.s.pair, scope or None, unit, at(t), old, role, str(cause), text, ev, at(t)))
         if role != "failed":
             self.s.written_off.get(scope, {}).pop(unit, None)
+            self.s.unheard.get(scope, {}).pop(unit, None)
         health.role_changed(self, out, scope, unit, role, t, ev, str(cause))
         if role != "active":
             self._clear_split(out, scope, t, ev)
@@ -537,8 +556,8 @@ class PairMachine:
         self.cancel(TimerKind.FAILOVER, *key)
         scope = d.scope
         fo = self._failover_of(d, now)
+        self._judge_old_active(out, d, fo)  # the old active's own symptoms are signs of its life
         self.s.symptoms[scope] = [s for s in self.s.symptoms.get(scope, []) if s[0] > d.at]
-        self._judge_old_active(out, d, fo)
         health.failover_settled(self, out, fo, now)
 
     def assembling(self, scope: int, new_active: str) -> bool:
@@ -560,26 +579,35 @@ class PairMachine:
             # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed.
             self.set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
             self.s.written_off.setdefault(scope, {})[old] = d.at
+            if fo.cause == Cause.PEER_UNREACHABLE:
+                self.s.unheard.setdefault(scope, {})[old] = d.at
         elif old_role == "active":
             self.set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
 
     def _alive(self, unit: str, takeover: float) -> bool:
-        """The unit logged after its peer stopped hearing it (a powered-off unit logs nothing)."""
+        """The unit logged after its peer stopped hearing it (a powered-off unit logs nothing), or
+        it logged a symptom of the loss itself within the hold time and the merge window before the
+        takeover: a unit that noticed its mate missing (`Lost Failover communications with mate`,
+        its interface tests) was up after contact was lost, however its clock is off."""
         heard = self.s.heard.get(unit)
-        return heard is not None and heard >= takeover - max(self.cfg.unit_holdtime - 1.0, 0.0)
+        if heard is not None and heard >= takeover - max(self.cfg.unit_holdtime - 1.0, 0.0):
+            return True
+        since = takeover - self.cfg.unit_holdtime - self.timing.merge_window
+        return any(x[3] == unit and since <= x[0] <= takeover for kept in self.s.symptoms.values() for x in kept)
 
     def _fell_silent(self, takeover: float, survivor: list[float]) -> float | None:
         """When the lost unit fell silent: the last second its pair was heard before the takeover.
 
         Counted only when the pair was busy before it (so a quiet pair's ordinary pauses are not
-        taken for a failure) and the gap is a real one (longer than two unit poll times). Senders
+        taken for a failure) and the gap is a real one (longer than two unit poll times and half the
+        unit hold time, which the survivor waited out before taking over). Senders
         known to speak for the standby unit are left out, and so are the seconds of the survivor's
         own symptoms (`survivor`: it noticed the loss; behind a shared sender they are its lines).
         """
         standby = [src for src, role in self.s.sources.items() if role == "standby"]
         last = self.traffic.last_heard(takeover, standby, self.timing.symptom_horizon, survivor)
-        if last is None or takeover - last < max(2 * self.cfg.unit_polltime, 2.0):
-            return None
+        if last is None or takeover - last < max(2 * self.cfg.unit_polltime, 2.0, self.cfg.unit_holdtime / 2):
+            return None  # a pause as a live unit's traffic has: the peer waits out the hold time first
         window = self.timing.busy_window
         if self.traffic.seconds_heard(last - window, last + 1, standby) < self.timing.busy_seconds:
             return None

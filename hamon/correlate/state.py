@@ -12,9 +12,7 @@ from hamon.model import Event, Output
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = (
-    6  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said
-)
+STATE_VERSION = 6  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said, unheard
 
 
 def other(unit: str) -> str:
@@ -103,6 +101,7 @@ class PairState:
     mode: str | None = None
     roles: dict[int, dict[str, str]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
     written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
+    unheard: dict[int, dict[str, float]] = field(default_factory=dict)  # ... because it stopped hearing it
     claims: dict[int, dict[str, list[Any]]] = field(default_factory=dict)  # scope -> unit -> [t, role, why]
     heard: dict[str, float] = field(default_factory=dict)  # unit -> last sign of life (a tagged message)
     failover_link: str = "unknown"
@@ -138,6 +137,7 @@ class PairState:
             "mode": self.mode,
             "roles": {str(k): v for k, v in self.roles.items()},
             "written_off": {str(k): v for k, v in self.written_off.items()},
+            "unheard": {str(k): v for k, v in self.unheard.items()},
             "claims": {str(k): v for k, v in self.claims.items()},
             "heard": self.heard,
             "failed_since": self.failed_since,
@@ -168,6 +168,7 @@ class PairState:
             mode=v["mode"],
             roles={int(k): x for k, x in v["roles"].items()},
             written_off={int(k): x for k, x in v["written_off"].items()},
+            unheard={int(k): x for k, x in v["unheard"].items()},
             claims={int(k): x for k, x in v["claims"].items()},
             heard=v["heard"],
             failed_since=v["failed_since"],
