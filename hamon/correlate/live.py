@@ -56,9 +56,12 @@ class LiveCounts:
 
 @dataclass
 class Rewind:
-    """A pair's machine as it was before the events of its current second, and what followed."""
+    """A pair's machine as it was before the events of its current second, and what followed.
 
-    state: PairState
+    The state is kept pickled (`PairState.frozen`): taking it costs one serialisation; it is read
+    back only when a late event is put in its place, which few seconds of a pair see."""
+
+    state: bytes
     now: float | None
     fired: float
     key: Key  # the last event applied before the copy
@@ -219,7 +222,7 @@ class LiveCorrelator:
         rw = self.rewinds.get(e.pair)
         if rw is None or t >= rw.start + REWIND_SPAN:
             key = self.last_key.get(e.pair, FIRST)
-            self.rewinds[e.pair] = Rewind(machine.s.copy(), machine.now, machine.fired, key, t)
+            self.rewinds[e.pair] = Rewind(machine.s.frozen(), machine.now, machine.fired, key, t)
             buf = self.buffers.get(e.pair, [])
             self.recent[e.pair] = {x[2] for x in buf}
 
@@ -447,7 +450,7 @@ class LiveCorrelator:
             return False
         if last_ck is not None and t <= last_ck:  # a stored checkpoint claims to hold everything before it
             return False
-        rebuilt = PairMachine(machine.cfg, rw.state.copy(), machine.timing, machine.traffic)
+        rebuilt = PairMachine(machine.cfg, PairState.thaw(rw.state), machine.timing, machine.traffic)
         rebuilt.now, rebuilt.fired = rw.now, rw.fired
         events = sorted([*rw.events, e], key=_key)
         outs: list[Output] = []
