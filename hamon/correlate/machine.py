@@ -115,31 +115,13 @@ class PairMachine:
             # (the new active takes over the active address): neither tells which role an address has
             self._learn_source(e)
         kind = e.kind
-        if kind in TAKEOVER_KINDS and unit:
-            self._takeover(out, e, unit, t)
-        elif kind in LEAVE_KINDS and unit:
-            self._leave(out, e, unit, t)
-        elif kind == "switch_ok" and unit:
-            for scope in self.scopes(e):
-                if self.s.role(scope, unit) == "failed":
-                    self._claim(scope, unit, "standby", t)
-                    self.set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
-            health.unit_ok(self, out, e, unit, t)
-        elif kind in PEER_DOWN_KINDS and unit:
-            self._peer_down(out, e, unit, t)
-        elif kind == "peer_reports_failed" and unit:
-            for scope in self.scopes(e):
-                self._claim(scope, unit, "failed", t)
-                self.set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
-            health.apply(self, out, e, unit, t)
-        elif kind in ("vpn_ha_status", "webvpn_ha_status") and unit:
-            self._witness(out, e, unit, t)
-        elif kind == "polled_state" and unit:
-            self._polled(out, e, unit, t)
+        rule = ROLE_RULES.get(kind)
+        if rule is not None and unit:
+            rule(self, out, e, unit, t)  # what the message says of a unit's role
         else:
             if kind in SYNC_ROLES and unit and e.unit is not None:
                 self._sync_claim(out, e, unit, t)
-            health.apply(self, out, e, unit, t)
+            health.apply(self, out, e, unit, t)  # links, interfaces, versions, sync: the health rules
         if e.unit is not None and not polled and kind in SYMPTOM_KINDS and unit:
             self._revived(out, e, unit, t)
         if not self.s.drafts:
@@ -157,6 +139,21 @@ class PairMachine:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
             self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
         return out
+
+    def _ok(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        """`Switching to OK`: a failed unit is standby again."""
+        for scope in self.scopes(e):
+            if self.s.role(scope, unit) == "failed":
+                self._claim(scope, unit, "standby", t)
+                self.set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
+        health.unit_ok(self, out, e, unit, t)
+
+    def _reported_failed(self, out: list[Output], e: Event, unit: str, t: float) -> None:
+        """`Other firewall reports this firewall failed`: the unit says its peer holds it failed."""
+        for scope in self.scopes(e):
+            self._claim(scope, unit, "failed", t)
+            self.set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
+        health.apply(self, out, e, unit, t)
 
     def _revived(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """A unit written off as failed because its mate stopped hearing it goes on noticing its
@@ -714,4 +711,19 @@ FIRE: dict[TimerKind, Callable[[PairMachine, list[Output], float, tuple[Any, ...
     TimerKind.FAILOVER: PairMachine._draft_due,
     TimerKind.SPLIT: PairMachine._split_due,
     TimerKind.PEER_DOWN: PairMachine._peer_failed,
+}
+
+
+# What a message says of a unit's role, by its kind: the machine's rules (every other kind goes to
+# the health rules, `health.apply`). A rule takes (machine, outputs, event, unit, event time).
+Rule = Callable[[PairMachine, list[Output], Event, str, float], None]
+ROLE_RULES: dict[str, Rule] = {
+    **dict.fromkeys(TAKEOVER_KINDS, PairMachine._takeover),
+    **dict.fromkeys(LEAVE_KINDS, PairMachine._leave),
+    "switch_ok": PairMachine._ok,
+    **dict.fromkeys(PEER_DOWN_KINDS, PairMachine._peer_down),
+    "peer_reports_failed": PairMachine._reported_failed,
+    "vpn_ha_status": PairMachine._witness,
+    "webvpn_ha_status": PairMachine._witness,
+    "polled_state": PairMachine._polled,
 }
