@@ -613,3 +613,35 @@ class ActiveActiveSim:
             t = T0 + dt.timedelta(seconds=ln.at)
             out.append((ln.at, f"<161>{t:%b %d %Y %H:%M:%S} {self.name} : %ASA-1-{ln.msg_id}: {ln.text}"))
         return out
+
+
+SHOW_STATE = {"active": "Active", "standby": "Standby Ready", "failed": "Failed", "off": "Failed"}
+
+
+def show_failover(sim: PairSim, unit: str, split_open: bool = False) -> str:
+    """`show failover` on `unit` at the end of the simulation, from a real device's output
+    (tests/fixtures/cli): its own state, its mate's as it sees it, a failed unit's inside interface
+    Failed, the failover link down while a split-brain lasts, the last failover's time."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "fixtures" / "cli" / "show_failover_as_primary_active.txt").read_text()
+    me, mate = unit.title(), other(unit).title()
+    text = text.replace("Failover unit Primary", f"Failover unit {me}")
+    text = text.replace("This host: Primary - Active", f"This host: {me} - {SHOW_STATE[sim.role[unit]]}")
+    peer = SHOW_STATE[sim.role[other(unit)]]
+    text = text.replace("Other host: Secondary - Standby Ready", f"Other host: {mate} - {peer}")
+    blocks = text.split("Other host:")
+    for i, who in enumerate((unit, other(unit))):
+        if sim.role[who] in ("failed", "off"):
+            blocks[i] = blocks[i].replace(f"inside (10.20.0.{i + 1}): Normal", f"inside (10.20.0.{i + 1}): Failed")
+    text = "Other host:".join(blocks)
+    if split_open:
+        text = text.replace("GigabitEthernet0/3 (up)", "GigabitEthernet0/3 (down)")
+    if sim.truth.failovers:
+        last = T0 + dt.timedelta(seconds=sim.failover_at(len(sim.truth.failovers) - 1))
+        text = text.replace(
+            "Last Failover at: 03:12:07 UTC Nov 24 2026", f"Last Failover at: {last:%H:%M:%S} UTC {last:%b %d %Y}"
+        )
+    else:
+        text = text.replace("Last Failover at: 03:12:07 UTC Nov 24 2026\n", "")
+    return text

@@ -15,7 +15,7 @@ from typing import Any
 
 from click.testing import CliRunner
 from helpers import REFERENCE
-from pair_sim import HOLD, ActiveActiveSim, PairSim, as_traps, iso
+from pair_sim import HOLD, T0, ActiveActiveSim, PairSim, as_traps, iso, show_failover
 
 from hamon.cli import main
 from hamon.correlate.live import LiveCorrelator
@@ -165,6 +165,44 @@ def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:
     print(f"{len(sims):,} simulated pairs told by {len(rows):,} traps")
     shown = "\n\n".join(explain(s, got.get(s.name), max_severity=1) for s in wrong[:3])
     assert not wrong, f"{len(wrong)} of {len(sims)} pairs told by traps reconstructed wrongly; the first:\n{shown}"
+
+
+POLL_SEEDS = int(os.environ.get("HAMON_SIM_POLL_SEEDS", "300"))
+
+
+def test_a_poll_of_each_unit_after_the_simulation_agrees_with_what_was_heard(tmp_path: Path) -> None:
+    """`show failover` of each unit still up, 30 s after a simulated pair's last line (a real
+    device's output with the simulated states): the polls are evidence like syslog, and where they
+    say what the lines said, hamon's account of every pair stays its truth."""
+    from hamon.correlate.engine import correlate
+    from hamon.poll.offline import events as cli_events
+    from hamon.poll.offline import read
+
+    sims = [PairSim(seed) for seed in range(60_000, 60_000 + POLL_SEEDS)]
+    path = tmp_path / "sim.log"
+    path.write_text(capture(sims))
+    db = tmp_path / "sim.db"
+    replayed(db, "replay", str(path))
+    store = Store(f"sqlite:///{db}")
+    try:
+        polled = 0
+        for sim in sims:
+            at = T0 + dt.timedelta(seconds=max(ln.at for ln in sim.lines) + 30)
+            found = []
+            for unit in ("primary", "secondary"):
+                if sim.role[unit] != "off":
+                    found += cli_events(read(show_failover(sim, unit), None), sim.name, None, at)
+                    polled += 1
+            assert sum(e.kind == "polled_state" for e in found) == sum(r != "off" for r in sim.role.values())
+            store.add_events(store.stamp(found))
+            correlate(store, {sim.name: at}, None)
+        got = said(store)
+    finally:
+        store.close()
+    wrong = [s for s in sims if not agrees(s, got.get(s.name))]
+    print(f"{len(sims):,} simulated pairs, {polled:,} polls")
+    shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
+    assert not wrong, f"{len(wrong)} of {len(sims)} polled pairs disagree with their truth; the first:\n{shown}"
 
 
 def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path) -> None:
