@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hamon.correlate.alerts import at
-from hamon.correlate.state import UNITS, Machine, Timer, TimerKind, other
+from hamon.correlate.state import UNITS, Machine, Symptom, Timer, TimerKind, other
 from hamon.model import AlertUpdate, Cause, Event, Failover, Output, stable_id
 
 FAILOVER_LINK_UP = frozenset({"failover_link_up", "failover_interface_ok", "peer_failover_link_up"})
@@ -274,9 +274,9 @@ def unit_failed(m: Machine, out: list[Output], unit: str, t: float, ev: tuple[st
         m.s.alerts.resolve(out, t, "unit_failed", ev, unit=unit)
 
 
-def cause_from_symptoms(m: Machine, symptoms: list[list[object]]) -> str:
+def cause_from_symptoms(m: Machine, symptoms: list[Symptom]) -> str:
     """When the messages named no cause: interface tests point at interfaces, lost hellos at the peer."""
-    interfaces = {s[2] for s in symptoms if s[2]}
+    interfaces = {x.interface for x in symptoms if x.interface}
     if interfaces and not interfaces <= {m.cfg.failover_interface}:
         return str(Cause.INTERFACE_FAILURE)
     return str(Cause.PEER_UNREACHABLE)
@@ -455,7 +455,7 @@ def unit_ok(m: Machine, out: list[Output], e: Event, unit: str, t: float) -> Non
         del m.s.interfaces[unit][key]
     m.s.failed_since.pop(unit, None)
     for scope in m.scopes(e):
-        m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if x[3] != unit]
+        m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if x.unit != unit]
     if failed:
         _threshold(m, out, e.event_id, t, may_raise=False)
 
@@ -475,7 +475,7 @@ def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, st
         since.pop(key, None)
     if status == "Normal":  # a passed test ends that unit's symptom on that interface (not its peer's)
         for scope in m.scopes(e):
-            m.s.symptoms[scope] = [s for s in m.s.symptoms.get(scope, []) if not (s[2] == name and s[3] == unit)]
+            m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if (x.interface, x.unit) != (name, unit)]
     if status != was:
         # An alert opens only once the peer had time to report the same interface: failed on both
         # units, it does not count (chapter, Interface Monitoring), and no alert opens only to
@@ -504,7 +504,7 @@ def _policy_need(m: Machine, mine: dict[str, str]) -> int:
     return math.ceil(policy.value * monitored / 100) if policy.percent else policy.value
 
 
-def detection_start(m: Machine, scope: int, unit: str, symptoms: list[list[Any]]) -> float | None:
+def detection_start(m: Machine, scope: int, unit: str, symptoms: list[Symptom]) -> float | None:
     """When the symptom that made the interface policy met began, for a failover on interface
     failure of `unit` (None: no interface symptoms enough to say so).
 

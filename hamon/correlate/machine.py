@@ -39,7 +39,20 @@ from typing import Any
 
 from hamon.correlate import health
 from hamon.correlate.alerts import AlertBook, at
-from hamon.correlate.state import DEFAULT_TIMING, UNITS, Draft, DraftKey, PairState, Timer, TimerKind, Timing, other
+from hamon.correlate.state import (
+    DEFAULT_TIMING,
+    UNITS,
+    Claim,
+    Draft,
+    DraftKey,
+    PairState,
+    SplitCheck,
+    Symptom,
+    Timer,
+    TimerKind,
+    Timing,
+    other,
+)
 from hamon.correlate.traffic import Traffic
 from hamon.model import Cause, Event, Failover, Output, Transition
 from hamon.resolve.inventory import PairConfig
@@ -129,12 +142,12 @@ class PairMachine:
         if kind in SYMPTOM_KINDS:
             for scope in self.scopes(e):
                 kept = self.s.symptoms.setdefault(scope, [])
-                kept.append([t, e.event_id, e.interface, unit])
+                kept.append(Symptom(t, e.event_id, e.interface, unit))
                 since = t - SYMPTOMS_KEPT * self.timing.symptom_horizon
                 if len(kept) > SYMPTOMS_MAX or kept[0][0] < since:
                     # Only symptoms within the horizon before a takeover count: a pair that never
                     # fails over does not keep every one it logged (a day of interface tests).
-                    self.s.symptoms[scope] = [x for x in kept if x[0] >= since][-SYMPTOMS_MAX:]
+                    self.s.symptoms[scope] = [x for x in kept if x.t >= since][-SYMPTOMS_MAX:]
         if e.unit is not None and not polled and kind not in NOT_LIFE:
             # A sign of life from the unit that logged it (the tag names it, whatever its address).
             self.s.heard[e.unit.value] = max(t, self.s.heard.get(e.unit.value, t))
@@ -238,20 +251,20 @@ class PairMachine:
     def _claim(self, scope: int, unit: str, role: str, t: float, e: Event | None = None) -> None:
         """What a unit said about itself, and when: the strongest evidence there is (with the
         message's cause, for a takeover its words turn out to belong to)."""
-        cause = [str(e.cause or Cause.UNKNOWN), e.cause_text, e.event_id] if e is not None else []
-        self.s.claims.setdefault(scope, {})[unit] = [t, role, *cause]
+        said = (str(e.cause or Cause.UNKNOWN), e.cause_text, e.event_id) if e is not None else ()
+        self.s.claims.setdefault(scope, {})[unit] = Claim(t, role, *said)
 
-    def _stood_down(self, scope: int, unit: str, since: float) -> list[Any] | None:
-        """[t, role, cause, cause_text, event_id] of a unit's own standing down at or after `since`."""
+    def _stood_down(self, scope: int, unit: str, since: float) -> Claim | None:
+        """A unit's own standing down (with its message) at or after `since`."""
         claim = self.s.claims.get(scope, {}).get(unit)
-        if claim is None or claim[0] < since or claim[1] not in ("standby", "failed") or len(claim) < 5:
+        if claim is None or claim.t < since or claim.role not in ("standby", "failed") or claim.event_id is None:
             return None
         return claim
 
     def claimed_since(self, scope: int, unit: str, since: float) -> str | None:
         """The role a unit claimed for itself at or after `since`, if it did."""
         claim = self.s.claims.get(scope, {}).get(unit)
-        return str(claim[1]) if claim is not None and claim[0] >= since else None
+        return claim.role if claim is not None and claim.t >= since else None
 
     def set_role(
         self,
@@ -460,15 +473,15 @@ class PairMachine:
                 self._settle(out, key, t)
             d = Draft(scope, new_active, previous, t, t, takeover, str(cause), e.cause_text, rank, [e.event_id])
             lead = self._stood_down(scope, other(new_active), t - self.timing.merge_window) if takeover else None
-            if lead is not None:
+            if lead is not None and lead.event_id is not None and lead.cause is not None:
                 # The old active said first why it stood down ("Set by the config command"): its
                 # words are this takeover's, as they would be had they come second.
-                d.first_seen = min(d.first_seen, lead[0])
-                d.evidence = sorted({e.event_id, lead[4]})
+                d.first_seen = min(d.first_seen, lead.t)
+                d.evidence = sorted({e.event_id, lead.event_id})
                 d.previous_active = d.previous_active or other(new_active)
-                lead_rank = _cause_rank(lead[2], False)
-                if (lead_rank, lead[3] or "") > (d.cause_rank, d.cause_text or ""):
-                    d.cause, d.cause_text, d.cause_rank = lead[2], lead[3], lead_rank
+                lead_rank = _cause_rank(lead.cause, False)
+                if (lead_rank, lead.cause_text or "") > (d.cause_rank, d.cause_text or ""):
+                    d.cause, d.cause_text, d.cause_rank = lead.cause, lead.cause_text, lead_rank
             self.s.drafts[key] = d
             self.schedule(t + self.timing.merge_window, TimerKind.FAILOVER, *key)
             self._emit_failover(out, d, t, first=True)
@@ -487,17 +500,17 @@ class PairMachine:
         """The failover a draft stands for, as the evidence in so far tells it."""
         scope = d.scope
         cause = d.cause
-        symptoms = [s for s in self.s.symptoms.get(scope, []) if d.at - self.timing.symptom_horizon <= s[0] <= d.at]
+        symptoms = [x for x in self.s.symptoms.get(scope, []) if d.at - self.timing.symptom_horizon <= x.t <= d.at]
         if cause == Cause.UNKNOWN and symptoms:
             cause = health.cause_from_symptoms(self, symptoms)
-        starts = [s[0] for s in symptoms]
+        starts = [x.t for x in symptoms]
         if cause == Cause.INTERFACE_FAILURE and d.previous_active is not None:
             met = health.detection_start(self, scope, d.previous_active, symptoms)
             if met is not None:
                 starts = [met]
         # the survivor's symptoms' seconds, but those in which the old active spoke too
-        spoke = {math.floor(x[0]) for x in symptoms if x[3] == d.previous_active}
-        survivor = [x[0] for x in symptoms if x[3] == d.new_active and math.floor(x[0]) not in spoke]
+        spoke = {math.floor(x.t) for x in symptoms if x.unit == d.previous_active}
+        survivor = [x.t for x in symptoms if x.unit == d.new_active and math.floor(x.t) not in spoke]
         silent = self._fell_silent(d.at, survivor)
         silent = silent if cause == Cause.PEER_UNREACHABLE else None
         if silent is not None:
@@ -514,7 +527,7 @@ class PairMachine:
         detection = None
         if starts and cause in FAILURE_CAUSES:
             detection = max(0.0, d.at - min(starts))
-        evidence = tuple(sorted(set(d.evidence) | {s[1] for s in symptoms}))
+        evidence = tuple(sorted(set(d.evidence) | {x.event_id for x in symptoms}))
         return Failover(
             self.s.pair,
             scope or None,
@@ -554,7 +567,7 @@ class PairMachine:
         scope = d.scope
         fo = self._failover_of(d, now)
         self._judge_old_active(out, d, fo)  # the old active's own symptoms are signs of its life
-        self.s.symptoms[scope] = [s for s in self.s.symptoms.get(scope, []) if s[0] > d.at]
+        self.s.symptoms[scope] = [x for x in self.s.symptoms.get(scope, []) if x.t > d.at]
         health.failover_settled(self, out, fo, now)
 
     def assembling(self, scope: int, new_active: str) -> bool:
@@ -590,7 +603,7 @@ class PairMachine:
         if heard is not None and heard >= takeover - max(self.cfg.unit_holdtime - 1.0, 0.0):
             return True
         since = takeover - self.cfg.unit_holdtime - self.timing.merge_window
-        return any(x[3] == unit and since <= x[0] <= takeover for kept in self.s.symptoms.values() for x in kept)
+        return any(x.unit == unit and since <= x.t <= takeover for kept in self.s.symptoms.values() for x in kept)
 
     def _fell_silent(self, takeover: float, survivor: list[float]) -> float | None:
         """When the lost unit fell silent: the last second its pair was heard before the takeover.
@@ -655,10 +668,10 @@ class PairMachine:
             return
         check = self.s.split_checks.get(scope)
         if check is None:
-            self.s.split_checks[scope] = [t + self.timing.split_grace, t, sorted(evidence)]
+            self.s.split_checks[scope] = SplitCheck(t + self.timing.split_grace, t, sorted(evidence))
             self.schedule(t + self.timing.split_grace, TimerKind.SPLIT, scope)
         else:
-            check[2] = sorted(set(check[2]) | set(evidence))
+            check.evidence = sorted(set(check.evidence) | set(evidence))
 
     def _check_split(self, out: list[Output], scope: int, now: float) -> None:
         check = self.s.split_checks.pop(scope, None)
@@ -673,9 +686,9 @@ class PairMachine:
                 "both units are active"
                 + (f" for failover group {scope}" if scope else "")
                 + (f"; failover link {self.s.failover_link}" if self.s.failover_link != "unknown" else ""),
-                tuple(check[2]),
+                tuple(check.evidence),
                 group=scope or None,
-                started_at=check[1],
+                started_at=check.since,
             )
 
     def _clear_split(self, out: list[Output], scope: int, t: float, evidence: tuple[str, ...]) -> None:

@@ -12,7 +12,7 @@ from hamon.model import Event, Output
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 6  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said, unheard
+STATE_VERSION = 6  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said, unheard, typed records
 
 
 def other(unit: str) -> str:
@@ -49,6 +49,37 @@ class Timer(NamedTuple):
     @classmethod
     def from_json(cls, v: list[Any]) -> Timer:
         return cls(float(v[0]), TimerKind(v[1]), tuple(v[2]))
+
+
+class Symptom(NamedTuple):
+    """A sign of trouble a unit logged (lost hellos, interface tests, no response, link down)."""
+
+    t: float
+    event_id: str
+    interface: str | None
+    unit: str | None
+
+
+class Claim(NamedTuple):
+    """What a unit said about its own role, and when (with the message's cause, when it gave one)."""
+
+    t: float
+    role: str
+    cause: str | None = None
+    cause_text: str | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class SplitCheck:
+    """Both units active in a scope: a split-brain once it lasts the grace (due), from `since`."""
+
+    due: float
+    since: float
+    evidence: list[str]
+
+    def to_json(self) -> list[Any]:
+        return [self.due, self.since, self.evidence]
 
 
 DraftKey = tuple[int, str]  # (scope, new_active)
@@ -102,15 +133,15 @@ class PairState:
     roles: dict[int, dict[str, str]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
     written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
     unheard: dict[int, dict[str, float]] = field(default_factory=dict)  # ... because it stopped hearing it
-    claims: dict[int, dict[str, list[Any]]] = field(default_factory=dict)  # scope -> unit -> [t, role, why]
+    claims: dict[int, dict[str, Claim]] = field(default_factory=dict)  # scope -> unit -> its last word
     heard: dict[str, float] = field(default_factory=dict)  # unit -> last sign of life (a tagged message)
     failover_link: str = "unknown"
     state_link: str = "unknown"
     interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # unit -> interface[@gN] -> status
     failed_since: dict[str, dict[str, float]] = field(default_factory=dict)  # unit -> interface[@gN] -> t
-    symptoms: dict[int, list[list[Any]]] = field(default_factory=dict)  # scope -> [[t, event_id, interface, unit]]
+    symptoms: dict[int, list[Symptom]] = field(default_factory=dict)  # scope -> symptoms, in time order
     drafts: dict[DraftKey, Draft] = field(default_factory=dict)
-    split_checks: dict[int, list[Any]] = field(default_factory=dict)  # scope -> [due, since, evidence]
+    split_checks: dict[int, SplitCheck] = field(default_factory=dict)
     failover_times: list[float] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)  # kept sorted by Timer.order
     sources: dict[str, str] = field(default_factory=dict)  # sender -> role it speaks for (or "shared")
@@ -146,15 +177,15 @@ class PairState:
             "roles": {str(k): v for k, v in self.roles.items()},
             "written_off": {str(k): v for k, v in self.written_off.items()},
             "unheard": {str(k): v for k, v in self.unheard.items()},
-            "claims": {str(k): v for k, v in self.claims.items()},
+            "claims": {str(k): {u: list(c) for u, c in v.items()} for k, v in self.claims.items()},
             "heard": self.heard,
             "failed_since": self.failed_since,
             "failover_link": self.failover_link,
             "state_link": self.state_link,
             "interfaces": self.interfaces,
-            "symptoms": {str(k): v for k, v in self.symptoms.items()},
+            "symptoms": {str(k): [list(x) for x in v] for k, v in self.symptoms.items()},
             "drafts": {f"{k[0]}|{k[1]}": d.to_json() for k, d in self.drafts.items()},
-            "split_checks": {str(k): v for k, v in self.split_checks.items()},
+            "split_checks": {str(k): v.to_json() for k, v in self.split_checks.items()},
             "failover_times": self.failover_times,
             "timers": [x.to_json() for x in self.timers],
             "sources": self.sources,
@@ -177,15 +208,15 @@ class PairState:
             roles={int(k): x for k, x in v["roles"].items()},
             written_off={int(k): x for k, x in v["written_off"].items()},
             unheard={int(k): x for k, x in v["unheard"].items()},
-            claims={int(k): x for k, x in v["claims"].items()},
+            claims={int(k): {u: Claim(*c) for u, c in x.items()} for k, x in v["claims"].items()},
             heard=v["heard"],
             failed_since=v["failed_since"],
             failover_link=v["failover_link"],
             state_link=v["state_link"],
             interfaces=v["interfaces"],
-            symptoms={int(k): x for k, x in v["symptoms"].items()},
+            symptoms={int(k): [Symptom(*y) for y in x] for k, x in v["symptoms"].items()},
             drafts={draft_key(k): Draft.from_json(d) for k, d in v["drafts"].items()},
-            split_checks={int(k): x for k, x in v["split_checks"].items()},
+            split_checks={int(k): SplitCheck(*x) for k, x in v["split_checks"].items()},
             failover_times=v["failover_times"],
             timers=[Timer.from_json(x) for x in v["timers"]],
             sources=v["sources"],
