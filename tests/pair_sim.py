@@ -68,6 +68,7 @@ class Truth:
     # t when the pair was busy, else from the first symptom of it that reached hamon (`detection`)
     detections: list[tuple[object, ...] | None] = field(default_factory=list)
     partitions: list[tuple[int, int, str]] = field(default_factory=list)  # start, takeover, old active
+    links: list[tuple[int, int, str]] = field(default_factory=list)  # failover link down, up, whose clock
 
 
 @dataclass
@@ -283,6 +284,7 @@ class PairSim:
         back = t + self.rng.randint(30, 300)
         self._traffic(t + 1, back)
         self.lines.append(Line(back, None, 105031, "Failover LAN interface is up", clock=x))
+        self.truth.links.append((t, back, x))
         self.t = back
 
     def _op_failover_active(self, x: str, y: str) -> None:

@@ -47,6 +47,7 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
             "failed": set(),
             "failed_at_end": set(),
             "slow": 0,
+            "links": [],
         }
     for f in failover_list(store):
         out[f["pair"]]["failovers"].append(
@@ -56,6 +57,8 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
         mine = out[a["pair"]]
         if a["kind"] == "split_brain":
             mine["splits"].append((a["started_at"], a["ended_at"]))
+        elif a["kind"] == "failover_link_down":
+            mine["links"].append((a["started_at"], a["ended_at"]))
         elif a["kind"] == "slow_failover":
             mine["slow"] += 1
         elif a["kind"] == "unit_failed" and a["group"] is None:
@@ -89,6 +92,11 @@ def expected(sim: PairSim, max_severity: int = 7) -> dict[str, Any]:
         "failed": t.failed | sim.written_off(),
         "failed_at_end": t.failed_at_end,
         "slow": 0,  # every simulated failover is detected within the hold time (+ margin): no page
+        "links": [
+            (iso(a + sim.skew[u]), iso(b + sim.skew[u]))
+            for a, b, u in t.links
+            if sim.listen_from is None or a >= sim.listen_from
+        ],
     }
 
 
