@@ -18,6 +18,8 @@ CATALOG.md) — and records what hamon must reconstruct from those lines alone:
 - an interface failure on the standby: marked failed, no failover; it returns to standby when the
   interface passes its test again (Interface Monitoring), or by `failover reset` ("Switching to
   OK"; it fails again when its interface still fails);
+- a zero-downtime upgrade: the standby reloaded on the new release rejoins reporting the mate's
+  version differs (103007), `failover active` on it, the old active reloaded and rejoining;
 - the failover link failing during operation (Table 3: no failover, the link marked failed) and
   being restored;
 - every hello lost while both units stay up (Unit Health Monitoring: "the standby unit switches to
@@ -69,6 +71,7 @@ class Truth:
     detections: list[tuple[object, ...] | None] = field(default_factory=list)
     partitions: list[tuple[int, int, str]] = field(default_factory=list)  # start, takeover, old active
     links: list[tuple[int, int, str]] = field(default_factory=list)  # failover link down, up, whose clock
+    versions: list[tuple[int, int, str]] = field(default_factory=list)  # version mismatch said, over, whose clock
 
 
 @dataclass
@@ -98,6 +101,7 @@ class PairSim:
         self.ops: list[str] = []
         self.t = self.rng.randint(0, 3600)  # pairs start at different times
         self._conn = 100_000
+        self.version = 3  # the release both units run (9.18(3))
         self._startup()
         for _ in range(ops if ops is not None else self.rng.randint(3, 10)):
             self._gap()
@@ -159,13 +163,14 @@ class PairSim:
     def _unfail(self, unit: str) -> None:
         self.truth.failed_at_end.discard(unit)
 
-    def _sync(self, at: int, active: str, joining: str) -> None:
+    def _sync(self, at: int, active: str, joining: str) -> int:
         """Running configuration replication to a joining standby."""
         self.log(at + 1, active, 709003, "Beginning configuration replication: Send to mate.")
         self.log(at + 1, joining, 709005, "Beginning configuration replication: Receiving from mate.")
         done = at + self.rng.randint(3, 20)
         self.log(done, active, 709004, "End Configuration Replication (ACT)")
         self.log(done, joining, 709006, "End Configuration Replication (STB)")
+        return done
 
     # -- startup ------------------------------------------------------------------------------------
     def _startup(self) -> None:
@@ -212,7 +217,7 @@ class PairSim:
             choices = ["power_on"] if self.role[y] == "off" else ["recover", "reset"]
         else:
             choices = ["power_off_active", "power_off_standby", "failover_active", "no_failover_active", "partition"]
-            choices += ["failover_link_down"]
+            choices += ["failover_link_down", "upgrade"]
             if self.logging_standby:  # the standby's interface tests are seen only then
                 choices += ["interface_active", "interface_standby"]
             else:
@@ -274,6 +279,39 @@ class PairSim:
             self.role[y] = "failed"
             self._fail(y)
             self.t = again
+
+    def _op_upgrade(self, x: str, y: str) -> None:
+        """A zero-downtime upgrade: the standby is reloaded on the new release (the active marks it
+        failed while it is down) and rejoins, both units saying the mate's version differs (103007:
+        compatible, not identical); `failover active` on it; the old active is reloaded on the new
+        release and rejoins, and nothing differs any more: the mismatch is over a minute after that
+        join's configuration sync ends without it being said again."""
+        old, new = f"9.18({self.version})", f"9.18({self.version + 1})"
+        self.version += 1
+        t = self.t
+        self.role[y] = "off"
+        self.log(t + HOLD, x, 103001, "No response from other firewall (reason code = 4).")
+        self._fail(y)
+        back = t + HOLD + self.rng.randint(60, 180)
+        self.role[y] = "standby"
+        self.log(back, x, 103007, f"Mate version {new} is not identical with ours {old}")
+        self.log(back, y, 103007, f"Mate version {old} is not identical with ours {new}")
+        self.log(back, y, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
+        self._sync(back, x, y)
+        self._unfail(y)
+        self.t = back + self.rng.randint(60, 300)
+        self._manual(asked=y, obeys=x, active=y)
+        t = self.t + self.rng.randint(30, 120)
+        self.role[x] = "off"
+        self.log(t + HOLD, y, 103001, "No response from other firewall (reason code = 4).")
+        self._fail(x)
+        rejoin = t + HOLD + self.rng.randint(60, 180)
+        self.role[x] = "standby"
+        self.log(rejoin, x, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
+        done = self._sync(rejoin, y, x)
+        self._unfail(x)
+        self.truth.versions.append((back, done, x))
+        self.t = done + 61
 
     def _op_failover_link_down(self, x: str, y: str) -> None:
         """Table 3, "Failover link failed during operation": no failover, each unit marks the
@@ -400,6 +438,15 @@ class PairSim:
             if not life:
                 out.add(x)
         return out
+
+    def version_mismatch(self, i: int) -> tuple[int, int]:
+        """Upgrade i's version_mismatch as hamon must tell it from what reached it: from the first
+        stamp of a 103007 it was sent, until a minute after the first stamp of the rejoin's sync end."""
+        said, synced, _unit = self.truth.versions[i]
+        seen = self.emitted()
+        start = min(self.stamp(ln) for ln in seen if ln.at == said and ln.msg_id == 103007)
+        end = min(self.stamp(ln) for ln in seen if ln.at == synced and ln.msg_id in (709004, 709006))
+        return start, end + 60
 
     @property
     def tolerance(self) -> int:

@@ -132,3 +132,14 @@ def test_an_old_active_written_off_goes_on_noticing_its_mate_missing(tmp_path: P
     assert s.pair()["units"] == {"primary": "active", "secondary": "active"}
     (failed,) = [a for a in s.alerts() if a["kind"] == "unit_failed"]
     assert (failed["unit"], failed["started_at"], failed["ended_at"]) == ("primary", iso(115), iso(140))
+
+
+def test_the_survivor_standing_down_for_an_active_mate_it_had_written_off(tmp_path: Path) -> None:
+    """Nothing of the primary reached hamon around the takeover; a minute later the secondary
+    detects an active mate and stands down, and the primary said nothing of a restart: it was up
+    and active all along — a split-brain from the takeover to the stand-down."""
+    s = play(
+        tmp_path, STEADY + [S(115, 104001, HELLO), S(200, 104002, "Switching to STANDBY - Detected an Active mate")]
+    )
+    assert splits(s) == [(iso(115), iso(200))]
+    assert s.pair()["units"] == {"primary": "active", "secondary": "standby"}

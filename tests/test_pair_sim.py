@@ -48,6 +48,7 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
             "failed_at_end": set(),
             "slow": 0,
             "links": [],
+            "versions": [],
         }
     for f in failover_list(store):
         out[f["pair"]]["failovers"].append(
@@ -57,6 +58,8 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
         mine = out[a["pair"]]
         if a["kind"] == "split_brain":
             mine["splits"].append((a["started_at"], a["ended_at"]))
+        elif a["kind"] == "version_mismatch":
+            mine["versions"].append((a["started_at"], a["ended_at"]))
         elif a["kind"] == "failover_link_down":
             mine["links"].append((a["started_at"], a["ended_at"]))
         elif a["kind"] == "slow_failover":
@@ -97,6 +100,7 @@ def expected(sim: PairSim, max_severity: int = 7) -> dict[str, Any]:
             for a, b, u in t.links
             if sim.listen_from is None or a >= sim.listen_from
         ],
+        "versions": [tuple(map(iso, sim.version_mismatch(i))) for i in range(len(t.versions))],
     }
 
 
@@ -148,7 +152,7 @@ def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path) -> None
     # the scenarios cover what the chapter names (a seed count too small to meet each would not)
     assert {"power_off_active", "power_off_standby", "power_on", "partition", "failover_active"} <= kinds
     assert {"no_failover_active", "interface_active", "interface_standby", "recover", "reset"} <= kinds
-    assert "failover_link_down" in kinds
+    assert {"failover_link_down", "upgrade"} <= kinds
 
 
 def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:

@@ -405,6 +405,13 @@ class PairMachine:
                 self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
             elif e.cause == Cause.STARTUP:
                 # "Detected an Active mate": the peer is active (and was: no failover).
+                since = self.s.unheard.get(scope, {}).get(peer)
+                if since is not None and was == "active" and self.claimed_since(scope, peer, since) is None:
+                    # The active unit stands down for a mate written off when it stopped hearing
+                    # it, which said nothing since (no restart): that mate was up and active all
+                    # along — both were, from the takeover until now.
+                    self._raise_split(out, scope, t, since, (e.event_id,))
+                    self._clear_split(out, scope, t, (e.event_id,))
                 if peer_role != "active" and self.claimed_since(scope, peer, t) is None:
                     self.set_role(out, scope, peer, "active", t, e, Cause.STARTUP)
             elif was == "active" and peer_role != "active":
@@ -678,18 +685,21 @@ class PairMachine:
         if check is None:
             return
         if all(self.s.role(scope, u) == "active" for u in UNITS):
-            self.s.alerts.raise_(
-                out,
-                now,
-                "split_brain",
-                "critical",
-                "both units are active"
-                + (f" for failover group {scope}" if scope else "")
-                + (f"; failover link {self.s.failover_link}" if self.s.failover_link != "unknown" else ""),
-                tuple(check.evidence),
-                group=scope or None,
-                started_at=check.since,
-            )
+            self._raise_split(out, scope, now, check.since, tuple(check.evidence))
+
+    def _raise_split(self, out: list[Output], scope: int, now: float, since: float, evidence: tuple[str, ...]) -> None:
+        self.s.alerts.raise_(
+            out,
+            now,
+            "split_brain",
+            "critical",
+            "both units are active"
+            + (f" for failover group {scope}" if scope else "")
+            + (f"; failover link {self.s.failover_link}" if self.s.failover_link != "unknown" else ""),
+            evidence,
+            group=scope or None,
+            started_at=since,
+        )
 
     def _clear_split(self, out: list[Output], scope: int, t: float, evidence: tuple[str, ...]) -> None:
         if scope in self.s.split_checks:
