@@ -550,6 +550,7 @@ class GroupTruth:
     failovers: list[tuple[int, int, str, str, str]] = field(default_factory=list)  # at, group, new, old, cause
     groups: dict[str, str] = field(default_factory=dict)  # group -> the unit it is active on, at the end
     units: dict[str, str] = field(default_factory=dict)  # active for some group, standby, or failed (off)
+    splits: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # group, start, end, whose
 
 
 class ActiveActiveSim:
@@ -563,7 +564,9 @@ class ActiveActiveSim:
     - a unit loses power: every group active on it becomes active on the peer after the unit hold
       time ("any active failover groups on that unit are marked as failed and become active on the
       peer unit");
-    - the unit powers on: standby for both groups, then preempts the group it is preferred for.
+    - the unit powers on: standby for both groups, then preempts the group it is preferred for;
+    - for some pairs each unit's clock is off by up to 2 s (a failover's time is then the new
+      active's own stamp).
     """
 
     def __init__(self, seed: int, name: str | None = None) -> None:
@@ -581,6 +584,11 @@ class ActiveActiveSim:
         for _ in range(self.rng.randint(3, 8)):
             self.t += self.rng.randint(60, 400)
             self._step()
+        relay = random.Random(seed * 7919 + 2)  # drawn apart from the operations
+        skewed = relay.random() < 0.3
+        self.skew = {u: (relay.randint(-2, 2) if skewed else 0) for u in UNITS}
+        if skewed:
+            self.ops.append(f"relay: clocks {self.skew}")
         self.truth.groups = {str(g): u for g, u in sorted(self.active.items())}
         self.truth.units = {
             u: "active" if u in self.active.values() else ("standby" if self.on[u] else "failed") for u in UNITS
@@ -626,7 +634,10 @@ class ActiveActiveSim:
             self.ops.append(f"power_on {down} at +{self.t - self.lines[0].at}s")
             self._power_on(down)
             return
-        op = self.rng.choice(["manual", "manual", "power_off"])
+        op = self.rng.choice(["manual", "manual", "power_off", "partition"])
+        if op == "partition":
+            self._partition()
+            return
         if op == "manual":
             g = self.rng.choice((1, 2))
             x = self.active[g]
@@ -656,10 +667,37 @@ class ActiveActiveSim:
                 self.active[g] = y
         self.t = take
 
+    def _partition(self) -> None:
+        """Every hello lost while both units stay up: each unit takes over the groups its mate had
+        (both active for every group: a split-brain per group), the old holders keep logging that
+        they lost their mate; when contact is back, one unit of each group stands down."""
+        t = self.t
+        self.ops.append(f"partition at +{t - self.lines[0].at}s")
+        for u in UNITS:
+            for g in (1, 2):
+                self.log(t + MISSED, u, g, 105005, "Lost Failover communications with mate on interface folink")
+        take = t + HOLD
+        for g in (1, 2):
+            x = self.active[g]
+            y = other(x)
+            self.log(take, y, g, 104001, "Switching to ACTIVE - HELLO not heard from mate.")
+            self.truth.failovers.append((take, g, y, x, "peer_unreachable"))
+        heal = take + self.rng.randint(60, 300)
+        for s in range(take + 20, heal, self.rng.randint(20, 60)):
+            for g in (1, 2):
+                self.log(s, self.active[g], g, 105005, "Lost Failover communications with mate on interface folink")
+        for g in (1, 2):
+            x = self.active[g]
+            down = self.rng.choice(UNITS)
+            self.log(heal, down, g, 104002, "Switching to STANDBY - Detected an Active mate")
+            self.truth.splits.append((g, take, heal, other(x), down))
+            self.active[g] = other(down)
+        self.t = heal
+
     def render(self) -> list[tuple[int, str]]:
         out = []
         for ln in sorted(self.lines, key=lambda x: x.at):
-            t = T0 + dt.timedelta(seconds=ln.at)
+            t = T0 + dt.timedelta(seconds=ln.at + self.skew.get(ln.unit or "", 0))  # the unit's own clock
             out.append((ln.at, f"<161>{t:%b %d %Y %H:%M:%S} {self.name} : %ASA-1-{ln.msg_id}: {ln.text}"))
         return out
 

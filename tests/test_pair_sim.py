@@ -290,11 +290,23 @@ def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(tmp_
                 (f["at"], f["group"], f["new_active"], f["previous_active"], f["cause"])
             )
         pairs = {p["pair"]: p for p in pair_list(store)}
+        splits: dict[str, list[tuple[int, str, str | None]]] = {}
+        for a in alert_list(store):
+            if a["kind"] == "split_brain":
+                splits.setdefault(a["pair"], []).append((a["group"], a["started_at"], a["ended_at"]))
     finally:
         store.close()
     wrong = []
     for s in sims:
-        want_fos = sorted((iso(at), g, new, old, cause) for at, g, new, old, cause in s.truth.failovers)
+        want_splits = sorted(
+            (g, iso(a + s.skew[starter]), iso(b + s.skew[ender])) for g, a, b, starter, ender in s.truth.splits
+        )
+        if sorted(splits.get(s.name, [])) != want_splits:
+            wrong.append(
+                f"seed {s.seed}: {'; '.join(s.ops)}\n  splits: hamon {splits.get(s.name)}, truth {want_splits}"
+            )
+            continue
+        want_fos = sorted((iso(at + s.skew[new]), g, new, old, cause) for at, g, new, old, cause in s.truth.failovers)
         got_fos = sorted(fos.get(s.name, []))
         got_groups = pairs[s.name]["groups"] if s.name in pairs else None
         got_units = pairs[s.name]["units"] if s.name in pairs else None
@@ -306,5 +318,6 @@ def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(tmp_
                 f"  groups: hamon {got_groups}, truth {s.truth.groups}\n"
                 f"  units: hamon {got_units}, truth {s.truth.units}\n{shown}"
             )
-    print(f"{len(sims):,} simulated Active/Active pairs")
+    print(f"{len(sims):,} simulated Active/Active pairs, {sum(len(s.truth.splits) for s in sims):,} group split-brains")
+    assert sum(len(s.truth.splits) for s in sims) > 0
     assert not wrong, f"{len(wrong)} of {len(sims)} Active/Active pairs wrong; the first:\n" + "\n\n".join(wrong[:2])
