@@ -185,3 +185,39 @@ def test_a_capture_line_that_is_not_one_is_quarantined(tmp_path: Path) -> None:
     reasons = sorted(q.reason for q in Store(db).quarantined())
     assert reasons[0].startswith("not a trap capture line: Expecting property name")
     assert reasons[1] == "not a trap capture line: a time without a zone"
+
+
+def test_damaged_trap_files_never_crash_the_reader() -> None:
+    """3,000 mutations of a real snmptrapd log and of a capture line (bytes changed, cut, inserted):
+    every one is read to traps or unreadable lines with a reason, never an exception."""
+    import random
+
+    rng = random.Random(5)
+    log = (
+        "NET-SNMP version 5.9.3\n2026-12-07 14:24:55 localhost [UDP: [127.0.0.1]:33276->[127.0.0.1]:51163]:\n"
+        ".1.3.6.1.2.1.1.3.0 = Timeticks: (4640938) 12:53:29.38\t.1.3.6.1.6.3.1.1.4.1.0 = OID: .1.3.6.1.4.1.9.9.41.2.0.1\t"
+        f'{HIST}.3.9 = INTEGER: 2\t{HIST}.4.9 = STRING: "104001"\t{HIST}.5.9 = STRING: "{ACTIVE}"\n'
+    ).encode()
+    capture = traps.Trap(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), "192.0.2.1", _binds(clog(1, 1, "104001", ACTIVE)))
+    seen = {"trap": 0, "unreadable": 0}
+    for base in (log, capture.to_line()):
+        for _ in range(1500):
+            data = bytearray(base)
+            for _ in range(rng.randint(1, 12)):
+                pos = rng.randrange(len(data) or 1)
+                op = rng.random()
+                if op < 0.4:
+                    data[pos : pos + 1] = bytes([rng.randrange(256)])
+                elif op < 0.7:
+                    del data[pos : pos + rng.randint(1, 40)]
+                else:
+                    data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 20)))
+            for item in traps.read(bytes(data)):
+                if isinstance(item, traps.Trap):
+                    traps.decode(item)
+                    item.to_line()
+                    seen["trap"] += 1
+                else:
+                    assert item.reason
+                    seen["unreadable"] += 1
+    assert seen["trap"] > 0 and seen["unreadable"] > 0

@@ -221,8 +221,13 @@ def _snmptrapd(data: bytes, tz: dt.tzinfo) -> Iterator[Trap | Unreadable]:
         if head is None:
             i += 1  # snmptrapd's words about itself (version, MIB search path, stopping)
             continue
-        at = dt.datetime.strptime(head.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).astimezone(UTC)
         start = i + 1
+        try:
+            at = dt.datetime.strptime(head.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).astimezone(UTC)
+        except (ValueError, OverflowError):
+            i += 1
+            yield Unreadable(start, line.encode(), f"snmptrapd trap with an impossible time {head.group(1)!r}")
+            continue
         if "agent" in head.groupdict():
             found = ADDRESS.search(f"[{head.group('agent')}]")
             trap_line = lines[i + 1] if i + 1 < len(lines) else ""
