@@ -91,7 +91,15 @@ def test_kill_9_under_a_5000_lines_a_second_stream_on_a_loaded_machine_loses_at_
                 time.sleep(1.0)
                 return got if got == stored_numbers(db) & want else set()
 
-            kept = wait_for(lambda: (got := settled()) and got, timeout=90, every=0.5)
+            try:
+                kept = wait_for(lambda: (got := settled()) and got, timeout=180, every=0.5)
+            except AssertionError:
+                held, have = journal_held(db, second.proc.pid), len(stored_numbers(db) & want)
+                raise AssertionError(
+                    f"the restarted serve did not settle in 180 s: its journal holds {held} bytes "
+                    f"(None: no status of it yet), {have:,} of {acked:,} acknowledged lines stored; "
+                    f"its log ends:\n{second.text()[-3000:]}"
+                ) from None
             assert "not stored yet: storing them first" in second.text()
             rc, _ = second.term()
             assert rc == 0

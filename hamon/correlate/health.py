@@ -476,7 +476,12 @@ def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, st
     if status == "Normal":  # a passed test ends that unit's symptom on that interface (not its peer's)
         for scope in m.scopes(e):
             m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if (x.interface, x.unit) != (name, unit)]
-    if status != was:
+    counted = (was in FAILED_STATUS) != (status in FAILED_STATUS)  # a change the policy can see
+    counted = counted or (was is None and m.cfg.interface_policy.percent and not m.cfg.monitored_interfaces)
+    if status != was and counted:
+        # (A change between two statuses that both count as not failed — Testing after Normal, a
+        # new interface under test — changes no unit's count: a storm of interface tests costs no
+        # policy check each.)
         # An alert opens only once the peer had time to report the same interface: failed on both
         # units, it does not count (chapter, Interface Monitoring), and no alert opens only to
         # close. What no longer holds is resolved at once.

@@ -220,9 +220,18 @@ class PairMachine:
 
     # -- timers -------------------------------------------------------------------------------
     def schedule(self, due: float, kind: TimerKind, *key: Any) -> None:
+        """Add a timer unless the same one is set (found by bisection: a storm of interface tests
+        sets thousands, and a scan of the list for each would be quadratic)."""
         timer = Timer(due, kind, key)
-        if timer not in self.s.timers:
-            bisect.insort(self.s.timers, timer, key=Timer.order)
+        timers = self.s.timers
+        order = timer.order()
+        i = bisect.bisect_left(timers, order, key=Timer.order)
+        j = i
+        while j < len(timers) and timers[j].order() == order:
+            if timers[j] == timer:
+                return
+            j += 1
+        timers.insert(i, timer)
 
     def cancel(self, kind: TimerKind, *key: Any) -> None:
         self.s.timers = [x for x in self.s.timers if not (x.kind == kind and x.key == key)]
