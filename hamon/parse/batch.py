@@ -121,6 +121,23 @@ def event_id(source: str, device_id: str | None, at: dt.datetime, msg_id: int, t
     return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
+def quarantined(
+    source: str, origin: str, received_at: dt.datetime, line_no: int, raw: bytes, reason: str
+) -> Quarantined:
+    """A line hamon could not accept, kept with the reason: its id from its sender and bytes."""
+    digest = hashlib.blake2b(source.encode("utf-8", "replace") + b"\x1f" + raw, digest_size=16)
+    return Quarantined(
+        quarantine_id=digest.hexdigest(),
+        received_at=received_at,
+        source=source,
+        origin=origin,
+        line_no=line_no,
+        reason=reason,
+        raw=raw[:QUARANTINE_KEEP],
+        raw_len=len(raw),
+    )
+
+
 class BatchParser:
     """Stateful only in its caches and the activity it has counted; one per input stream."""
 
@@ -504,19 +521,7 @@ class BatchParser:
             act.last_at = origin.second  # activity is kept to the second
 
     def _quarantine(self, result: ParseResult, batch: RawBatch, line_no: int, raw: bytes, reason: str) -> None:
-        digest = hashlib.blake2b(batch.source.encode("utf-8", "replace") + b"\x1f" + raw, digest_size=16)
-        result.quarantined.append(
-            Quarantined(
-                quarantine_id=digest.hexdigest(),
-                received_at=batch.received_at,
-                source=batch.source,
-                origin=batch.origin,
-                line_no=line_no,
-                reason=reason,
-                raw=raw[:QUARANTINE_KEEP],
-                raw_len=len(raw),
-            )
-        )
+        result.quarantined.append(quarantined(batch.source, batch.origin, batch.received_at, line_no, raw, reason))
 
     def _reset_cache(self, batch: RawBatch) -> None:
         hour = (batch.received_at.replace(minute=0, second=0, microsecond=0), self._tz, self._year)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hamon.errors import HamonError
 from hamon.model import Event, ParseResult, Quarantined, RawBatch, iso
-from hamon.parse.batch import BatchParser, Resolve
+from hamon.parse.batch import BatchParser, Resolve, quarantined
 from hamon.resolve.inventory import Inventory
 from hamon.resolve.pairs import PairResolver
 
@@ -292,19 +291,14 @@ def _trap_batches(src: Source, resolve: Resolve, store: Store, name: str) -> Ite
 
     for n, item in enumerate(src.batches(), 1):
         if isinstance(item, traps.Unreadable):
-            digest = hashlib.blake2b(name.encode() + b"\x1f" + item.raw, digest_size=16).hexdigest()
-            q = Quarantined(
-                digest, dt.datetime.now(UTC), name, name, item.line_no, item.reason, item.raw[:4096], len(item.raw)
-            )
+            q = quarantined(name, name, dt.datetime.now(UTC), item.line_no, item.raw, item.reason)
             yield ParseResult(lines=1, quarantined=[q])
             continue
         meaning = traps.decode(item)
         if isinstance(meaning, traps.Other):
             yield ParseResult(lines=1, other=1)
         elif isinstance(meaning, traps.Bad):
-            raw = item.to_line()
-            digest = hashlib.blake2b(item.source.encode() + b"\x1f" + raw, digest_size=16).hexdigest()
-            q = Quarantined(digest, item.at, item.source, name, n, meaning.reason, raw[:4096], len(raw))
+            q = quarantined(item.source, name, item.at, n, item.to_line(), meaning.reason)
             yield ParseResult(lines=1, quarantined=[q])
         else:
             batch = as_batch(item, meaning, resolve)
