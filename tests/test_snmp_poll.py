@@ -91,7 +91,8 @@ def test_serve_polls_the_table_v2c_and_follows_role_and_link_changes(sqlite_url:
             wait_for(lambda: pairs()[0]["units"] == {"primary": "standby", "secondary": "active"})
             alerts = wait_for(lambda: cli(sqlite_url, "alerts", "--open", "--kind", "failover_link_down", "--json"))
             assert alerts[0]["pair"] == "fw-snmp"
-            polls = _counters(sqlite_url)["polls"]
+            # The status row is written on its own period: wait for the one that carries the polls.
+            polls = wait_for(lambda: _counters(sqlite_url).get("polls"))
             assert polls[0]["ok"] and polls[0]["hardware"]["this_unit"] == "primary"
             events = cli(sqlite_url, "events", "--json")
             assert {e["source"] for e in events} == {"snmp-poll:fw-snmp"}
