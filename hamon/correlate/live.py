@@ -4,10 +4,11 @@ Per pair, arriving events wait in a buffer until event time has moved `window` s
 then they go to the pair's machine in (device time, arrival, event id) order — the order a replay uses — and
 `tick` fires the machine's timers on event time. The outputs are therefore the ones a replay of the
 same events gives. An event that arrives later than the window allows is put in its place:
-cheaply in memory when it belongs to the current second of its pair (the machine is rebuilt from a
-copy taken at the start of that second, and kept when the outputs already stored stay the same —
-the common case with one-second device stamps and a window of 0), otherwise by re-running the pair
-from a stored checkpoint, which is what a replay of the store would do.
+cheaply in memory when it falls after the pair's last in-memory copy (the machine is rebuilt from
+that copy by applying the events since it again, and kept when the outputs already stored stay the
+same — the common case with one-second device stamps and a window of 0), otherwise by re-running
+the pair from a stored checkpoint, which is what a replay of the store would do. The copy is taken
+once per REWIND_SPAN seconds or REWIND_EVENTS events of a pair, not per event.
 
 Events must be in the store before they are submitted (the collectors store, then hand over).
 """
@@ -35,7 +36,12 @@ Key = tuple[float, int, str]  # (device time, arrival order, event id): the orde
 FIRST: Key = (float("-inf"), 0, "")
 LAST_SEQ = 2**62
 RERUN_EVERY = 1.0  # seconds of wall time between two re-runs of one pair from the store (late events)
-REWIND_SPAN = 1.0  # seconds of event time a pair's in-memory copy covers before it is renewed
+# A pair's in-memory copy for rewinds is renewed after REWIND_EVENTS events applied since it, or
+# REWIND_SPAN seconds of event time, whichever comes first: one copy serves a pair's next events (a
+# copy per 32 lines, not one per line), a rewind re-applies at most REWIND_EVENTS events, and a
+# pair that logs a line a minute can still put a line a few lines late in place.
+REWIND_SPAN = 300.0
+REWIND_EVENTS = 32
 REWIND_KEEP = 60.0  # seconds of wall time a quiet pair keeps that copy
 # Resume from the newest checkpoint of all, even one stamped ahead of the clock.
 CATCH_UP_AHEAD = 366 * 86400.0
@@ -56,7 +62,8 @@ class LiveCounts:
 
 @dataclass
 class Rewind:
-    """A pair's machine as it was before the events of its current second, and what followed.
+    """A pair's machine as it was before its latest events (at most REWIND_SPAN seconds and
+    REWIND_EVENTS events), and what followed.
 
     The state is kept pickled (`PairState.frozen`): taking it costs one serialisation; it is read
     back only when a late event is put in its place, which few seconds of a pair see."""
@@ -220,7 +227,7 @@ class LiveCorrelator:
         """About to apply `e`: renew the pair's in-memory copy when its span is over."""
         t = e.at.timestamp()
         rw = self.rewinds.get(e.pair)
-        if rw is None or t >= rw.start + REWIND_SPAN:
+        if rw is None or t >= rw.start + REWIND_SPAN or len(rw.events) >= REWIND_EVENTS:
             key = self.last_key.get(e.pair, FIRST)
             self.rewinds[e.pair] = Rewind(machine.s.frozen(), machine.now, machine.fired, key, t)
             buf = self.buffers.get(e.pair, [])

@@ -161,7 +161,8 @@ class PairState:
 
     def frozen(self) -> bytes:
         """The state as bytes, to be thawed into a copy later (the live correlator keeps one per
-        pair per second of events for rewinds, and thaws it only when a late event arrives)."""
+        pair per REWIND_SPAN seconds or REWIND_EVENTS events for rewinds, and thaws it only when a
+        late event arrives)."""
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
