@@ -1,5 +1,9 @@
 """Health of a pair beyond who is active: links, monitored interfaces, sync, versions, and the alerts
-that follow from failovers (failover, flapping, slow_failover). Functions over a PairMachine."""
+that follow from failovers (failover, flapping, slow_failover).
+
+Each rule reads the pair's state and yields what it decides (`intents`: set a role, raise or resolve
+an alert, end a failover, set or cancel a timer, forget symptoms); the pair machine applies them in
+one place (`PairMachine.carry`), each before the rule goes on. No rule calls the machine back."""
 
 from __future__ import annotations
 
@@ -8,8 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from hamon.correlate.alerts import at
+from hamon.correlate.intents import (
+    Cancel,
+    EndFailover,
+    Forget,
+    Intents,
+    Raise,
+    Refine,
+    Resolve,
+    Schedule,
+    SetRole,
+)
 from hamon.correlate.state import UNITS, Machine, Symptom, Timer, TimerKind, other
-from hamon.model import AlertUpdate, Cause, Event, Failover, Output, stable_id
+from hamon.model import AlertUpdate, Cause, Event, Failover, stable_id
 
 FAILOVER_LINK_UP = frozenset({"failover_link_up", "failover_interface_ok", "peer_failover_link_up"})
 FAILOVER_LINK_DOWN = frozenset({"failover_link_down", "failover_interface_failed", "peer_failover_link_down"})
@@ -72,74 +87,73 @@ LINK_EVENTS = {
 }
 
 
-Rule = Callable[[Machine, list[Output], Event, str | None, float], None]
+Rule = Callable[[Machine, Event, str | None, float], Intents]
 
 
-def apply(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def apply(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     """Everything that is not a role change: the rule for the event's kind (RULES), then the state
     link's logical-update accounting and the monitored interfaces' statuses."""
     k = e.kind
     if e.interface and k in LINK_EVENTS:
-        _named_link(m, out, e, t)
+        yield from _named_link(m, e, t)
     rule = RULES.get(k)
     if rule is not None:
-        rule(m, out, e, unit, t)
+        yield from rule(m, e, unit, t)
     if k in LU_ERRORS:
-        _lu_error(m, out, t, (e.event_id,))
+        yield from _lu_error(m, t, (e.event_id,))
     elif k in LU_OK or (k in SYNC_OK and m.s.state_link == "down"):
-        _state_link(m, out, "up", t, (e.event_id,))
+        yield from _state_link(m, "up", t, (e.event_id,))
     elif k == "polled_state_link" and e.status in ("up", "down") and e.status != m.s.state_link:
-        _state_link(m, out, e.status, t, (e.event_id,))  # a poll's word on the state link
+        yield from _state_link(m, e.status, t, (e.event_id,))  # a poll's word on the state link
     if unit and e.interface and (k in STATUS or k == "interface_test_result"):
         status = STATUS.get(k) or RESULT.get((e.status or "").lower(), "Unknown")
-        _interface(m, out, e, unit, e.interface, status, t)
+        yield from _interface(m, e, unit, e.interface, status, t)
     elif k in ("peer_interface_failed", "peer_interface_ok") and unit and e.interface:
-        _interface(m, out, e, other(unit), e.interface, "Failed" if k == "peer_interface_failed" else "Normal", t)
+        yield from _interface(m, e, other(unit), e.interface, "Failed" if k == "peer_interface_failed" else "Normal", t)
 
 
-def _link_down(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
-    _failover_link(m, out, "down", t, (e.event_id,))
+def _link_down(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
+    yield from _failover_link(m, "down", t, (e.event_id,))
 
 
-def _link_up(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
-    _failover_link(m, out, "up", t, (e.event_id,))
+def _link_up(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
+    yield from _failover_link(m, "up", t, (e.event_id,))
 
 
-def _lost_communications(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _lost_communications(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     if e.interface and e.interface == m.cfg.failover_interface:
-        _failover_link(m, out, "down", t, (e.event_id,))
+        yield from _failover_link(m, "down", t, (e.event_id,))
 
 
-def _disabling(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _disabling(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     for u in [unit] if unit else list(UNITS):
         for scope in m.scopes(e):
             if m.s.role(scope, u) == "unknown":
-                m.set_role(out, scope, u, "disabled", t, e, Cause.UNKNOWN)
-    m.s.alerts.raise_(out, t, "failover_disabled", "critical", DISABLING[e.kind] + _detail(e), (e.event_id,))
+                yield SetRole(scope, u, "disabled", t, Cause.UNKNOWN, e)
+    yield Raise(t, "failover_disabled", "critical", DISABLING[e.kind] + _detail(e), (e.event_id,))
 
 
-def _enabled(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
-    m.s.alerts.resolve_kind(out, t, "failover_disabled", (e.event_id,))
+def _enabled(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
+    yield Resolve(t, "failover_disabled", (e.event_id,), every=True)
     for scope in m.scopes(e):
         if unit and m.s.role(scope, unit) == "disabled":
-            m.set_role(out, scope, unit, "unknown", t, e, Cause.UNKNOWN)
-    _joined(m, t)
+            yield SetRole(scope, unit, "unknown", t, Cause.UNKNOWN, e)
+    yield from _joined(m, t)
 
 
-def _joined(m: Machine, t: float) -> None:
+def _joined(m: Machine, t: float) -> Intents:
     """A unit (re)joined: a version mismatch not said within JOIN_GRACE of it is over — unless it was
     said as this join began (the mismatch is logged as the units first exchange hellos, before the
     configuration is synced), so a sync ending just after it does not clear it."""
     if m.s.version_said is None or t - m.s.version_said > JOIN_GRACE:
-        m.schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
+        yield Schedule(t + JOIN_GRACE, TimerKind.VERSION_CLEAR)
 
 
-def _version(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _version(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     severity = "critical" if e.kind == "version_incompatible" else "warning"
-    m.cancel(TimerKind.VERSION_CLEAR)
+    yield Cancel(TimerKind.VERSION_CLEAR)
     m.s.version_said = t
-    m.s.alerts.raise_(
-        out,
+    yield Raise(
         t,
         "version_mismatch",
         severity,
@@ -149,38 +163,37 @@ def _version(m: Machine, out: list[Output], e: Event, unit: str | None, t: float
     )
 
 
-def _sync_failed(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _sync_failed(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     detail = f"{e.kind.replace('_', ' ')}{_detail(e)}"
-    m.s.alerts.raise_(out, t, "config_sync_failed", SYNC_FAILED[e.kind], detail, (e.event_id,))
+    yield Raise(t, "config_sync_failed", SYNC_FAILED[e.kind], detail, (e.event_id,))
 
 
-def _peer_reports_failed(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _peer_reports_failed(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     if e.cause == Cause.CONFIG_SYNC:
-        detail = f"peer reports: {e.cause_text}"
-        m.s.alerts.raise_(out, t, "config_sync_failed", "critical", detail, (e.event_id,), unit=None)
+        yield Raise(t, "config_sync_failed", "critical", f"peer reports: {e.cause_text}", (e.event_id,))
 
 
-def _sync_start(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _sync_start(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     receiver = unit if e.kind == "config_sync_receive_start" else (other(unit) if unit else None)
     for scope in m.scopes(e):
         if receiver and m.s.role(scope, receiver) in ("standby", "unknown"):
-            m.set_role(out, scope, receiver, "syncing", t, e, Cause.CONFIG_SYNC)
+            yield SetRole(scope, receiver, "syncing", t, Cause.CONFIG_SYNC, e)
 
 
-def _sync_ok(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
-    m.s.alerts.resolve_kind(out, t, "config_sync_failed", (e.event_id,))
-    _synced(m, out, e, t)
-    _joined(m, t)
+def _sync_ok(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
+    yield Resolve(t, "config_sync_failed", (e.event_id,), every=True)
+    yield from _synced(m, e, t)
+    yield from _joined(m, t)
 
 
-def _bulk_sync_end(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
-    _synced(m, out, e, t)
+def _bulk_sync_end(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
+    yield from _synced(m, e, t)
 
 
-def _flapping(m: Machine, out: list[Output], e: Event, unit: str | None, t: float) -> None:
+def _flapping(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     detail = "the device reports both units switching back and forth"
-    m.s.alerts.raise_(out, t, "flapping", "critical", detail, (e.event_id,))
-    m.schedule(t + m.cfg.flap_window, TimerKind.FLAP_QUIET)
+    yield Raise(t, "flapping", "critical", detail, (e.event_id,))
+    yield Schedule(t + m.cfg.flap_window, TimerKind.FLAP_QUIET)
 
 
 # What each kind of event does beyond roles, as data: one rule per kind.
@@ -201,33 +214,32 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _settled(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+def _settled(m: Machine, due: float, key: tuple[Any, ...]) -> Intents:
     """A failover alert resolves after `settle` without another failover."""
     scope, unit = key
-    m.s.alerts.resolve(out, due, "failover", group=scope or None, unit=unit)
-    m.s.alerts.resolve(out, due, "slow_failover", group=scope or None, unit=unit)
+    yield EndFailover(due, scope or None, unit, fired=True)
 
 
-def _flap_quiet(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+def _flap_quiet(m: Machine, due: float, key: tuple[Any, ...]) -> Intents:
     recent = [x for x in m.s.failover_times if x > due - m.cfg.flap_window]
     if len(recent) < m.cfg.flap_count:
-        m.s.alerts.resolve_kind(out, due, "flapping")
+        yield Resolve(due, "flapping", every=True)
 
 
-def _state_quiet(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
+def _state_quiet(m: Machine, due: float, key: tuple[Any, ...]) -> Intents:
     if not m.s.lu_errors or m.s.lu_errors[-1] <= due - STATE_QUIET:
-        _state_link(m, out, "up", due, ())
+        yield from _state_link(m, "up", due, ())
 
 
-def _version_clear(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
-    m.s.alerts.resolve_kind(out, due, "version_mismatch")
+def _version_clear(m: Machine, due: float, key: tuple[Any, ...]) -> Intents:
+    yield Resolve(due, "version_mismatch", every=True)
 
 
-def _threshold_due(m: Machine, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
-    _threshold(m, out, str(key[0]), due)
+def _threshold_due(m: Machine, due: float, key: tuple[Any, ...]) -> Intents:
+    yield from _threshold(m, str(key[0]), due)
 
 
-FIRE: dict[TimerKind, Callable[[Machine, list[Output], float, tuple[Any, ...]], None]] = {
+FIRE: dict[TimerKind, Callable[[Machine, float, tuple[Any, ...]], Intents]] = {
     TimerKind.SETTLE: _settled,
     TimerKind.FLAP_QUIET: _flap_quiet,
     TimerKind.STATE_QUIET: _state_quiet,
@@ -236,22 +248,18 @@ FIRE: dict[TimerKind, Callable[[Machine, list[Output], float, tuple[Any, ...]], 
 }
 
 
-def fire(m: Machine, out: list[Output], timer: Timer) -> None:
+def fire(m: Machine, timer: Timer) -> Intents:
     """A timer of the health rules, by its kind."""
-    FIRE[timer.kind](m, out, timer.due, timer.key)
+    return FIRE[timer.kind](m, timer.due, timer.key)
 
 
-def role_changed(
-    m: Machine, out: list[Output], scope: int, unit: str, role: str, t: float, ev: tuple[str, ...], cause: str
-) -> None:
+def role_changed(m: Machine, scope: int, unit: str, role: str, t: float, ev: tuple[str, ...], cause: str) -> Intents:
     """Alerts that follow a unit's role: unit_failed, and the end of a failover once the pair is whole again."""
-    unit_failed(m, out, unit, t, ev, cause)
+    yield from unit_failed(m, unit, t, ev, cause)
     group = scope or None
     if role != "active" and m.s.role(scope, other(unit)) == "active" and m.s.alerts.is_open("failover", group, unit):
         # It took over, then stood down again while its peer stayed active (a split-brain healed).
-        m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=unit)
-        m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=unit)
-        m.cancel(TimerKind.SETTLE, scope, unit)
+        yield EndFailover(t, group, unit, ev)
     if (
         role == "standby"
         and m.s.alerts.is_open("failover", group, other(unit))
@@ -259,19 +267,17 @@ def role_changed(
         and _healthy_standby(m, scope, unit)
     ):
         # The unit that lost the active role is back as standby: the pair can fail over again.
-        m.s.alerts.resolve(out, t, "failover", ev, group=group, unit=other(unit))
-        m.s.alerts.resolve(out, t, "slow_failover", ev, group=group, unit=other(unit))
-        m.cancel(TimerKind.SETTLE, scope, other(unit))
+        yield EndFailover(t, group, other(unit), ev)
 
 
-def unit_failed(m: Machine, out: list[Output], unit: str, t: float, ev: tuple[str, ...], cause: str) -> None:
+def unit_failed(m: Machine, unit: str, t: float, ev: tuple[str, ...], cause: str) -> Intents:
     """unit_failed is open while any role of the unit is failed."""
     failed = [s for s, roles in m.s.roles.items() if roles.get(unit) == "failed"]
     if failed:
         where = "" if failed == [0] else " (failover group " + ", ".join(str(s) for s in sorted(failed)) + ")"
-        m.s.alerts.raise_(out, t, "unit_failed", "critical", f"{unit} unit failed{where}: {cause}", ev, unit=unit)
+        yield Raise(t, "unit_failed", "critical", f"{unit} unit failed{where}: {cause}", ev, unit=unit)
     else:
-        m.s.alerts.resolve(out, t, "unit_failed", ev, unit=unit)
+        yield Resolve(t, "unit_failed", ev, unit=unit)
 
 
 def cause_from_symptoms(m: Machine, symptoms: list[Symptom]) -> str:
@@ -292,26 +298,21 @@ def failover_detail(fo: Failover) -> str:
     )
 
 
-def after_failover(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
+def after_failover(m: Machine, fo: Failover, now: float) -> Intents:
     """Alerts that every failover may raise: failover, slow_failover, flapping."""
     t = fo.at.timestamp()
     group = fo.group
     alerts = m.s.alerts
     for u in UNITS:  # the previous failover of this scope is over
         if alerts.is_open("failover", group, u):
-            alerts.resolve(out, t, "failover", fo.evidence, group=group, unit=u)
-            alerts.resolve(out, t, "slow_failover", fo.evidence, group=group, unit=u)
-            m.cancel(TimerKind.SETTLE, group or 0, u)
-    alerts.raise_(
-        out, now, "failover", "warning", failover_detail(fo), fo.evidence, group=group, unit=fo.new_active, started_at=t
-    )
-    m.schedule(t + m.timing.settle, TimerKind.SETTLE, group or 0, fo.new_active)
-    _slow(m, out, fo, now)
+            yield EndFailover(t, group, u, fo.evidence)
+    yield Raise(now, "failover", "warning", failover_detail(fo), fo.evidence, group, fo.new_active, started_at=t)
+    yield Schedule(t + m.timing.settle, TimerKind.SETTLE, (group or 0, fo.new_active))
+    yield from _slow(m, fo, now)
     m.s.failover_times = [x for x in m.s.failover_times if x > t - m.cfg.flap_window] + [t]
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
     if len(m.s.failover_times) >= m.cfg.flap_count:
-        alerts.raise_(
-            out,
+        yield Raise(
             now,
             "flapping",
             "critical",
@@ -320,11 +321,11 @@ def after_failover(m: Machine, out: list[Output], fo: Failover, now: float) -> N
             started_at=m.s.failover_times[0],
         )
     if alerts.is_open("flapping"):
-        m.cancel(TimerKind.FLAP_QUIET)
-        m.schedule(t + m.cfg.flap_window, TimerKind.FLAP_QUIET)
+        yield Cancel(TimerKind.FLAP_QUIET)
+        yield Schedule(t + m.cfg.flap_window, TimerKind.FLAP_QUIET)
 
 
-def failover_refined(m: Machine, out: list[Output], fo: Failover, before: Failover, now: float) -> None:
+def failover_refined(m: Machine, fo: Failover, before: Failover, now: float) -> Intents:
     """A later message of the same takeover: its alert says what is known now (same alert, updated)."""
     t = fo.at.timestamp()
     key = (fo.group or 0, fo.new_active)
@@ -333,22 +334,20 @@ def failover_refined(m: Machine, out: list[Output], fo: Failover, before: Failov
         # handover is whole at once), and is refined all the same.
         first = fo.key_at or before.at
         alert_id = stable_id(m.s.pair, "failover", fo.group, fo.new_active, first.isoformat())
-        out.append(AlertUpdate(alert_id, fo.at, failover_detail(fo), fo.evidence, at(now)))
-        m.s.alerts.refresh(alert_id, t, failover_detail(fo))
+        yield Refine(AlertUpdate(alert_id, fo.at, failover_detail(fo), fo.evidence, at(now)))
     if m.s.alerts.is_open("failover", fo.group, fo.new_active):
-        m.cancel(TimerKind.SETTLE, *key)
-        m.schedule(t + m.timing.settle, TimerKind.SETTLE, *key)
+        yield Cancel(TimerKind.SETTLE, key)
+        yield Schedule(t + m.timing.settle, TimerKind.SETTLE, key)
     if m.s.failover_times and fo.key_at is not None and m.s.failover_times[-1] == fo.key_at.timestamp():
         m.s.failover_times[-1] = t
     m.s.last_failover_at = max(t, m.s.last_failover_at or t)
-    _slow(m, out, fo, now)
+    yield from _slow(m, fo, now)
 
 
-def _slow(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
+def _slow(m: Machine, fo: Failover, now: float) -> Intents:
     allowed = _allowed(m, fo.cause)
     if fo.detection_s is not None and allowed is not None and fo.detection_s > allowed:
-        m.s.alerts.raise_(
-            out,
+        yield Raise(
             now,
             "slow_failover",
             "warning",
@@ -361,16 +360,13 @@ def _slow(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
         )
 
 
-def failover_settled(m: Machine, out: list[Output], fo: Failover, now: float) -> None:
+def failover_settled(m: Machine, fo: Failover, now: float) -> Intents:
     """The merge window is over: a handover whose old active is standby already left the pair whole.
 
     Its alert ends now, not at the takeover, so that no alert opens and closes in one instant.
     """
-    if fo.previous_active is None or not _healthy_standby(m, fo.group or 0, fo.previous_active):
-        return
-    m.s.alerts.resolve(out, now, "failover", fo.evidence, group=fo.group, unit=fo.new_active)
-    m.s.alerts.resolve(out, now, "slow_failover", fo.evidence, group=fo.group, unit=fo.new_active)
-    m.cancel(TimerKind.SETTLE, fo.group or 0, fo.new_active)
+    if fo.previous_active is not None and _healthy_standby(m, fo.group or 0, fo.previous_active):
+        yield EndFailover(now, fo.group, fo.new_active, fo.evidence)
 
 
 def _healthy_standby(m: Machine, scope: int, unit: str) -> bool:
@@ -389,11 +385,10 @@ def _allowed(m: Machine, cause: str) -> float | None:
     return None if base is None else base + m.cfg.slow_failover_margin
 
 
-def _failover_link(m: Machine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
+def _failover_link(m: Machine, status: str, t: float, ev: tuple[str, ...]) -> Intents:
     m.s.failover_link = status
     if status == "down":
-        m.s.alerts.raise_(
-            out,
+        yield Raise(
             t,
             "failover_link_down",
             "critical",
@@ -401,14 +396,13 @@ def _failover_link(m: Machine, out: list[Output], status: str, t: float, ev: tup
             ev,
         )
     else:
-        m.s.alerts.resolve_kind(out, t, "failover_link_down", ev)
+        yield Resolve(t, "failover_link_down", ev, every=True)
 
 
-def _state_link(m: Machine, out: list[Output], status: str, t: float, ev: tuple[str, ...]) -> None:
+def _state_link(m: Machine, status: str, t: float, ev: tuple[str, ...]) -> Intents:
     m.s.state_link = status
     if status == "down":
-        m.s.alerts.raise_(
-            out,
+        yield Raise(
             t,
             "state_link_down",
             "warning",
@@ -416,37 +410,37 @@ def _state_link(m: Machine, out: list[Output], status: str, t: float, ev: tuple[
             ev,
         )
     else:
-        m.cancel(TimerKind.STATE_QUIET)
+        yield Cancel(TimerKind.STATE_QUIET)
         m.s.lu_errors = []
-        m.s.alerts.resolve_kind(out, t, "state_link_down", ev)
+        yield Resolve(t, "state_link_down", ev, every=True)
 
 
-def _named_link(m: Machine, out: list[Output], e: Event, t: float) -> None:
+def _named_link(m: Machine, e: Event, t: float) -> Intents:
     status = LINK_EVENTS[e.kind]
     if e.interface == m.cfg.state_interface:
-        _state_link(m, out, status, t, (e.event_id,))
+        yield from _state_link(m, status, t, (e.event_id,))
     elif e.interface == m.cfg.failover_interface:
-        _failover_link(m, out, status, t, (e.event_id,))
+        yield from _failover_link(m, status, t, (e.event_id,))
 
 
-def _lu_error(m: Machine, out: list[Output], t: float, ev: tuple[str, ...]) -> None:
+def _lu_error(m: Machine, t: float, ev: tuple[str, ...]) -> Intents:
     # No message says "state link down"; a burst of logical-update errors shows it.
     m.s.lu_errors = [x for x in m.s.lu_errors if x > t - LU_WINDOW] + [t]
     if len(m.s.lu_errors) >= LU_BURST:
-        _state_link(m, out, "down", t, ev)
+        yield from _state_link(m, "down", t, ev)
     if m.s.state_link == "down":
-        m.cancel(TimerKind.STATE_QUIET)
-        m.schedule(t + STATE_QUIET, TimerKind.STATE_QUIET)
+        yield Cancel(TimerKind.STATE_QUIET)
+        yield Schedule(t + STATE_QUIET, TimerKind.STATE_QUIET)
 
 
-def _synced(m: Machine, out: list[Output], e: Event, t: float) -> None:
+def _synced(m: Machine, e: Event, t: float) -> Intents:
     for scope in m.scopes(e):
         for u in UNITS:
             if m.s.role(scope, u) == "syncing":
-                m.set_role(out, scope, u, "standby", t, e, Cause.CONFIG_SYNC)
+                yield SetRole(scope, u, "standby", t, Cause.CONFIG_SYNC, e)
 
 
-def unit_ok(m: Machine, out: list[Output], e: Event, unit: str, t: float) -> None:
+def unit_ok(m: Machine, e: Event, unit: str, t: float) -> Intents:
     """`Switching to OK` (104004, e.g. after `failover reset`): the unit is restored to an unfailed
     state and tests its interfaces afresh — what failed before is not known to fail now (if it still
     does, its tests say so again), and its symptoms are over."""
@@ -455,12 +449,12 @@ def unit_ok(m: Machine, out: list[Output], e: Event, unit: str, t: float) -> Non
         del m.s.interfaces[unit][key]
     m.s.failed_since.pop(unit, None)
     for scope in m.scopes(e):
-        m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if x.unit != unit]
+        yield Forget(scope, unit)
     if failed:
-        _threshold(m, out, e.event_id, t, may_raise=False)
+        yield from _threshold(m, e.event_id, t, may_raise=False)
 
 
-def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, status: str, t: float) -> None:
+def _interface(m: Machine, e: Event, unit: str, name: str, status: str, t: float) -> Intents:
     # In Active/Active an interface belongs to its failover group's contexts: keyed `name@gN`.
     key = f"{name}@g{e.group}" if e.group else name
     known = m.s.interfaces.setdefault(unit, {})
@@ -475,7 +469,7 @@ def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, st
         since.pop(key, None)
     if status == "Normal":  # a passed test ends that unit's symptom on that interface (not its peer's)
         for scope in m.scopes(e):
-            m.s.symptoms[scope] = [x for x in m.s.symptoms.get(scope, []) if (x.interface, x.unit) != (name, unit)]
+            yield Forget(scope, unit, name)
     counted = (was in FAILED_STATUS) != (status in FAILED_STATUS)  # a change the policy can see
     counted = counted or (was is None and m.cfg.interface_policy.percent and not m.cfg.monitored_interfaces)
     if status != was and counted:
@@ -485,8 +479,8 @@ def _interface(m: Machine, out: list[Output], e: Event, unit: str, name: str, st
         # An alert opens only once the peer had time to report the same interface: failed on both
         # units, it does not count (chapter, Interface Monitoring), and no alert opens only to
         # close. What no longer holds is resolved at once.
-        _threshold(m, out, e.event_id, t, may_raise=False)
-        m.schedule(t + max(m.cfg.interface_polltime, PAIR_GRACE), TimerKind.THRESHOLD, e.event_id)
+        yield from _threshold(m, e.event_id, t, may_raise=False)
+        yield Schedule(t + max(m.cfg.interface_polltime, PAIR_GRACE), TimerKind.THRESHOLD, (e.event_id,))
 
 
 def _in_scope(interfaces: dict[str, str], scope: int, special: set[str | None]) -> dict[str, str]:
@@ -533,7 +527,7 @@ def detection_start(m: Machine, scope: int, unit: str, symptoms: list[Symptom]) 
     return sorted(first.values())[need - 1]
 
 
-def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_raise: bool = True) -> None:
+def _threshold(m: Machine, event_id: str, t: float, *, may_raise: bool = True) -> Intents:
     """interface_threshold: failed monitored interfaces on a unit reach the interface policy.
 
     In Active/Active the policy holds per failover group (each group has its own interfaces and
@@ -556,8 +550,7 @@ def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_ra
                 if not may_raise:
                     continue
                 since = _met_at(m.s.failed_since.get(unit, {}), failed, scope, max(need, 1))
-                m.s.alerts.raise_(
-                    out,
+                yield Raise(
                     t,
                     "interface_threshold",
                     "critical",
@@ -570,27 +563,23 @@ def _threshold(m: Machine, out: list[Output], event_id: str, t: float, *, may_ra
                 if m.s.role(scope, unit) == "standby" and m.claimed_since(scope, unit, since) is None:
                     # Table 3/4: on the standby (group) above threshold — marked failed, no failover
                     # (unless the unit said what it is since).
-                    m.set_role(out, scope, unit, "failed", since, None, Cause.INTERFACE_FAILURE, None, (event_id,))
+                    yield SetRole(scope, unit, "failed", since, Cause.INTERFACE_FAILURE, evidence=(event_id,))
             elif m.s.alerts.is_open("interface_threshold", group, unit):
-                m.s.alerts.resolve(out, t, "interface_threshold", (event_id,), group=group, unit=unit)
+                yield Resolve(t, "interface_threshold", (event_id,), group, unit)
                 if m.s.role(scope, unit) == "standby" and not m.assembling(scope, other(unit)):
                     # The unit that lost the active role to its interfaces is a healthy standby again.
-                    m.s.alerts.resolve(out, t, "failover", (event_id,), group=group, unit=other(unit))
-                    m.s.alerts.resolve(out, t, "slow_failover", (event_id,), group=group, unit=other(unit))
-                    m.cancel(TimerKind.SETTLE, scope, other(unit))
+                    yield EndFailover(t, group, other(unit), (event_id,))
                 if m.s.role(scope, unit) == "failed" and m.claimed_since(scope, unit, 0.0) != "failed":
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).
-                    m.set_role(
-                        out,
+                    yield SetRole(
                         scope,
                         unit,
                         "standby",
                         t,
-                        None,
                         Cause.INTERFACE_FAILURE,
-                        "interface threshold no longer met",
-                        (event_id,),
+                        cause_text="interface threshold no longer met",
+                        evidence=(event_id,),
                     )
 
 

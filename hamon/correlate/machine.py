@@ -39,6 +39,7 @@ from typing import Any
 
 from hamon.correlate import health
 from hamon.correlate.alerts import AlertBook, at
+from hamon.correlate.intents import Cancel, EndFailover, Forget, Intents, Raise, Refine, Resolve, Schedule, SetRole
 from hamon.correlate.state import (
     DEFAULT_TIMING,
     UNITS,
@@ -134,7 +135,7 @@ class PairMachine:
         else:
             if kind in SYNC_ROLES and unit and e.unit is not None:
                 self._sync_claim(out, e, unit, t)
-            health.apply(self, out, e, unit, t)  # links, interfaces, versions, sync: the health rules
+            self.carry(out, health.apply(self, e, unit, t))  # links, interfaces, versions, sync
         if e.unit is not None and not polled and kind in SYMPTOM_KINDS and unit:
             self._revived(out, e, unit, t)
         if not self.s.drafts:
@@ -159,14 +160,14 @@ class PairMachine:
             if self.s.role(scope, unit) == "failed":
                 self._claim(scope, unit, "standby", t)
                 self.set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
-        health.unit_ok(self, out, e, unit, t)
+        self.carry(out, health.unit_ok(self, e, unit, t))
 
     def _reported_failed(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """`Other firewall reports this firewall failed`: the unit says its peer holds it failed."""
         for scope in self.scopes(e):
             self._claim(scope, unit, "failed", t)
             self.set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
-        health.apply(self, out, e, unit, t)
+        self.carry(out, health.apply(self, e, unit, t))
 
     def _revived(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """A unit written off as failed because its mate stopped hearing it goes on noticing its
@@ -204,7 +205,7 @@ class PairMachine:
             if fire is not None:
                 fire(self, out, timer.due, timer.key)
             else:
-                health.fire(self, out, timer)
+                self.carry(out, health.fire(self, timer))
         return out
 
     def finish(self) -> list[Output]:
@@ -235,6 +236,50 @@ class PairMachine:
 
     def cancel(self, kind: TimerKind, *key: Any) -> None:
         self.s.timers = [x for x in self.s.timers if not (x.kind == kind and x.key == key)]
+
+    # -- the health rules' decisions ------------------------------------------------------------
+    def carry(self, out: list[Output], intents: Intents) -> None:
+        """Apply what a health rule decides, each intent before the rule goes on (it reads the state
+        its earlier decisions made). The one place the health rules' decisions change the pair."""
+        for intent in intents:
+            CARRY[type(intent)](self, out, intent)
+
+    def _set_role_intent(self, out: list[Output], i: SetRole) -> None:
+        self.set_role(out, i.scope, i.unit, i.role, i.t, i.event, i.cause, i.cause_text, i.evidence)
+
+    def _raise(self, out: list[Output], i: Raise) -> None:
+        self.s.alerts.raise_(
+            out, i.t, i.kind, i.severity, i.detail, i.evidence, group=i.group, unit=i.unit, started_at=i.started_at
+        )
+
+    def _resolve(self, out: list[Output], i: Resolve) -> None:
+        if i.every:
+            self.s.alerts.resolve_kind(out, i.t, i.kind, i.evidence)
+        else:
+            self.s.alerts.resolve(out, i.t, i.kind, i.evidence, group=i.group, unit=i.unit)
+
+    def _end_failover(self, out: list[Output], i: EndFailover) -> None:
+        self.s.alerts.resolve(out, i.t, "failover", i.evidence, group=i.group, unit=i.unit)
+        self.s.alerts.resolve(out, i.t, "slow_failover", i.evidence, group=i.group, unit=i.unit)
+        if not i.fired:
+            self.cancel(TimerKind.SETTLE, i.group or 0, i.unit)
+
+    def _refine(self, out: list[Output], i: Refine) -> None:
+        out.append(i.update)
+        self.s.alerts.refresh(i.update.alert_id, i.update.started_at.timestamp(), i.update.detail)
+
+    def _schedule(self, out: list[Output], i: Schedule) -> None:
+        self.schedule(i.due, i.kind, *i.key)
+
+    def _cancel(self, out: list[Output], i: Cancel) -> None:
+        self.cancel(i.kind, *i.key)
+
+    def _forget(self, out: list[Output], i: Forget) -> None:
+        kept = self.s.symptoms.get(i.scope, [])
+        if i.interface is None:
+            self.s.symptoms[i.scope] = [x for x in kept if x.unit != i.unit]
+        else:
+            self.s.symptoms[i.scope] = [x for x in kept if (x.interface, x.unit) != (i.interface, i.unit)]
 
     def _draft_due(self, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
         if (scope_unit := (key[0], key[1])) in self.s.drafts:
@@ -297,7 +342,7 @@ class PairMachine:
         if role != "failed":
             self.s.written_off.get(scope, {}).pop(unit, None)
             self.s.unheard.get(scope, {}).pop(unit, None)
-        health.role_changed(self, out, scope, unit, role, t, ev, str(cause))
+        self.carry(out, health.role_changed(self, scope, unit, role, t, ev, str(cause)))
         if role != "active":
             self._clear_split(out, scope, t, ev)
         elif self.s.role(scope, other(unit)) == "active":
@@ -572,9 +617,9 @@ class PairMachine:
             return  # a unit came up active with no peer: not a failover
         out.append(fo)
         if first or before is None:
-            health.after_failover(self, out, fo, now)
+            self.carry(out, health.after_failover(self, fo, now))
         else:
-            health.failover_refined(self, out, fo, before, now)
+            self.carry(out, health.failover_refined(self, fo, before, now))
 
     def _settle(self, out: list[Output], key: DraftKey, now: float) -> None:
         """The merge window is over: settle what became of the old active."""
@@ -584,7 +629,7 @@ class PairMachine:
         fo = self._failover_of(d, now)
         self._judge_old_active(out, d, fo)  # the old active's own symptoms are signs of its life
         self.s.symptoms[scope] = [x for x in self.s.symptoms.get(scope, []) if x.t > d.at]
-        health.failover_settled(self, out, fo, now)
+        self.carry(out, health.failover_settled(self, fo, now))
 
     def assembling(self, scope: int, new_active: str) -> bool:
         """A takeover by `new_active` is still within its merge window."""
@@ -737,6 +782,18 @@ def _polled_role(state: str | None) -> str | None:
         return "disabled"
     return None
 
+
+# How each kind of health decision is applied (`PairMachine.carry`).
+CARRY: dict[type, Callable[[PairMachine, list[Output], Any], None]] = {
+    SetRole: PairMachine._set_role_intent,
+    Raise: PairMachine._raise,
+    Resolve: PairMachine._resolve,
+    EndFailover: PairMachine._end_failover,
+    Refine: PairMachine._refine,
+    Schedule: PairMachine._schedule,
+    Cancel: PairMachine._cancel,
+    Forget: PairMachine._forget,
+}
 
 # The machine's own timers; the others are the health rules' (health.FIRE).
 FIRE: dict[TimerKind, Callable[[PairMachine, list[Output], float, tuple[Any, ...]], None]] = {

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from hamon.correlate.alerts import AlertBook
-from hamon.model import Event, Output
+from hamon.model import Event
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
@@ -246,31 +246,16 @@ DEFAULT_TIMING = Timing()
 
 
 class Machine(Protocol):
-    """What the health rules (`health.py`) use of a pair's machine (`machine.PairMachine`)."""
+    """What the health rules (`health.py`) read of a pair's machine (`machine.PairMachine`): its
+    state, configuration and timing, and three questions. They change roles, alerts and timers only
+    by the intents they yield (`intents.py`)."""
 
     s: PairState
     cfg: PairConfig
     timing: Timing
-
-    def schedule(self, due: float, kind: TimerKind, *key: Any) -> None: ...
-
-    def cancel(self, kind: TimerKind, *key: Any) -> None: ...
 
     def scopes(self, e: Event) -> list[int]: ...
 
     def claimed_since(self, scope: int, unit: str, since: float) -> str | None: ...
 
     def assembling(self, scope: int, new_active: str) -> bool: ...
-
-    def set_role(
-        self,
-        out: list[Output],
-        scope: int,
-        unit: str,
-        role: str,
-        t: float,
-        e: Event | None,
-        cause: str,
-        cause_text: str | None = None,
-        evidence: tuple[str, ...] = (),
-    ) -> None: ...
