@@ -22,6 +22,12 @@ CATALOG.md) — and records what hamon must reconstruct from those lines alone:
   version differs (103007), `failover active` on it, the old active reloaded and rejoining;
 - the failover link failing during operation (Table 3: no failover, the link marked failed) and
   being restored;
+- `no failover` on the active unit (Disable Failover: "the active and standby state of each unit
+  [is] maintained", the standby stays in pseudo-standby), and `failover` again later: the standby
+  resumes "after re-synchronizing" (a configuration sync). The pair cannot fail over meanwhile:
+  failover_disabled is open from the one line to the other;
+- `failover reload-standby` on the active unit: the standby reloads (the active stops hearing it
+  and marks it failed, Table 3) and rejoins as standby, receiving the configuration;
 - every hello lost while both units stay up (Unit Health Monitoring: "the standby unit switches to
   active mode and classifies the other unit as failed" — but the other keeps logging as active:
   both are active) and then contact again: one of the two stands down.
@@ -72,6 +78,7 @@ class Truth:
     partitions: list[tuple[int, int, str]] = field(default_factory=list)  # start, takeover, old active
     links: list[tuple[int, int, str]] = field(default_factory=list)  # failover link down, up, whose clock
     versions: list[tuple[int, int, str]] = field(default_factory=list)  # version mismatch said, over, whose clock
+    disabled: list[tuple[int, int, str]] = field(default_factory=list)  # no failover, failover again, whose clock
 
 
 @dataclass
@@ -102,6 +109,9 @@ class PairSim:
         self.t = self.rng.randint(0, 3600)  # pairs start at different times
         self._conn = 100_000
         self.version = 3  # the release both units run (9.18(3))
+        # Quiet stretches between operations (start, end, each unit's role, failovers so far): a
+        # poll there states what the pair is.
+        self.quiet: list[tuple[int, int, dict[str, str], int]] = []
         self._startup()
         for _ in range(ops if ops is not None else self.rng.randint(3, 10)):
             self._gap()
@@ -145,6 +155,7 @@ class PairSim:
 
     def _gap(self) -> None:
         gap = self.rng.randint(60, 600)
+        self.quiet.append((self.t, self.t + gap, dict(self.role), len(self.truth.failovers)))
         self._traffic(self.t + 1, self.t + gap)
         self.t += gap
 
@@ -217,7 +228,7 @@ class PairSim:
             choices = ["power_on"] if self.role[y] == "off" else ["recover", "reset"]
         else:
             choices = ["power_off_active", "power_off_standby", "failover_active", "no_failover_active", "partition"]
-            choices += ["failover_link_down", "upgrade"]
+            choices += ["failover_link_down", "upgrade", "no_failover", "reload_standby"]
             if self.logging_standby:  # the standby's interface tests are seen only then
                 choices += ["interface_active", "interface_standby"]
             else:
@@ -324,6 +335,34 @@ class PairSim:
         self.lines.append(Line(back, None, 105031, "Failover LAN interface is up", clock=x))
         self.truth.links.append((t, back, x))
         self.t = back
+
+    def _op_no_failover(self, x: str, y: str) -> None:
+        """`no failover` on the active unit, then `failover`: the roles stay; the standby re-syncs."""
+        t = self.t
+        self.log(t, x, 105001, "Disabling failover.")
+        back = t + self.rng.randint(30, 600)
+        self._traffic(t + 1, back)
+        self.log(back, x, 105002, "Enabling failover.")
+        done = self._sync(back, x, y)
+        self.truth.disabled.append((t, back, x))
+        self.t = done + 5
+
+    def _op_reload_standby(self, x: str, y: str) -> None:
+        """`failover reload-standby` on the active unit: the standby reloads and rejoins."""
+        t = self.t
+        self.lines.append(
+            Line(t, None, 111008, "User 'enable_15' executed the 'failover reload-standby' command.", 5, clock=x)
+        )
+        self.role[y] = "off"
+        self.log(t + HOLD, x, 103001, "No response from other firewall (reason code = 4).")
+        self._fail(y)
+        back = t + HOLD + self.rng.randint(60, 240)
+        self._traffic(t + 1, back)
+        self.role[y] = "standby"
+        self.log(back, y, 104002, "Switching to STANDBY - Detected an Active mate", own=True)
+        done = self._sync(back, x, y)
+        self._unfail(y)
+        self.t = done + 5
 
     def _op_failover_active(self, x: str, y: str) -> None:
         """`failover active` on the standby: it asks, the active obeys."""

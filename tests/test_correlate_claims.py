@@ -143,3 +143,29 @@ def test_the_survivor_standing_down_for_an_active_mate_it_had_written_off(tmp_pa
     )
     assert splits(s) == [(iso(115), iso(200))]
     assert s.pair()["units"] == {"primary": "active", "secondary": "standby"}
+
+
+def test_an_interface_test_of_an_earlier_takeover_stamped_after_it_is_no_symptom_of_a_later_one(tmp_path: Path) -> None:
+    """Behind skewed clocks the old active's test of the interface that made it hand over is stamped
+    two seconds after the new active's takeover; as standby (no `logging standby`) it never says the
+    test passed. Two minutes later the active loses power: that old test is not where the later
+    failover's detection starts (it would read 130 s, a false slow_failover page)."""
+    s = play(
+        tmp_path,
+        [
+            P(0, 104001, "Switching to ACTIVE - Set by the config command."),
+            S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+            S(100, 104001, "Switching to ACTIVE - ifc [inside] check, mate is healthier"),
+            P(102, 105008, "Testing Interface inside"),
+            P(104, 105009, "Testing on interface inside Failed"),
+            P(104, 104002, "Switching to STANDBY - interface check, mate is healthier"),
+            P(232, 104001, HELLO),
+        ],
+    )
+    fos = s.failovers()
+    assert [(f["new_active"], f["cause"]) for f in fos][-2:] == [
+        ("secondary", "interface_failure"),
+        ("primary", "peer_unreachable"),
+    ]
+    assert fos[-1]["detection_s"] is None  # nothing heard of the loss itself
+    assert "slow_failover" not in s.kinds()

@@ -50,6 +50,7 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
             "slow": 0,
             "links": [],
             "versions": [],
+            "disabled": [],
         }
     for f in failover_list(store):
         out[f["pair"]]["failovers"].append(
@@ -63,6 +64,8 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
             mine["versions"].append((a["started_at"], a["ended_at"]))
         elif a["kind"] == "failover_link_down":
             mine["links"].append((a["started_at"], a["ended_at"]))
+        elif a["kind"] == "failover_disabled":
+            mine["disabled"].append((a["started_at"], a["ended_at"]))
         elif a["kind"] == "slow_failover":
             mine["slow"] += 1
         elif a["kind"] == "unit_failed" and a["group"] is None:
@@ -102,6 +105,11 @@ def expected(sim: PairSim, max_severity: int = 7) -> dict[str, Any]:
             if sim.listen_from is None or a >= sim.listen_from
         ],
         "versions": [tuple(map(iso, sim.version_mismatch(i))) for i in range(len(t.versions))],
+        "disabled": [
+            (iso(a + sim.skew[u]), iso(b + sim.skew[u]))
+            for a, b, u in t.disabled
+            if sim.listen_from is None or a >= sim.listen_from
+        ],
     }
 
 
@@ -153,7 +161,7 @@ def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path) -> None
     # the scenarios cover what the chapter names (a seed count too small to meet each would not)
     assert {"power_off_active", "power_off_standby", "power_on", "partition", "failover_active"} <= kinds
     assert {"no_failover_active", "interface_active", "interface_standby", "recover", "reset"} <= kinds
-    assert {"failover_link_down", "upgrade"} <= kinds
+    assert {"failover_link_down", "upgrade", "no_failover", "reload_standby"} <= kinds
 
 
 def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:

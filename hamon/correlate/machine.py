@@ -628,7 +628,9 @@ class PairMachine:
         scope = d.scope
         fo = self._failover_of(d, now)
         self._judge_old_active(out, d, fo)  # the old active's own symptoms are signs of its life
-        self.s.symptoms[scope] = [x for x in self.s.symptoms.get(scope, []) if x.t > d.at]
+        # Symptoms up to the window's end were this takeover's story (behind skewed clocks a unit's
+        # interface test of this takeover may be stamped after it): none counts for a later one.
+        self.s.symptoms[scope] = [x for x in self.s.symptoms.get(scope, []) if x.t > max(d.at, now)]
         self.carry(out, health.failover_settled(self, fo, now))
 
     def assembling(self, scope: int, new_active: str) -> bool:
