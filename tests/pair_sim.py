@@ -744,30 +744,54 @@ class ActiveActiveSim:
 SHOW_STATE = {"active": "Active", "standby": "Standby Ready", "failed": "Failed", "off": "Failed"}
 
 
-def show_failover(sim: PairSim, unit: str, split_open: bool = False) -> str:
-    """`show failover` on `unit` at the end of the simulation, from a real device's output
-    (tests/fixtures/cli): its own state, its mate's as it sees it, a failed unit's inside interface
-    Failed, the failover link down while a split-brain lasts, the last failover's time."""
+def show_failover(
+    sim: PairSim,
+    unit: str,
+    split_open: bool = False,
+    roles: dict[str, str] | None = None,
+    failovers: int | None = None,
+) -> str:
+    """`show failover` on `unit`, from a real device's output (tests/fixtures/cli): its own state,
+    its mate's as it sees it, a unit failed by its interface with that interface Failed, a powered
+    off mate's interfaces Unknown, the failover link down while a split-brain lasts, the last
+    failover's time. By default as the simulation ends; `roles` and `failovers` (how many had
+    happened) give the pair at an earlier time."""
     from pathlib import Path
 
+    roles = roles if roles is not None else sim.role
+    failovers = failovers if failovers is not None else len(sim.truth.failovers)
     text = (Path(__file__).parent / "fixtures" / "cli" / "show_failover_as_primary_active.txt").read_text()
     me, mate = unit.title(), other(unit).title()
     text = text.replace("Failover unit Primary", f"Failover unit {me}")
-    text = text.replace("This host: Primary - Active", f"This host: {me} - {SHOW_STATE[sim.role[unit]]}")
-    peer = SHOW_STATE[sim.role[other(unit)]]
+    text = text.replace("This host: Primary - Active", f"This host: {me} - {SHOW_STATE[roles[unit]]}")
+    peer = SHOW_STATE[roles[other(unit)]]
     text = text.replace("Other host: Secondary - Standby Ready", f"Other host: {mate} - {peer}")
     blocks = text.split("Other host:")
     for i, who in enumerate((unit, other(unit))):
-        if sim.role[who] in ("failed", "off"):
+        if roles[who] == "failed":
             blocks[i] = blocks[i].replace(f"inside (10.20.0.{i + 1}): Normal", f"inside (10.20.0.{i + 1}): Failed")
+        elif roles[who] == "off":
+            blocks[i] = blocks[i].replace("): Normal (Monitored)", "): Unknown (Monitored)")
     text = "Other host:".join(blocks)
     if split_open:
         text = text.replace("GigabitEthernet0/3 (up)", "GigabitEthernet0/3 (down)")
-    if sim.truth.failovers:
-        last = T0 + dt.timedelta(seconds=sim.failover_at(len(sim.truth.failovers) - 1))
+    if failovers:
+        last = T0 + dt.timedelta(seconds=sim.failover_at(failovers - 1))
         text = text.replace(
             "Last Failover at: 03:12:07 UTC Nov 24 2026", f"Last Failover at: {last:%H:%M:%S} UTC {last:%b %d %Y}"
         )
     else:
         text = text.replace("Last Failover at: 03:12:07 UTC Nov 24 2026\n", "")
     return text
+
+
+def poll_times(sim: PairSim, rng: random.Random) -> list[tuple[int, dict[str, str], int]]:
+    """Times to poll the pair between its operations (about half its quiet stretches, 30 s into one
+    at the earliest), with its units' roles and the failovers so far then."""
+    out = []
+    for start, end, roles, failovers in sim.quiet:
+        if sim.listen_from is not None and start < sim.listen_from:
+            continue  # hamon was not listening yet
+        if end - 5 > start + 30 and rng.random() < 0.5:
+            out.append((rng.randint(start + 30, end - 5), roles, failovers))
+    return out

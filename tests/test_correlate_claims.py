@@ -169,3 +169,30 @@ def test_an_interface_test_of_an_earlier_takeover_stamped_after_it_is_no_symptom
     ]
     assert fos[-1]["detection_s"] is None  # nothing heard of the loss itself
     assert "slow_failover" not in s.kinds()
+
+
+def _built(t: int) -> Line:
+    n = t % 250
+    return U(t, 302013, f"Built inbound TCP connection {t} for outside:198.51.100.{n}/443 to inside:10.1.1.{n}/443", 6)
+
+
+def test_a_pause_of_a_unit_found_alive_later_does_not_time_the_takeover(tmp_path: Path) -> None:
+    """Every hello lost while both units stay up; a relay lost the old active's traffic of the 8 s
+    before the takeover, so the pair looks as if it fell silent then, and the old active said nothing
+    tagged within the merge window: it is written off at first. When the survivor stands down for it
+    ("Detected an Active mate") it was up all along: the failover is told again without that pause
+    as its detection (nothing of the loss itself was heard), and the split-brain stands."""
+    traffic = [_built(t) for t in range(2, 92)] + [_built(t) for t in range(100, 170)]
+    s = play(
+        tmp_path,
+        [
+            P(0, 104001, "Switching to ACTIVE - Set by the config command."),
+            S(1, 104002, "Switching to STANDBY - Other unit wants me Standby."),
+            *traffic,
+            S(100, 104001, HELLO),
+            S(170, 104002, "Switching to STANDBY - Detected an Active mate"),
+        ],
+    )
+    (fo,) = [f for f in s.failovers() if f["cause"] == "peer_unreachable"]
+    assert (fo["at"], fo["new_active"], fo["detection_s"]) == (iso(100), "secondary", None)
+    assert splits(s) == [(iso(100), iso(170))]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from helpers import REFERENCE
-from pair_sim import HOLD, T0, ActiveActiveSim, PairSim, as_traps, iso, show_failover
+from pair_sim import HOLD, T0, ActiveActiveSim, PairSim, as_traps, iso, poll_times, show_failover
 
 from hamon.cli import main
 from hamon.correlate.live import LiveCorrelator
@@ -224,6 +224,62 @@ def test_a_poll_of_each_unit_after_the_simulation_agrees_with_what_was_heard(tmp
     print(f"{len(sims):,} simulated pairs, {polled:,} polls")
     shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
     assert not wrong, f"{len(wrong)} of {len(sims)} polled pairs disagree with their truth; the first:\n{shown}"
+
+
+MID_POLL_SEEDS = int(os.environ.get("HAMON_SIM_MID_POLL_SEEDS", "300"))
+
+
+def test_polls_between_operations_are_evidence_that_agrees_with_the_lines(tmp_path: Path) -> None:
+    """Each unit still up polled between operations — `show failover` (a real device's output with
+    the pair's states then) and, while both units are up, cfwHardwareStatusTable as it answers
+    (Active unit / Standby unit, failover link up) — stored beside the syslog lines and everything
+    correlated in time order: the polls say what the lines said, and hamon's account of each pair
+    stays its truth (no failover, split-brain or failed unit a poll alone made up)."""
+    from hamon.collectors.snmp_poll import read_table
+    from hamon.correlate.engine import correlate
+    from hamon.poll.events import snmp_hardware_events
+    from hamon.poll.offline import events as cli_events
+    from hamon.poll.offline import read
+
+    sims = [PairSim(seed) for seed in range(70_000, 70_000 + MID_POLL_SEEDS)]
+    path = tmp_path / "sim.log"
+    path.write_text(capture(sims))
+    db = tmp_path / "sim.db"
+    replayed(db, "replay", str(path))
+    rng = random.Random(3)
+    store = Store(f"sqlite:///{db}")
+    polls = tables = 0
+    try:
+        found = []
+        for sim in sims:
+            for t, roles, failovers in poll_times(sim, rng):
+                at = T0 + dt.timedelta(seconds=t)
+                for unit in ("primary", "secondary"):
+                    if roles[unit] == "off":
+                        continue  # a powered-off unit answers nothing
+                    found += cli_events(read(show_failover(sim, unit, False, roles, failovers)), sim.name, None, at)
+                    polls += 1
+                    if {roles[u] for u in ("primary", "secondary")} == {"active", "standby"}:
+                        cells: dict[tuple[int, int], object] = {(2, 4): "LAN_FO GigabitEthernet0/3", (3, 4): 2}
+                        cells[(4, 4)] = "LAN_FO GigabitEthernet0/3"
+                        for row, u in ((6, "primary"), (7, "secondary")):
+                            me = " (this device)" if u == unit else ""
+                            cells[(2, row)] = f"{u.title()} unit{me}"
+                            cells[(3, row)] = 9 if roles[u] == "active" else 10
+                            cells[(4, row)] = "Active unit" if roles[u] == "active" else "Standby unit"
+                        hw = read_table(cells)
+                        found += snmp_hardware_events(hw.this_unit, hw.roles, hw.failover_link, None, sim.name, at)
+                        tables += 1
+        store.add_events(store.stamp(found))
+        correlate(store, {sim.name: None for sim in sims}, None)
+        got = said(store)
+    finally:
+        store.close()
+    wrong = [s for s in sims if not agrees(s, got.get(s.name))]
+    print(f"{len(sims):,} simulated pairs, {polls:,} show failover polls and {tables:,} table polls between operations")
+    assert polls > len(sims) and tables > len(sims) // 2
+    shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
+    assert not wrong, f"{len(wrong)} of {len(sims)} pairs polled between operations disagree; the first:\n{shown}"
 
 
 @pytest.mark.parametrize("reordered", [False, True], ids=["in-order", "reordered"])

@@ -33,6 +33,7 @@ cause is settled when the window closes, so that its own words and its signs of 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,7 @@ from hamon.correlate.state import (
     Draft,
     DraftKey,
     PairState,
+    Restate,
     SplitCheck,
     Symptom,
     Timer,
@@ -183,7 +185,17 @@ class PairMachine:
                 continue  # it said what it became since
             words = "it kept logging after its mate took over: it never stopped being active"
             self._start_split(scope, since, (e.event_id,))  # first: both have been active since then
+            self._restate(out, scope, unit, t)
             self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN, words)
+
+    def _restate(self, out: list[Output], scope: int, unit: str, t: float) -> None:
+        """A unit written off as silent was alive all along: the failover from it, timed from the
+        pair's pause before it, is told again timed from its symptoms alone (`Restate`)."""
+        restate = self.s.restate.pop(scope, None)
+        if restate is not None and restate.unit == unit:
+            alive = dataclasses.replace(restate.alive, emitted_at=at(t))
+            out.append(alive)
+            self.carry(out, health.failover_refined(self, alive, restate.timed, t))
 
     def _forget_symptoms(self, e: Event) -> None:
         """Symptoms whose story ended count for no later failover: those before the pair was whole
@@ -465,6 +477,7 @@ class PairMachine:
                     # it, which said nothing since (no restart): that mate was up and active all
                     # along — both were, from the takeover until now.
                     self._raise_split(out, scope, t, since, (e.event_id,))
+                    self._restate(out, scope, peer, t)
                     self._clear_split(out, scope, t, (e.event_id,))
                 if peer_role != "active" and self.claimed_since(scope, peer, t) is None:
                     self.set_role(out, scope, peer, "active", t, e, Cause.STARTUP)
@@ -557,8 +570,9 @@ class PairMachine:
             d.cause, d.cause_text, d.cause_rank = str(cause), e.cause_text, rank
         self._emit_failover(out, d, t, first=False, before=before)
 
-    def _failover_of(self, d: Draft, now: float) -> Failover:
-        """The failover a draft stands for, as the evidence in so far tells it."""
+    def _failover_of(self, d: Draft, now: float, *, silence: bool = True) -> Failover:
+        """The failover a draft stands for, as the evidence in so far tells it (without `silence`,
+        the pair's falling silent does not start the detection: the old active turned out alive)."""
         scope = d.scope
         cause = d.cause
         symptoms = [x for x in self.s.symptoms.get(scope, []) if d.at - self.timing.symptom_horizon <= x.t <= d.at]
@@ -573,7 +587,7 @@ class PairMachine:
         spoke = {math.floor(x.t) for x in symptoms if x.unit == d.previous_active}
         survivor = [x.t for x in symptoms if x.unit == d.new_active and math.floor(x.t) not in spoke]
         silent = self._fell_silent(d.at, survivor)
-        silent = silent if cause == Cause.PEER_UNREACHABLE else None
+        silent = silent if cause == Cause.PEER_UNREACHABLE and silence else None
         if silent is not None:
             starts.append(silent)
         link = self.s.alerts.open.get(AlertBook.key("failover_link_down", None, None))
@@ -627,7 +641,18 @@ class PairMachine:
         self.cancel(TimerKind.FAILOVER, *key)
         scope = d.scope
         fo = self._failover_of(d, now)
-        self._judge_old_active(out, d, fo)  # the old active's own symptoms are signs of its life
+        self.s.restate.pop(scope, None)  # a later failover of the scope: the earlier one stands
+        found_alive = self._judge_old_active(out, d, fo)
+        alive = self._failover_of(d, now, silence=False) if fo.cause == Cause.PEER_UNREACHABLE else fo
+        if alive.detection_s != fo.detection_s and found_alive:
+            # It kept showing life: a pause in the pair's lines before the takeover (a relay's
+            # losses) was not its falling silent, and the detection is what the symptoms say.
+            out.append(alive)
+            self.carry(out, health.failover_refined(self, alive, fo, now))
+            fo = alive
+        elif alive.detection_s != fo.detection_s and d.previous_active in self.s.unheard.get(scope, {}):
+            # Written off as silent: told again so if it turns out alive (`_revived`).
+            self.s.restate[scope] = Restate(d.previous_active, fo, alive)
         # Symptoms up to the window's end were this takeover's story (behind skewed clocks a unit's
         # interface test of this takeover may be stamped after it): none counts for a later one.
         self.s.symptoms[scope] = [x for x in self.s.symptoms.get(scope, []) if x.t > max(d.at, now)]
@@ -637,10 +662,11 @@ class PairMachine:
         """A takeover by `new_active` is still within its merge window."""
         return (scope, new_active) in self.s.drafts
 
-    def _judge_old_active(self, out: list[Output], d: Draft, fo: Failover) -> None:
+    def _judge_old_active(self, out: list[Output], d: Draft, fo: Failover) -> bool:
+        """Settle the old active's role; True when it was found alive after a lost-peer takeover."""
         scope, old = d.scope, d.previous_active
         if old is None or self.claimed_since(scope, old, d.first_seen - self.timing.merge_window) is not None:
-            return  # it said what it became itself
+            return False  # it said what it became itself
         old_role = self.s.role(scope, old)
         if fo.cause in FAILURE_CAUSES and old_role in ("active", "standby", "unknown"):
             if fo.cause == Cause.PEER_UNREACHABLE and self._alive(old, d.at):
@@ -648,7 +674,7 @@ class PairMachine:
                 # never stopped being active.
                 if old_role == "active":
                     self._start_split(scope, d.at, fo.evidence)
-                return
+                return True
             # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed.
             self.set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
             self.s.written_off.setdefault(scope, {})[old] = d.at
@@ -656,6 +682,7 @@ class PairMachine:
                 self.s.unheard.setdefault(scope, {})[old] = d.at
         elif old_role == "active":
             self.set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+        return False
 
     def _alive(self, unit: str, takeover: float) -> bool:
         """The unit logged after its peer stopped hearing it (a powered-off unit logs nothing), or

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from hamon.correlate.alerts import AlertBook
-from hamon.model import Event
+from hamon.model import Event, Failover
 from hamon.resolve.inventory import PairConfig
 
 UNITS = ("primary", "secondary")
-STATE_VERSION = 6  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said, unheard, typed records
+STATE_VERSION = 7  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said, unheard, typed records; 7: restate
 
 
 def other(unit: str) -> str:
@@ -124,6 +125,49 @@ class Draft:
         return cls(*v)
 
 
+def _failover_json(fo: Failover) -> list[Any]:
+    return [
+        fo.pair,
+        fo.group,
+        fo.at.timestamp(),
+        fo.new_active,
+        fo.previous_active,
+        fo.cause,
+        fo.cause_text,
+        fo.detection_s,
+        list(fo.evidence),
+        fo.emitted_at.timestamp(),
+        None if fo.key_at is None else fo.key_at.timestamp(),
+    ]
+
+
+def _failover_from(v: list[Any]) -> Failover:
+    def when(t: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(t, dt.UTC)
+
+    pair, group, at, new, old, cause, text, detection, evidence, emitted, key = v
+    key_at = None if key is None else when(key)
+    return Failover(pair, group, when(at), new, old, cause, text, detection, tuple(evidence), when(emitted), key_at)
+
+
+@dataclass
+class Restate:
+    """A lost-peer failover timed from the pair falling silent, its old active written off: if that
+    unit turns out to have been alive all along (it goes on logging), the pause was no silence of
+    it, and the failover is told again as `alive` (timed from its symptoms alone)."""
+
+    unit: str
+    timed: Failover
+    alive: Failover
+
+    def to_json(self) -> list[Any]:
+        return [self.unit, _failover_json(self.timed), _failover_json(self.alive)]
+
+    @classmethod
+    def from_json(cls, v: list[Any]) -> Restate:
+        return cls(v[0], _failover_from(v[1]), _failover_from(v[2]))
+
+
 @dataclass
 class PairState:
     """Everything the machine knows about one pair. Times are epoch seconds (event time)."""
@@ -142,6 +186,7 @@ class PairState:
     symptoms: dict[int, list[Symptom]] = field(default_factory=dict)  # scope -> symptoms, in time order
     drafts: dict[DraftKey, Draft] = field(default_factory=dict)
     split_checks: dict[int, SplitCheck] = field(default_factory=dict)
+    restate: dict[int, Restate] = field(default_factory=dict)  # scope -> a settled failover to tell again
     failover_times: list[float] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)  # kept sorted by Timer.order
     sources: dict[str, str] = field(default_factory=dict)  # sender -> role it speaks for (or "shared")
@@ -187,6 +232,7 @@ class PairState:
             "symptoms": {str(k): [list(x) for x in v] for k, v in self.symptoms.items()},
             "drafts": {f"{k[0]}|{k[1]}": d.to_json() for k, d in self.drafts.items()},
             "split_checks": {str(k): v.to_json() for k, v in self.split_checks.items()},
+            "restate": {str(k): v.to_json() for k, v in self.restate.items()},
             "failover_times": self.failover_times,
             "timers": [x.to_json() for x in self.timers],
             "sources": self.sources,
@@ -218,6 +264,7 @@ class PairState:
             symptoms={int(k): [Symptom(*y) for y in x] for k, x in v["symptoms"].items()},
             drafts={draft_key(k): Draft.from_json(d) for k, d in v["drafts"].items()},
             split_checks={int(k): SplitCheck(*x) for k, x in v["split_checks"].items()},
+            restate={int(k): Restate.from_json(x) for k, x in v["restate"].items()},
             failover_times=v["failover_times"],
             timers=[Timer.from_json(x) for x in v["timers"]],
             sources=v["sources"],
