@@ -75,6 +75,15 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
     return out
 
 
+def stored_outputs(db: str) -> tuple[object, ...]:
+    """What a store holds of every pair: failovers, alerts, pair states."""
+    s = Store(db)
+    try:
+        return failover_list(s), alert_list(s), pair_list(s)
+    finally:
+        s.close()
+
+
 def replayed(db_file: Path, *args: str) -> dict[str, dict[str, Any]]:
     """`hamon replay` into a new store, and what hamon then holds of each pair (`said`)."""
     db = f"sqlite:///{db_file}"
@@ -326,15 +335,8 @@ def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path,
             live.tick(max(e.at.timestamp() for e in res.events))
     live.flush()
 
-    def shapes(db: str) -> tuple[object, ...]:
-        s = Store(db)
-        try:
-            return failover_list(s), alert_list(s), pair_list(s)
-        finally:
-            s.close()
-
     try:
-        replayed, lived = shapes(replay_db), shapes(live_db)
+        replayed, lived = stored_outputs(replay_db), stored_outputs(live_db)
         for what, a, b in zip(("failovers", "alerts", "pairs"), replayed, lived, strict=True):
             differ = [(x, y) for x, y in zip(a, b, strict=False) if x != y][:3]
             assert (len(a), differ) == (len(b), []), f"{what}: live differs from replay: {differ}"
@@ -399,3 +401,45 @@ def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(tmp_
     print(f"{len(sims):,} simulated Active/Active pairs, {sum(len(s.truth.splits) for s in sims):,} group split-brains")
     assert sum(len(s.truth.splits) for s in sims) > 0
     assert not wrong, f"{len(wrong)} of {len(sims)} Active/Active pairs wrong; the first:\n" + "\n\n".join(wrong[:2])
+
+
+def test_a_replay_correlates_its_events_as_parsed_and_tells_what_a_read_back_tells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay into a store that holds nothing of its pairs correlates the events it parsed (the
+    first of each repeated line's, the one stored) without reading them back; the same capture replayed with the read-back (too many events to hold), and
+    a second replay of it (every event a duplicate: read back), store the very same outputs."""
+    from hamon.service import replay as replay_mod
+    from hamon.store import db as store_db
+
+    sims: list[PairSim | ActiveActiveSim] = [PairSim(seed) for seed in range(80_000, 80_100)]
+    sims += [ActiveActiveSim(seed) for seed in range(81_000, 81_030)]
+    lines = capture(sims).splitlines(keepends=True)
+    path = tmp_path / "sim.log"
+    path.write_text("".join(line * (2 if i % 50 == 0 else 1) for i, line in enumerate(lines)))  # a relay's repeats
+    read_back: list[str] = []
+    pair_events = store_db.Store.pair_events
+
+    def spy(self: Store, pair: str, *args: Any, **kwargs: Any) -> Any:
+        read_back.append(pair)
+        return pair_events(self, pair, *args, **kwargs)
+
+    monkeypatch.setattr(store_db.Store, "pair_events", spy)
+
+    def run(name: str, *args: str) -> str:
+        db = f"sqlite:///{tmp_path / name}"
+        r = CliRunner().invoke(main, ["--db", db, "replay", str(path), "--no-progress", *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return db
+
+    as_parsed = run("parsed.db")
+    assert read_back == []  # not one pair read back
+    monkeypatch.setattr(replay_mod, "HELD_MAX", 0)
+    read = run("read.db")
+    assert len(set(read_back)) == len(sims)
+    assert stored_outputs(as_parsed) == stored_outputs(read)
+    monkeypatch.setattr(replay_mod, "HELD_MAX", 200_000)
+    read_back.clear()
+    before = stored_outputs(as_parsed)
+    run("parsed.db")  # again: every event a duplicate
+    assert len(set(read_back)) == len(sims) and stored_outputs(as_parsed) == before

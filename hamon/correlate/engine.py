@@ -46,8 +46,13 @@ def correlate(
     store: Store,
     earliest: dict[str, dt.datetime | None],
     inventory: Inventory | None = None,
+    parsed: dict[str, list[Event]] | None = None,
 ) -> CorrelationSummary:
-    """Correlate the given pairs; `earliest[pair]` is the earliest new event (None: from scratch)."""
+    """Correlate the given pairs; `earliest[pair]` is the earliest new event (None: from scratch).
+
+    `parsed[pair]`, when given, is every event the store holds of that pair, as parsed (a replay
+    that stored them just now, into a store that had none of the pair): the pair is correlated from
+    scratch over them without reading them back."""
     summary = CorrelationSummary()
     names = sorted(earliest)
     wall = time.time()
@@ -63,7 +68,8 @@ def correlate(
             for pair in part:
                 cfg = inventory.pair(pair) if inventory else PairConfig(name=pair)
                 tally = _Tally()
-                for outs, n in _correlate_pair(store, cfg, earliest[pair], pair in known, pending, wall):
+                mine = (parsed or {}).get(pair)
+                for outs, n in _correlate_pair(store, cfg, earliest[pair], pair in known, pending, wall, mine):
                     tally.add(outs, n)
                     held += len(outs)
                     if held >= WRITE_OUTPUTS:
@@ -82,14 +88,22 @@ def _correlate_pair(
     has_outputs: bool,
     pending: list[store_outputs.Run],
     wall: float,
+    held: list[Event] | None = None,
 ) -> Iterator[tuple[list[Output], int]]:
     """`resume_pair` to the end of the input, a chunk of events at a time: each chunk's run is
     appended to `pending` (outputs, checkpoints, the pair as it then stands) and its outputs and
-    event count given back; a failover refined in a later chunk replaces what an earlier wrote."""
-    state, since = _restart(store, cfg, earliest, has_outputs)
+    event count given back; a failover refined in a later chunk replaces what an earlier wrote.
+    With `held` (all of the pair's stored events, as parsed), from scratch over them."""
+    state, since = _restart(store, cfg, None if held is not None else earliest, has_outputs)
     machine: PairMachine | None = None
     last_ck = since.timestamp() if since else None
-    for chunk in store.pair_events(cfg.name, after=since, chunk=EVENT_CHUNK):
+    chunks: Iterable[list[Event]]
+    if held is not None:
+        ordered = sorted(held, key=lambda e: (e.at, e.seq, e.event_id))  # the store's correlation order
+        chunks = (ordered[i : i + EVENT_CHUNK] for i in range(0, len(ordered), EVENT_CHUNK))
+    else:
+        chunks = store.pair_events(cfg.name, after=since, chunk=EVENT_CHUNK)
+    for chunk in chunks:
         if machine is None:
             machine = PairMachine(cfg, state, traffic=Traffic(store.traffic(cfg.name, since=since)))
         outs, cks = run(machine, chunk, last_ck)

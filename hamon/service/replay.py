@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from hamon.store import Store
 
 UTC = dt.UTC
+# Events a replay keeps as parsed to correlate them without reading them back from the store (the
+# read-back is about a third of correlation's cost); beyond this many, it reads them back.
+HELD_MAX = 200_000
 
 
 class Source(Protocol):
@@ -211,6 +214,8 @@ def replay(
     resolver = PairResolver(inventory)
     summary = Summary()
     t0 = time.perf_counter()
+    # per pair, the events parsed, by id (the first of duplicates: the one the store keeps)
+    held: dict[str, dict[str, Event]] | None = {} if correlate else None
     for src in sources:
         started = dt.datetime.now(UTC)
         parser = BatchParser(
@@ -228,6 +233,11 @@ def replay(
                 # a trap file's group-state events and unreadable lines come as results of their own
                 res = parser.parse(batch) if isinstance(batch, RawBatch) else batch
                 writer.put(res.events, res.quarantined)
+                if held is not None:
+                    for e in res.events:
+                        held.setdefault(e.pair, {}).setdefault(e.event_id, e)
+                    if summary.events + len(res.events) > HELD_MAX:
+                        held = None  # too many to keep: read back
                 summary.lines += res.lines
                 summary.events += len(res.events)
                 summary.quarantined += len(res.quarantined)
@@ -259,7 +269,7 @@ def replay(
     if correlate and summary.earliest:
         from hamon.correlate.engine import correlate as run_correlator
 
-        result = run_correlator(store, dict(summary.earliest), inventory)
+        result = run_correlator(store, dict(summary.earliest), inventory, _fresh(store, held, summary))
         summary.failovers = result.failovers
         summary.alerts_opened = result.alerts_opened
         if notify is not None:
@@ -280,6 +290,17 @@ def replay(
             summary.notifications = {**report.to_json(), "historical": len(notices) - len(current)}
     summary.elapsed_s = time.perf_counter() - t0
     return summary
+
+
+def _fresh(store: Store, held: dict[str, dict[str, Event]] | None, summary: Summary) -> dict[str, list[Event]] | None:
+    """The pairs whose every stored event is one this replay parsed and stored (the first of its
+    duplicates), with those events: they are correlated as parsed. When an event was already in
+    the store before (its stored copy's arrival order is not the parsed one's), or the store holds
+    more of a pair than this replay parsed, that pair is read back."""
+    if held is None or summary.stored != sum(len(evs) for evs in held.values()):
+        return None  # some parsed event was stored before: which pair's is not known here
+    stored = store.event_counts()
+    return {pair: list(evs.values()) for pair, evs in held.items() if stored.get(pair) == len(evs)}
 
 
 def _trap_batches(src: Source, resolve: Resolve, store: Store, name: str) -> Iterator[RawBatch | ParseResult]:

@@ -691,6 +691,11 @@ class Store:
         with self._tx("reading pairs") as tx:
             return [r[0] for r in tx.run("SELECT DISTINCT pair FROM events ORDER BY pair").fetchall()]
 
+    def event_counts(self) -> dict[str, int]:
+        """How many events the store holds of each pair."""
+        with self._tx("counting events") as tx:
+            return {r[0]: int(r[1]) for r in tx.run("SELECT pair, count(*) FROM events GROUP BY pair").fetchall()}
+
     def event_span(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The first and the last event time in the store (None, None when empty)."""
         with self._tx("reading the event span") as tx:
