@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -177,3 +178,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="Rewrite tests/scenarios/*.expected.json from what hamon now gives (review the diff before committing).",
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """What the simulator's randomized runs covered (each test records it as `simulated`): printed
+    in every run's summary, so CI's output says how many scenarios were checked."""
+    said = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", None) == "call"
+        for key, value in getattr(report, "user_properties", [])
+        if key == "simulated"
+    ]
+    if said:
+        terminalreporter.section("pair simulator")
+        for line in said:
+            terminalreporter.write_line(str(line))

@@ -75,6 +75,12 @@ def said(store: Store) -> dict[str, dict[str, Any]]:
     return out
 
 
+def tell(record_property: Any, line: str) -> None:
+    """Print what a randomized run covered, and record it for the run's summary (conftest)."""
+    print(line)
+    record_property("simulated", line)
+
+
 def stored_outputs(db: str) -> tuple[object, ...]:
     """What a store holds of every pair: failovers, alerts, pair states."""
     s = Store(db)
@@ -157,15 +163,19 @@ def explain(sim: PairSim, got: dict[str, Any] | None, max_severity: int = 7) -> 
     )
 
 
-def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path) -> None:
+def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path, record_property: Any) -> None:
     sims = [PairSim(seed) for seed in range(SEEDS)]
     path = tmp_path / "sim.log"
     path.write_text(capture(sims))
     got = replayed(tmp_path / "sim.db", "replay", str(path))
     wrong = [s for s in sims if not agrees(s, got.get(s.name))]
-    kinds = {op.split()[0] for s in sims for op in s.ops}
+    # an operation's kind is its first word; "hamon listening from …" and "relay: …" are conditions
+    kinds = {{"hamon": "late_listen"}.get(w, w) for s in sims for w in (op.split()[0].rstrip(":") for op in s.ops)}
     shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
-    print(f"{len(sims):,} simulated pairs, {sum(len(s.lines) for s in sims):,} lines, operations {sorted(kinds)}")
+    tell(
+        record_property,
+        f"syslog: {len(sims):,} simulated pairs, {sum(len(s.lines) for s in sims):,} lines, operations {sorted(kinds)}",
+    )
     assert not wrong, f"{len(wrong)} of {len(sims)} simulated pairs reconstructed wrongly; the first:\n{shown}"
     # the scenarios cover what the chapter names (a seed count too small to meet each would not)
     assert {"power_off_active", "power_off_standby", "power_on", "partition", "failover_active"} <= kinds
@@ -173,7 +183,7 @@ def test_hamon_reconstructs_thousands_of_simulated_pairs(tmp_path: Path) -> None
     assert {"failover_link_down", "upgrade", "no_failover", "reload_standby"} <= kinds
 
 
-def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:
+def test_simulated_pairs_told_by_traps_alone(tmp_path: Path, record_property: Any) -> None:
     """The same pairs heard only through SNMP traps (clogMessageGenerated, up to level 1, as
     `logging history alerts` sends them) from the units' management addresses — the active address
     moves with the active role — each pair's two addresses joined by the inventory: hamon must tell
@@ -192,7 +202,7 @@ def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:
         tmp_path / "traps.db", "--inventory", str(tmp_path / "inventory.yml"), "replay", "--traps", str(path)
     )
     wrong = [s for s in sims if not agrees(s, got.get(s.name), max_severity=1)]
-    print(f"{len(sims):,} simulated pairs told by {len(rows):,} traps")
+    tell(record_property, f"traps alone: {len(sims):,} simulated pairs told by {len(rows):,} traps")
     shown = "\n\n".join(explain(s, got.get(s.name), max_severity=1) for s in wrong[:3])
     assert not wrong, f"{len(wrong)} of {len(sims)} pairs told by traps reconstructed wrongly; the first:\n{shown}"
 
@@ -200,7 +210,9 @@ def test_simulated_pairs_told_by_traps_alone(tmp_path: Path) -> None:
 POLL_SEEDS = int(os.environ.get("HAMON_SIM_POLL_SEEDS", "300"))
 
 
-def test_a_poll_of_each_unit_after_the_simulation_agrees_with_what_was_heard(tmp_path: Path) -> None:
+def test_a_poll_of_each_unit_after_the_simulation_agrees_with_what_was_heard(
+    tmp_path: Path, record_property: Any
+) -> None:
     """`show failover` of each unit still up, 30 s after a simulated pair's last line (a real
     device's output with the simulated states): the polls are evidence like syslog, and where they
     say what the lines said, hamon's account of every pair stays its truth."""
@@ -230,7 +242,7 @@ def test_a_poll_of_each_unit_after_the_simulation_agrees_with_what_was_heard(tmp
     finally:
         store.close()
     wrong = [s for s in sims if not agrees(s, got.get(s.name))]
-    print(f"{len(sims):,} simulated pairs, {polled:,} polls")
+    tell(record_property, f"polls at the end: {len(sims):,} simulated pairs, {polled:,} polls")
     shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
     assert not wrong, f"{len(wrong)} of {len(sims)} polled pairs disagree with their truth; the first:\n{shown}"
 
@@ -238,7 +250,7 @@ def test_a_poll_of_each_unit_after_the_simulation_agrees_with_what_was_heard(tmp
 MID_POLL_SEEDS = int(os.environ.get("HAMON_SIM_MID_POLL_SEEDS", "300"))
 
 
-def test_polls_between_operations_are_evidence_that_agrees_with_the_lines(tmp_path: Path) -> None:
+def test_polls_between_operations_are_evidence_that_agrees_with_the_lines(tmp_path: Path, record_property: Any) -> None:
     """Each unit still up polled between operations — `show failover` (a real device's output with
     the pair's states then) and, while both units are up, cfwHardwareStatusTable as it answers
     (Active unit / Standby unit, failover link up) — stored beside the syslog lines and everything
@@ -285,14 +297,19 @@ def test_polls_between_operations_are_evidence_that_agrees_with_the_lines(tmp_pa
     finally:
         store.close()
     wrong = [s for s in sims if not agrees(s, got.get(s.name))]
-    print(f"{len(sims):,} simulated pairs, {polls:,} show failover polls and {tables:,} table polls between operations")
+    tell(
+        record_property,
+        f"polls between operations: {len(sims):,} simulated pairs, {polls:,} show failover, {tables:,} table",
+    )
     assert polls > len(sims) and tables > len(sims) // 2
     shown = "\n\n".join(explain(s, got.get(s.name)) for s in wrong[:3])
     assert not wrong, f"{len(wrong)} of {len(sims)} pairs polled between operations disagree; the first:\n{shown}"
 
 
 @pytest.mark.parametrize("reordered", [False, True], ids=["in-order", "reordered"])
-def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path, reordered: bool) -> None:
+def test_live_correlation_of_simulated_pairs_equals_their_replay(
+    tmp_path: Path, reordered: bool, record_property: Any
+) -> None:
     """Active/Standby and Active/Active pairs: the live correlator, fed as `serve` feeds it — a batch of lines parsed, its events stored
     and submitted, when its senders were heard, a tick — stores what the replay stores: failovers,
     alerts and pair states byte for byte (detection times from the units falling silent included).
@@ -341,8 +358,10 @@ def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path,
             differ = [(x, y) for x, y in zip(a, b, strict=False) if x != y][:3]
             assert (len(a), differ) == (len(b), []), f"{what}: live differs from replay: {differ}"
         assert sum(f["detection_s"] is not None for f in replayed[0]) > 0
+        how = "reordered" if reordered else "in order"
+        late = f"; late {live.counts.late:,}: rewinds {live.counts.rewinds:,}, re-runs {live.counts.reruns:,}"
+        tell(record_property, f"live = replay, byte for byte, {len(sims):,} simulated pairs {how}{late}")
         if reordered:
-            print(f"late {live.counts.late:,}: rewinds {live.counts.rewinds:,}, re-runs {live.counts.reruns:,}")
             assert live.counts.late > 0 and live.counts.rewinds > 0
     finally:
         store.close()
@@ -351,7 +370,9 @@ def test_live_correlation_of_simulated_pairs_equals_their_replay(tmp_path: Path,
 AA_SEEDS = int(os.environ.get("HAMON_SIM_AA_SEEDS", "1000"))
 
 
-def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(tmp_path: Path) -> None:
+def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(
+    tmp_path: Path, record_property: Any
+) -> None:
     """Active/Active (Table 4): each group's failovers (time, group, new and old active, cause), the
     unit each group is active on at the end, and each unit's summary (active for some group, a
     standby, or failed), for every simulated pair."""
@@ -398,7 +419,10 @@ def test_hamon_follows_each_failover_group_of_simulated_active_active_pairs(tmp_
                 f"  groups: hamon {got_groups}, truth {s.truth.groups}\n"
                 f"  units: hamon {got_units}, truth {s.truth.units}\n{shown}"
             )
-    print(f"{len(sims):,} simulated Active/Active pairs, {sum(len(s.truth.splits) for s in sims):,} group split-brains")
+    tell(
+        record_property,
+        f"Active/Active: {len(sims):,} simulated pairs, {sum(len(s.truth.splits) for s in sims):,} group split-brains",
+    )
     assert sum(len(s.truth.splits) for s in sims) > 0
     assert not wrong, f"{len(wrong)} of {len(sims)} Active/Active pairs wrong; the first:\n" + "\n\n".join(wrong[:2])
 
