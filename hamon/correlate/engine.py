@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hamon.correlate.machine import PairMachine
-from hamon.correlate.state import UNITS, PairState
+from hamon.correlate.state import UNITS, PairState, Role
 from hamon.correlate.traffic import Traffic
 from hamon.model import AlertOpen, AlertResolve, Event, Failover, Output
 from hamon.resolve.inventory import Inventory, PairConfig
@@ -269,19 +269,19 @@ def snapshot(machine: PairMachine) -> store_outputs.PairSnapshot:
         units: dict[str, str] = {}
         for u in UNITS:
             roles = [s.role(g, u) for g in (1, 2)]
-            if "failed" in roles:
-                units[u] = "failed"
-            elif "active" in roles:
-                units[u] = "active"
-            elif "syncing" in roles:
-                units[u] = "syncing"
-            elif all(r == "standby" for r in roles):
-                units[u] = "standby"
+            if Role.FAILED in roles:
+                units[u] = Role.FAILED.value
+            elif Role.ACTIVE in roles:
+                units[u] = Role.ACTIVE.value
+            elif Role.SYNCING in roles:
+                units[u] = Role.SYNCING.value
+            elif all(r == Role.STANDBY for r in roles):
+                units[u] = Role.STANDBY.value
             else:
-                units[u] = next((r for r in roles if r != "unknown"), "unknown")
-        groups = {str(g): next((u for u in UNITS if s.role(g, u) == "active"), None) for g in (1, 2)}
+                units[u] = str(next((r for r in roles if r != Role.UNKNOWN), Role.UNKNOWN))
+        groups = {str(g): next((u.value for u in UNITS if s.role(g, u) == Role.ACTIVE), None) for g in (1, 2)}
     else:
-        units = {u: s.role(0, u) for u in UNITS}
+        units = {u: str(s.role(0, u)) for u in UNITS}
         groups = {}
     return store_outputs.PairSnapshot(
         pair=s.pair,

@@ -23,7 +23,7 @@ from hamon.correlate.intents import (
     Schedule,
     SetRole,
 )
-from hamon.correlate.state import UNITS, Machine, Symptom, Timer, TimerKind, other
+from hamon.correlate.state import UNITS, Machine, Role, Symptom, Timer, TimerKind, other
 from hamon.model import AlertUpdate, Cause, Event, Failover, stable_id
 
 FAILOVER_LINK_UP = frozenset({"failover_link_up", "failover_interface_ok", "peer_failover_link_up"})
@@ -128,16 +128,16 @@ def _lost_communications(m: Machine, e: Event, unit: str | None, t: float) -> In
 def _disabling(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     for u in [unit] if unit else list(UNITS):
         for scope in m.scopes(e):
-            if m.s.role(scope, u) == "unknown":
-                yield SetRole(scope, u, "disabled", t, Cause.UNKNOWN, e)
+            if m.s.role(scope, u) == Role.UNKNOWN:
+                yield SetRole(scope, u, Role.DISABLED, t, Cause.UNKNOWN, e)
     yield Raise(t, "failover_disabled", "critical", DISABLING[e.kind] + _detail(e), (e.event_id,))
 
 
 def _enabled(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     yield Resolve(t, "failover_disabled", (e.event_id,), every=True)
     for scope in m.scopes(e):
-        if unit and m.s.role(scope, unit) == "disabled":
-            yield SetRole(scope, unit, "unknown", t, Cause.UNKNOWN, e)
+        if unit and m.s.role(scope, unit) == Role.DISABLED:
+            yield SetRole(scope, unit, Role.UNKNOWN, t, Cause.UNKNOWN, e)
     yield from _joined(m, t)
 
 
@@ -176,8 +176,8 @@ def _peer_reports_failed(m: Machine, e: Event, unit: str | None, t: float) -> In
 def _sync_start(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
     receiver = unit if e.kind == "config_sync_receive_start" else (other(unit) if unit else None)
     for scope in m.scopes(e):
-        if receiver and m.s.role(scope, receiver) in ("standby", "unknown"):
-            yield SetRole(scope, receiver, "syncing", t, Cause.CONFIG_SYNC, e)
+        if receiver and m.s.role(scope, receiver) in (Role.STANDBY, Role.UNKNOWN):
+            yield SetRole(scope, receiver, Role.SYNCING, t, Cause.CONFIG_SYNC, e)
 
 
 def _sync_ok(m: Machine, e: Event, unit: str | None, t: float) -> Intents:
@@ -253,15 +253,19 @@ def fire(m: Machine, timer: Timer) -> Intents:
     return FIRE[timer.kind](m, timer.due, timer.key)
 
 
-def role_changed(m: Machine, scope: int, unit: str, role: str, t: float, ev: tuple[str, ...], cause: str) -> Intents:
+def role_changed(m: Machine, scope: int, unit: str, role: Role, t: float, ev: tuple[str, ...], cause: str) -> Intents:
     """Alerts that follow a unit's role: unit_failed, and the end of a failover once the pair is whole again."""
     yield from unit_failed(m, unit, t, ev, cause)
     group = scope or None
-    if role != "active" and m.s.role(scope, other(unit)) == "active" and m.s.alerts.is_open("failover", group, unit):
+    if (
+        role != Role.ACTIVE
+        and m.s.role(scope, other(unit)) == Role.ACTIVE
+        and m.s.alerts.is_open("failover", group, unit)
+    ):
         # It took over, then stood down again while its peer stayed active (a split-brain healed).
         yield EndFailover(t, group, unit, ev)
     if (
-        role == "standby"
+        role == Role.STANDBY
         and m.s.alerts.is_open("failover", group, other(unit))
         and not m.assembling(scope, other(unit))
         and _healthy_standby(m, scope, unit)
@@ -272,7 +276,7 @@ def role_changed(m: Machine, scope: int, unit: str, role: str, t: float, ev: tup
 
 def unit_failed(m: Machine, unit: str, t: float, ev: tuple[str, ...], cause: str) -> Intents:
     """unit_failed is open while any role of the unit is failed."""
-    failed = [s for s, roles in m.s.roles.items() if roles.get(unit) == "failed"]
+    failed = [s for s, roles in m.s.roles.items() if roles.get(unit) == Role.FAILED]
     if failed:
         where = "" if failed == [0] else " (failover group " + ", ".join(str(s) for s in sorted(failed)) + ")"
         yield Raise(t, "unit_failed", "critical", f"{unit} unit failed{where}: {cause}", ev, unit=unit)
@@ -371,7 +375,7 @@ def failover_settled(m: Machine, fo: Failover, now: float) -> Intents:
 
 def _healthy_standby(m: Machine, scope: int, unit: str) -> bool:
     """A standby that could take over again: no interface policy breach open on it."""
-    return m.s.role(scope, unit) == "standby" and not m.s.alerts.is_open("interface_threshold", scope or None, unit)
+    return m.s.role(scope, unit) == Role.STANDBY and not m.s.alerts.is_open("interface_threshold", scope or None, unit)
 
 
 def _allowed(m: Machine, cause: str) -> float | None:
@@ -436,8 +440,8 @@ def _lu_error(m: Machine, t: float, ev: tuple[str, ...]) -> Intents:
 def _synced(m: Machine, e: Event, t: float) -> Intents:
     for scope in m.scopes(e):
         for u in UNITS:
-            if m.s.role(scope, u) == "syncing":
-                yield SetRole(scope, u, "standby", t, Cause.CONFIG_SYNC, e)
+            if m.s.role(scope, u) == Role.SYNCING:
+                yield SetRole(scope, u, Role.STANDBY, t, Cause.CONFIG_SYNC, e)
 
 
 def unit_ok(m: Machine, e: Event, unit: str, t: float) -> Intents:
@@ -560,22 +564,22 @@ def _threshold(m: Machine, event_id: str, t: float, *, may_raise: bool = True) -
                     unit=unit,
                     started_at=since,
                 )
-                if m.s.role(scope, unit) == "standby" and m.claimed_since(scope, unit, since) is None:
+                if m.s.role(scope, unit) == Role.STANDBY and m.claimed_since(scope, unit, since) is None:
                     # Table 3/4: on the standby (group) above threshold — marked failed, no failover
                     # (unless the unit said what it is since).
-                    yield SetRole(scope, unit, "failed", since, Cause.INTERFACE_FAILURE, evidence=(event_id,))
+                    yield SetRole(scope, unit, Role.FAILED, since, Cause.INTERFACE_FAILURE, evidence=(event_id,))
             elif m.s.alerts.is_open("interface_threshold", group, unit):
                 yield Resolve(t, "interface_threshold", (event_id,), group, unit)
-                if m.s.role(scope, unit) == "standby" and not m.assembling(scope, other(unit)):
+                if m.s.role(scope, unit) == Role.STANDBY and not m.assembling(scope, other(unit)):
                     # The unit that lost the active role to its interfaces is a healthy standby again.
                     yield EndFailover(t, group, other(unit), (event_id,))
-                if m.s.role(scope, unit) == "failed" and m.claimed_since(scope, unit, 0.0) != "failed":
+                if m.s.role(scope, unit) == Role.FAILED and m.claimed_since(scope, unit, 0.0) != Role.FAILED:
                     # "A failed ASA returns to standby mode if the interface failure threshold is no
                     # longer met" (chapter, Interface Monitoring).
                     yield SetRole(
                         scope,
                         unit,
-                        "standby",
+                        Role.STANDBY,
                         t,
                         Cause.INTERFACE_FAILURE,
                         cause_text="interface threshold no longer met",

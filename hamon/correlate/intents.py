@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hamon.correlate.state import TimerKind
+from hamon.correlate.state import Role, TimerKind
 from hamon.model import AlertUpdate, Event
 
 
@@ -26,7 +26,7 @@ class SetRole:
 
     scope: int
     unit: str
-    role: str
+    role: Role
     t: float
     cause: str
     event: Event | None = None

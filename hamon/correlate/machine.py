@@ -49,6 +49,7 @@ from hamon.correlate.state import (
     DraftKey,
     PairState,
     Restate,
+    Role,
     SplitCheck,
     Symptom,
     Timer,
@@ -57,7 +58,7 @@ from hamon.correlate.state import (
     other,
 )
 from hamon.correlate.traffic import Traffic
-from hamon.model import Cause, Event, Failover, Output, Transition
+from hamon.model import Cause, Event, Failover, Output, Transition, Unit
 from hamon.resolve.inventory import PairConfig
 
 FAILURE_CAUSES = (Cause.PEER_UNREACHABLE, Cause.INTERFACE_FAILURE, Cause.MODULE_FAILURE)
@@ -84,10 +85,10 @@ LEAVE_KINDS = frozenset({"switch_standby", "cloud_switch_backup", "switch_failed
 PEER_DOWN_KINDS = frozenset({"peer_no_response", "peer_power_failure", "peer_reports_failure"})
 # A unit's own sync messages say its role: the sender is active, the receiver joins as standby.
 SYNC_ROLES = {
-    "config_sync_send_start": ("active", "syncing"),
-    "config_sync_send_end": ("active", "standby"),
-    "config_sync_receive_start": ("syncing", "active"),
-    "config_sync_receive_end": ("standby", "active"),
+    "config_sync_send_start": (Role.ACTIVE, Role.SYNCING),
+    "config_sync_send_end": (Role.ACTIVE, Role.STANDBY),
+    "config_sync_receive_start": (Role.SYNCING, Role.ACTIVE),
+    "config_sync_receive_end": (Role.STANDBY, Role.ACTIVE),
 }
 # A configuration sync completed: the pair is whole again.
 WHOLE_KINDS = frozenset({"config_sync_send_end", "config_sync_receive_end"})
@@ -159,16 +160,16 @@ class PairMachine:
     def _ok(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """`Switching to OK`: a failed unit is standby again."""
         for scope in self.scopes(e):
-            if self.s.role(scope, unit) == "failed":
-                self._claim(scope, unit, "standby", t)
-                self.set_role(out, scope, unit, "standby", t, e, Cause.UNKNOWN)
+            if self.s.role(scope, unit) == Role.FAILED:
+                self._claim(scope, unit, Role.STANDBY, t)
+                self.set_role(out, scope, unit, Role.STANDBY, t, e, Cause.UNKNOWN)
         self.carry(out, health.unit_ok(self, e, unit, t))
 
     def _reported_failed(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """`Other firewall reports this firewall failed`: the unit says its peer holds it failed."""
         for scope in self.scopes(e):
-            self._claim(scope, unit, "failed", t)
-            self.set_role(out, scope, unit, "failed", t, e, e.cause or Cause.UNKNOWN)
+            self._claim(scope, unit, Role.FAILED, t)
+            self.set_role(out, scope, unit, Role.FAILED, t, e, e.cause or Cause.UNKNOWN)
         self.carry(out, health.apply(self, e, unit, t))
 
     def _revived(self, out: list[Output], e: Event, unit: str, t: float) -> None:
@@ -179,14 +180,18 @@ class PairMachine:
         the active unit — both are, since the takeover."""
         for scope in self.scopes(e):
             since = self.s.unheard.get(scope, {}).get(unit)
-            if since is None or self.s.role(scope, unit) != "failed" or self.s.role(scope, other(unit)) != "active":
+            if (
+                since is None
+                or self.s.role(scope, unit) != Role.FAILED
+                or self.s.role(scope, other(unit)) != Role.ACTIVE
+            ):
                 continue
             if self.claimed_since(scope, unit, since) is not None:
                 continue  # it said what it became since
             words = "it kept logging after its mate took over: it never stopped being active"
             self._start_split(scope, since, (e.event_id,))  # first: both have been active since then
             self._restate(out, scope, unit, t)
-            self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN, words)
+            self.set_role(out, scope, unit, Role.ACTIVE, t, e, Cause.UNKNOWN, words)
 
     def _restate(self, out: list[Output], scope: int, unit: str, t: float) -> None:
         """A unit written off as silent was alive all along: the failover from it, timed from the
@@ -314,7 +319,7 @@ class PairMachine:
             self.s.roles.setdefault(g, dict(unit_roles))
             self.s.claims.setdefault(g, dict(unit_claims))
 
-    def _claim(self, scope: int, unit: str, role: str, t: float, e: Event | None = None) -> None:
+    def _claim(self, scope: int, unit: str, role: Role, t: float, e: Event | None = None) -> None:
         """What a unit said about itself, and when: the strongest evidence there is (with the
         message's cause, for a takeover its words turn out to belong to)."""
         said = (str(e.cause or Cause.UNKNOWN), e.cause_text, e.event_id) if e is not None else ()
@@ -323,11 +328,11 @@ class PairMachine:
     def _stood_down(self, scope: int, unit: str, since: float) -> Claim | None:
         """A unit's own standing down (with its message) at or after `since`."""
         claim = self.s.claims.get(scope, {}).get(unit)
-        if claim is None or claim.t < since or claim.role not in ("standby", "failed") or claim.event_id is None:
+        if claim is None or claim.t < since or claim.role not in (Role.STANDBY, Role.FAILED) or claim.event_id is None:
             return None
         return claim
 
-    def claimed_since(self, scope: int, unit: str, since: float) -> str | None:
+    def claimed_since(self, scope: int, unit: str, since: float) -> Role | None:
         """The role a unit claimed for itself at or after `since`, if it did."""
         claim = self.s.claims.get(scope, {}).get(unit)
         return claim.role if claim is not None and claim.t >= since else None
@@ -337,7 +342,7 @@ class PairMachine:
         out: list[Output],
         scope: int,
         unit: str,
-        role: str,
+        role: Role,
         t: float,
         e: Event | None,
         cause: str,
@@ -350,22 +355,24 @@ class PairMachine:
         self.s.roles.setdefault(scope, {})[unit] = role
         ev = tuple(sorted(set(evidence + ((e.event_id,) if e else ()))))
         text = cause_text if cause_text is not None else (e.cause_text if e else None)
-        out.append(Transition(self.s.pair, scope or None, unit, at(t), old, role, str(cause), text, ev, at(t)))
-        if role != "failed":
+        out.append(
+            Transition(self.s.pair, scope or None, unit, at(t), str(old), str(role), str(cause), text, ev, at(t))
+        )
+        if role != Role.FAILED:
             self.s.written_off.get(scope, {}).pop(unit, None)
             self.s.unheard.get(scope, {}).pop(unit, None)
         self.carry(out, health.role_changed(self, scope, unit, role, t, ev, str(cause)))
-        if role != "active":
+        if role != Role.ACTIVE:
             self._clear_split(out, scope, t, ev)
-        elif self.s.role(scope, other(unit)) == "active":
+        elif self.s.role(scope, other(unit)) == Role.ACTIVE:
             # Both active, in whatever order and by whatever evidence: checked after the grace
             # (a takeover's old active is settled by then: failed, standby, or still active).
             self._start_split(scope, t, ev)
 
-    def _unit_of(self, e: Event) -> str | None:
+    def _unit_of(self, e: Event) -> Unit | None:
         """The unit that logged a message: its tag, else the role its sender address speaks for."""
         if e.unit is not None:
-            return e.unit.value
+            return e.unit
         role = self.s.sources.get(e.source)
         if role is None:
             return None
@@ -379,7 +386,7 @@ class PairMachine:
         # attributes nothing and its silence is the pair's.
         role = self.s.role(self.scopes(e)[0], e.unit.value if e.unit else "")
         known = self.s.sources
-        if role not in ("active", "standby") or e.source == e.device_id:
+        if role not in (Role.ACTIVE, Role.STANDBY) or e.source == e.device_id:
             return
         if e.source not in known and len(known) >= SOURCES_MAX:
             return
@@ -388,8 +395,8 @@ class PairMachine:
         if was == SHARED:
             return
         spoke = self.s.spoke.setdefault(e.source, [None, None])
-        spoke[0 if role == "active" else 1] = t
-        other_t = spoke[1 if role == "active" else 0]
+        spoke[0 if role == Role.ACTIVE else 1] = t
+        other_t = spoke[1 if role == Role.ACTIVE else 0]
         since = self.s.last_failover_at
         if (
             was is not None
@@ -408,15 +415,15 @@ class PairMachine:
         peer = other(unit)
         for scope in self.scopes(e):
             self._claim(scope, unit, mine, t)
-            if mine != "syncing" or self.s.role(scope, unit) != "standby":
+            if mine != Role.SYNCING or self.s.role(scope, unit) != Role.STANDBY:
                 self.set_role(out, scope, unit, mine, t, e, Cause.CONFIG_SYNC)
             peer_role = self.s.role(scope, peer)
-            if peers == "active" and peer_role != "active" and self.claimed_since(scope, peer, t) is None:
-                self.set_role(out, scope, peer, "active", t, e, Cause.CONFIG_SYNC)
-            elif peers == "syncing" and peer_role in ("standby", "unknown", "failed"):
-                self.set_role(out, scope, peer, "syncing", t, e, Cause.CONFIG_SYNC)
-            elif peers == "standby" and peer_role in ("syncing", "unknown", "failed"):
-                self.set_role(out, scope, peer, "standby", t, e, Cause.CONFIG_SYNC)
+            if peers == Role.ACTIVE and peer_role != Role.ACTIVE and self.claimed_since(scope, peer, t) is None:
+                self.set_role(out, scope, peer, Role.ACTIVE, t, e, Cause.CONFIG_SYNC)
+            elif peers == Role.SYNCING and peer_role in (Role.STANDBY, Role.UNKNOWN, Role.FAILED):
+                self.set_role(out, scope, peer, Role.SYNCING, t, e, Cause.CONFIG_SYNC)
+            elif peers == Role.STANDBY and peer_role in (Role.SYNCING, Role.UNKNOWN, Role.FAILED):
+                self.set_role(out, scope, peer, Role.STANDBY, t, e, Cause.CONFIG_SYNC)
 
     # -- takeovers ----------------------------------------------------------------------------
     def _takeover(self, out: list[Output], e: Event, unit: str, t: float) -> None:
@@ -424,42 +431,42 @@ class PairMachine:
         for scope in self.scopes(e):
             peer = other(unit)
             peer_role = self.s.role(scope, peer)
-            self._claim(scope, unit, "active", t)
+            self._claim(scope, unit, Role.ACTIVE, t)
             if (
                 unit in self.s.written_off.get(scope, {})
                 and t > self.s.written_off[scope][unit] + self.timing.merge_window
             ):
                 # Written off by its peer's takeover, it speaks as active again: both are active.
-                self.set_role(out, scope, unit, "active", t, e, cause)
+                self.set_role(out, scope, unit, Role.ACTIVE, t, e, cause)
                 self._start_split(scope, t, (e.event_id,))
                 continue
             draft = self._draft(scope, unit, t)
             if cause == Cause.STARTUP and draft is None:
                 # It found no active peer. If the peer says it is active, both are.
-                self.set_role(out, scope, unit, "active", t, e, cause)
-                if peer_role == "active":
+                self.set_role(out, scope, unit, Role.ACTIVE, t, e, cause)
+                if peer_role == Role.ACTIVE:
                     self._start_split(scope, t, (e.event_id,))
                 continue
             if (
                 cause != Cause.STARTUP
-                and peer_role in ("unknown", "standby")
-                and self.s.role(scope, unit) != "active"
+                and peer_role in (Role.UNKNOWN, Role.STANDBY)
+                and self.s.role(scope, unit) != Role.ACTIVE
                 and self.claimed_since(scope, peer, t - self.timing.merge_window) is None
             ):
                 # A unit takes over only from an active mate: its takeover makes the mate the old
                 # active, whatever hamon heard (or never heard) of the mate before.
                 words = f"its mate took over: {e.cause_text}" if e.cause_text else "its mate took over"
-                self.set_role(out, scope, peer, "active", t, None, Cause.UNKNOWN, words, (e.event_id,))
-                peer_role = "active"
-            self.set_role(out, scope, unit, "active", t, e, cause)
-            previous = peer if peer_role in ("active", "unknown") or cause != Cause.STARTUP else None
+                self.set_role(out, scope, peer, Role.ACTIVE, t, None, Cause.UNKNOWN, words, (e.event_id,))
+                peer_role = Role.ACTIVE
+            self.set_role(out, scope, unit, Role.ACTIVE, t, e, cause)
+            previous = peer if peer_role in (Role.ACTIVE, Role.UNKNOWN) or cause != Cause.STARTUP else None
             self._add_to_draft(out, scope, unit, previous, t, e, takeover=True)
 
     def _leave(self, out: list[Output], e: Event, unit: str, t: float) -> None:
-        role = "failed" if e.kind == "switch_failed" else "standby"
+        role = Role.FAILED if e.kind == "switch_failed" else Role.STANDBY
         peer = other(unit)
         cause = e.cause or Cause.UNKNOWN
-        if role == "failed" and cause == Cause.UNKNOWN and self.s.failed_since.get(unit):
+        if role == Role.FAILED and cause == Cause.UNKNOWN and self.s.failed_since.get(unit):
             # `Switching to FAILED.` names no cause; its failed monitored interfaces do.
             cause = Cause.INTERFACE_FAILURE
         for scope in self.scopes(e):
@@ -472,16 +479,16 @@ class PairMachine:
             elif e.cause == Cause.STARTUP:
                 # "Detected an Active mate": the peer is active (and was: no failover).
                 since = self.s.unheard.get(scope, {}).get(peer)
-                if since is not None and was == "active" and self.claimed_since(scope, peer, since) is None:
+                if since is not None and was == Role.ACTIVE and self.claimed_since(scope, peer, since) is None:
                     # The active unit stands down for a mate written off when it stopped hearing
                     # it, which said nothing since (no restart): that mate was up and active all
                     # along — both were, from the takeover until now.
                     self._raise_split(out, scope, t, since, (e.event_id,))
                     self._restate(out, scope, peer, t)
                     self._clear_split(out, scope, t, (e.event_id,))
-                if peer_role != "active" and self.claimed_since(scope, peer, t) is None:
-                    self.set_role(out, scope, peer, "active", t, e, Cause.STARTUP)
-            elif was == "active" and peer_role != "active":
+                if peer_role != Role.ACTIVE and self.claimed_since(scope, peer, t) is None:
+                    self.set_role(out, scope, peer, Role.ACTIVE, t, e, Cause.STARTUP)
+            elif was == Role.ACTIVE and peer_role != Role.ACTIVE:
                 # The known active unit steps down: its peer takes over, maybe without a word of its own.
                 self._add_to_draft(out, scope, peer, unit, t, e, takeover=False)
 
@@ -490,15 +497,15 @@ class PairMachine:
         for scope in self.scopes(e):
             if unit in self.s.written_off.get(scope, {}):
                 # Written off as failed, it reports its peer gone: it is alive and thinks itself active.
-                self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, unit, Role.ACTIVE, t, e, Cause.UNKNOWN)
                 self._start_split(scope, t, (e.event_id,))
-            elif self.s.role(scope, unit) != "active":
+            elif self.s.role(scope, unit) != Role.ACTIVE:
                 continue
             elif self._alive(peer, t):
                 # Not heard, yet it logs: out of reach, not failed; speaking as active, both are.
-                if self.s.role(scope, peer) == "active":
+                if self.s.role(scope, peer) == Role.ACTIVE:
                     self._start_split(scope, t, (e.event_id,))
-            elif self.s.role(scope, peer) != "active":
+            elif self.s.role(scope, peer) != Role.ACTIVE:
                 # Table 3: standby unit failed — no failover, the active marks the standby failed,
                 # once the merge window showed it silent (judged in `_peer_failed`).
                 cause = e.cause or Cause.PEER_UNREACHABLE
@@ -517,11 +524,11 @@ class PairMachine:
     def _peer_failed(self, out: list[Output], due: float, key: tuple[Any, ...]) -> None:
         """The active unit reported its peer gone: failed, unless the peer spoke since or took over."""
         scope, peer, t, cause, event_id = key
-        if self.s.role(scope, other(peer)) != "active" or self.s.role(scope, peer) in ("active", "failed"):
+        if self.s.role(scope, other(peer)) != Role.ACTIVE or self.s.role(scope, peer) in (Role.ACTIVE, Role.FAILED):
             return
         if self._alive(peer, t) or self.claimed_since(scope, peer, t - self.timing.merge_window) is not None:
             return
-        self.set_role(out, scope, peer, "failed", t, None, cause, None, (event_id,))
+        self.set_role(out, scope, peer, Role.FAILED, t, None, cause, None, (event_id,))
 
     def _draft(self, scope: int, new_active: str, t: float) -> Draft | None:
         d = self.s.drafts.get((scope, new_active))
@@ -623,10 +630,10 @@ class PairMachine:
         """Output a failover as soon as its takeover is known; later messages refine it in place."""
         fo = self._failover_of(d, now)
         scope, new, old = d.scope, d.new_active, d.previous_active
-        self.set_role(out, scope, new, "active", d.at, None, fo.cause, fo.cause_text, fo.evidence)
-        if old is not None and fo.cause not in FAILURE_CAUSES and self.s.role(scope, old) == "active":
+        self.set_role(out, scope, new, Role.ACTIVE, d.at, None, fo.cause, fo.cause_text, fo.evidence)
+        if old is not None and fo.cause not in FAILURE_CAUSES and self.s.role(scope, old) == Role.ACTIVE:
             # A handover (manual, preempt, the other unit asked): the old active stands down with it.
-            self.set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+            self.set_role(out, scope, old, Role.STANDBY, d.at, None, fo.cause, fo.cause_text, fo.evidence)
         if old is None and fo.cause == Cause.STARTUP:
             return  # a unit came up active with no peer: not a failover
         out.append(fo)
@@ -668,20 +675,20 @@ class PairMachine:
         if old is None or self.claimed_since(scope, old, d.first_seen - self.timing.merge_window) is not None:
             return False  # it said what it became itself
         old_role = self.s.role(scope, old)
-        if fo.cause in FAILURE_CAUSES and old_role in ("active", "standby", "unknown"):
+        if fo.cause in FAILURE_CAUSES and old_role in (Role.ACTIVE, Role.STANDBY, Role.UNKNOWN):
             if fo.cause == Cause.PEER_UNREACHABLE and self._alive(old, d.at):
                 # It kept showing life without standing down: not failed, and if it was active it
                 # never stopped being active.
-                if old_role == "active":
+                if old_role == Role.ACTIVE:
                     self._start_split(scope, d.at, fo.evidence)
                 return True
             # Tables 3 and 4: the active unit (group) that lost it to a failure is marked failed.
-            self.set_role(out, scope, old, "failed", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+            self.set_role(out, scope, old, Role.FAILED, d.at, None, fo.cause, fo.cause_text, fo.evidence)
             self.s.written_off.setdefault(scope, {})[old] = d.at
             if fo.cause == Cause.PEER_UNREACHABLE:
                 self.s.unheard.setdefault(scope, {})[old] = d.at
-        elif old_role == "active":
-            self.set_role(out, scope, old, "standby", d.at, None, fo.cause, fo.cause_text, fo.evidence)
+        elif old_role == Role.ACTIVE:
+            self.set_role(out, scope, old, Role.STANDBY, d.at, None, fo.cause, fo.cause_text, fo.evidence)
         return False
 
     def _alive(self, unit: str, takeover: float) -> bool:
@@ -704,7 +711,7 @@ class PairMachine:
         known to speak for the standby unit are left out, and so are the seconds of the survivor's
         own symptoms (`survivor`: it noticed the loss; behind a shared sender they are its lines).
         """
-        standby = [src for src, role in self.s.sources.items() if role == "standby"]
+        standby = [src for src, role in self.s.sources.items() if role == Role.STANDBY]
         last = self.traffic.last_heard(takeover, standby, self.timing.symptom_horizon, survivor)
         if last is None or takeover - last < max(2 * self.cfg.unit_polltime, 2.0, self.cfg.unit_holdtime / 2):
             return None  # a pause as a live unit's traffic has: the peer waits out the hold time first
@@ -720,13 +727,13 @@ class PairMachine:
         # which holds the admin context.
         scopes = [e.group or 1] if self.s.mode == "active-active" else [0]
         for scope in scopes:
-            if mine == "active" and peers == "active":
-                self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
-                self.set_role(out, scope, other(unit), "active", t, e, Cause.UNKNOWN)
+            if mine == Role.ACTIVE and peers == Role.ACTIVE:
+                self.set_role(out, scope, unit, Role.ACTIVE, t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, other(unit), Role.ACTIVE, t, e, Cause.UNKNOWN)
                 self._start_split(scope, t, (e.event_id,))
-            elif mine == "active" and peers.startswith("standby"):
-                self.set_role(out, scope, unit, "active", t, e, Cause.UNKNOWN)
-                self.set_role(out, scope, other(unit), "standby", t, e, Cause.UNKNOWN)
+            elif mine == Role.ACTIVE and peers.startswith(Role.STANDBY):
+                self.set_role(out, scope, unit, Role.ACTIVE, t, e, Cause.UNKNOWN)
+                self.set_role(out, scope, other(unit), Role.STANDBY, t, e, Cause.UNKNOWN)
 
     def _polled(self, out: list[Output], e: Event, unit: str, t: float) -> None:
         """A `show failover` of one unit: its own state, and its peer's when the two are in contact.
@@ -737,20 +744,22 @@ class PairMachine:
         contact is how a split-brain shows). `e.status` is the failover link as the unit saw it.
         """
         mine, peers = _polled_role(e.my_state), _polled_role(e.peer_state)
-        if peers == "failed" and (e.status or "").lower() != "up":
+        if peers == Role.FAILED and (e.status or "").lower() != "up":
             peers = None
         # cfwHardwareStatusTable's "Standby" may be a unit still syncing: it does not end a known sync.
         ambiguous = {u for u, st in ((unit, e.my_state), (other(unit), e.peer_state)) if st == "Standby"}
         for scope in self.scopes(e):
             if mine is None:
                 continue
-            if mine != self.s.role(scope, unit) and not (unit in ambiguous and self.s.role(scope, unit) == "syncing"):
+            if mine != self.s.role(scope, unit) and not (
+                unit in ambiguous and self.s.role(scope, unit) == Role.SYNCING
+            ):
                 self.set_role(out, scope, unit, mine, t, e, Cause.UNKNOWN)
-            if peers in ("active", "standby", "failed") and not (peers == mine == "active"):
-                peer_syncing = other(unit) in ambiguous and self.s.role(scope, other(unit)) == "syncing"
+            if peers in (Role.ACTIVE, Role.STANDBY, Role.FAILED) and not (peers == mine == Role.ACTIVE):
+                peer_syncing = other(unit) in ambiguous and self.s.role(scope, other(unit)) == Role.SYNCING
                 if peers != self.s.role(scope, other(unit)) and not peer_syncing:
                     self.set_role(out, scope, other(unit), peers, t, e, Cause.UNKNOWN)
-            elif mine == "active" and self.s.role(scope, other(unit)) == "active":
+            elif mine == Role.ACTIVE and self.s.role(scope, other(unit)) == Role.ACTIVE:
                 self._start_split(scope, t, (e.event_id,))
 
     def _start_split(self, scope: int, t: float, evidence: tuple[str, ...]) -> None:
@@ -767,7 +776,7 @@ class PairMachine:
         check = self.s.split_checks.pop(scope, None)
         if check is None:
             return
-        if all(self.s.role(scope, u) == "active" for u in UNITS):
+        if all(self.s.role(scope, u) == Role.ACTIVE for u in UNITS):
             self._raise_split(out, scope, now, check.since, tuple(check.evidence))
 
     def _raise_split(self, out: list[Output], scope: int, now: float, since: float, evidence: tuple[str, ...]) -> None:
@@ -796,19 +805,19 @@ def _cause_rank(cause: str, takeover: bool) -> int:
     return (2 if cause != Cause.UNKNOWN else 0) + (1 if takeover else 0)
 
 
-def _polled_role(state: str | None) -> str | None:
+def _polled_role(state: str | None) -> Role | None:
     """A `show failover` state as a role (None: says nothing about the role)."""
     s = (state or "").lower()
-    if s.startswith("active") or s == "just active":
-        return "active"
-    if s in ("standby ready", "standby"):  # "Standby": cfwHardwareStatusTable, ready or syncing
-        return "standby"
+    if s.startswith(Role.ACTIVE) or s == "just active":
+        return Role.ACTIVE
+    if s in ("standby ready", Role.STANDBY):  # "Standby": cfwHardwareStatusTable, ready or syncing
+        return Role.STANDBY
     if s == "failed":
-        return "failed"
+        return Role.FAILED
     if s in ("cold standby", "sync config", "sync file system", "bulk sync"):
-        return "syncing"
+        return Role.SYNCING
     if s == "disabled":
-        return "disabled"
+        return Role.DISABLED
     return None
 
 

@@ -9,16 +9,28 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from hamon.correlate.alerts import AlertBook
-from hamon.model import Event, Failover
+from hamon.model import Event, Failover, Unit
 from hamon.resolve.inventory import PairConfig
 
-UNITS = ("primary", "secondary")
+UNITS = (Unit.PRIMARY, Unit.SECONDARY)
 STATE_VERSION = 7  # 2: A/A interfaces per group; 3: claims, life; 4: claims' causes; 5: typed timers; 6: spoke, version_said, unheard, typed records; 7: restate
 
 
-def other(unit: str) -> str:
+def other(unit: str) -> Unit:
     """The other unit of the pair."""
-    return "secondary" if unit == "primary" else "primary"
+    return Unit.SECONDARY if unit == Unit.PRIMARY else Unit.PRIMARY
+
+
+class Role(StrEnum):
+    """A unit's role in a scope (the unit, or one failover group in Active/Active mode), as the
+    machine holds it. Stored and shown as its value ("active", …)."""
+
+    ACTIVE = "active"
+    STANDBY = "standby"
+    FAILED = "failed"  # the unit (or the mate) said so, or its mate took over from it
+    SYNCING = "syncing"  # receiving its mate's configuration (cold standby, bulk sync)
+    DISABLED = "disabled"  # failover switched off on it ("no failover")
+    UNKNOWN = "unknown"  # nothing heard yet
 
 
 class TimerKind(StrEnum):
@@ -65,7 +77,7 @@ class Claim(NamedTuple):
     """What a unit said about its own role, and when (with the message's cause, when it gave one)."""
 
     t: float
-    role: str
+    role: Role
     cause: str | None = None
     cause_text: str | None = None
     event_id: str | None = None
@@ -174,7 +186,7 @@ class PairState:
 
     pair: str
     mode: str | None = None
-    roles: dict[int, dict[str, str]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
+    roles: dict[int, dict[str, Role]] = field(default_factory=dict)  # scope (0 = unit, 1/2 = group)
     written_off: dict[int, dict[str, float]] = field(default_factory=dict)  # the peer took over from it
     unheard: dict[int, dict[str, float]] = field(default_factory=dict)  # ... because it stopped hearing it
     claims: dict[int, dict[str, Claim]] = field(default_factory=dict)  # scope -> unit -> its last word
@@ -197,8 +209,8 @@ class PairState:
     last_t: float | None = None
     alerts: AlertBook = field(default_factory=lambda: AlertBook(""))
 
-    def role(self, scope: int, unit: str) -> str:
-        return self.roles.get(scope, {}).get(unit, "unknown")
+    def role(self, scope: int, unit: str) -> Role:
+        return self.roles.get(scope, {}).get(unit, Role.UNKNOWN)
 
     def copy(self) -> PairState:
         """A deep copy (pickle: three times faster than copy.deepcopy on this plain data)."""
@@ -252,10 +264,10 @@ class PairState:
         return cls(
             pair=v["pair"],
             mode=v["mode"],
-            roles={int(k): x for k, x in v["roles"].items()},
+            roles={int(k): {u: Role(r) for u, r in x.items()} for k, x in v["roles"].items()},
             written_off={int(k): x for k, x in v["written_off"].items()},
             unheard={int(k): x for k, x in v["unheard"].items()},
-            claims={int(k): {u: Claim(*c) for u, c in x.items()} for k, x in v["claims"].items()},
+            claims={int(k): {u: Claim(c[0], Role(c[1]), *c[2:]) for u, c in x.items()} for k, x in v["claims"].items()},
             heard=v["heard"],
             failed_since=v["failed_since"],
             failover_link=v["failover_link"],
@@ -303,6 +315,6 @@ class Machine(Protocol):
 
     def scopes(self, e: Event) -> list[int]: ...
 
-    def claimed_since(self, scope: int, unit: str, since: float) -> str | None: ...
+    def claimed_since(self, scope: int, unit: str, since: float) -> Role | None: ...
 
     def assembling(self, scope: int, new_active: str) -> bool: ...
