@@ -149,6 +149,7 @@ static void stop_thread(Ring *self) {
     if (!self->started) return;
     pthread_mutex_lock(&self->mu);
     self->stop = 1;
+    pthread_cond_broadcast(&self->ready); /* a wait() in progress returns now, not at its timeout */
     pthread_mutex_unlock(&self->mu);
     Py_BEGIN_ALLOW_THREADS
     pthread_join(self->thread, NULL);
@@ -175,20 +176,27 @@ static PyObject *address(const unsigned char *a, uint8_t alen) {
     return PyUnicode_FromString(host);
 }
 
-/* wait(timeout): True when datagrams are waiting (within timeout seconds); the GIL is released. */
+#define MAX_WAIT 3600.0 /* seconds: a longer (or infinite) timeout waits this long */
+
+/* wait(timeout): True when datagrams are waiting (within timeout seconds); the GIL is released.
+ * Any timeout is bounded: negative or NaN waits not at all, above MAX_WAIT waits MAX_WAIT; close()
+ * ends a wait at once. */
 static PyObject *Ring_wait(Ring *self, PyObject *arg) {
     double timeout = PyFloat_AsDouble(arg);
-    if (timeout < 0 && PyErr_Occurred()) return NULL;
+    if (timeout == -1.0 && PyErr_Occurred()) return NULL;
+    if (!(timeout > 0)) timeout = 0; /* negative, zero or NaN */
+    if (timeout > MAX_WAIT) timeout = MAX_WAIT;
     int has;
     Py_BEGIN_ALLOW_THREADS
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    long long ns = until.tv_nsec + (long long)(timeout * 1e9);
+    long long ns = (long long)until.tv_nsec + (long long)(timeout * 1e9);
     until.tv_sec += (time_t)(ns / 1000000000LL);
     until.tv_nsec = (long)(ns % 1000000000LL);
     pthread_mutex_lock(&self->mu);
     while (self->used == 0 && !self->stop) {
-        if (pthread_cond_timedwait(&self->ready, &self->mu, &until) == ETIMEDOUT) break;
+        /* 0 is a wake-up (perhaps spurious: look again); anything else (ETIMEDOUT, EINVAL) ends it */
+        if (pthread_cond_timedwait(&self->ready, &self->mu, &until) != 0) break;
     }
     has = self->used > 0;
     pthread_mutex_unlock(&self->mu);
@@ -196,41 +204,85 @@ static PyObject *Ring_wait(Ring *self, PyObject *arg) {
     return PyBool_FromLong(has);
 }
 
-/* drain(max): up to max (data, host) pairs, oldest first. */
+/* drain(max): up to max (data, host) pairs, oldest first.
+ *
+ * Under the ring's lock only C runs: the records are copied out and the ring advanced. Python
+ * objects are built after the lock is released (building them may run the garbage collector and
+ * any finalizer, which may release the GIL: a thread calling stats() with the GIL held would then
+ * wait for the lock while this one waits for the GIL). */
 static PyObject *Ring_drain(Ring *self, PyObject *arg) {
     Py_ssize_t max = PyLong_AsSsize_t(arg);
     if (max < 0 && PyErr_Occurred()) return NULL;
-    PyObject *out = PyList_New(0);
-    if (!out) return NULL;
+    if (max < 0) max = 0;
     pthread_mutex_lock(&self->mu);
-    while (self->used > 0 && PyList_GET_SIZE(out) < max) {
+    /* pass 1: how many records, and how many bytes they take */
+    size_t tail = self->tail, used = self->used, bytes = 0;
+    Py_ssize_t count = 0;
+    while (used > 0 && count < max) {
+        unsigned char *rd = self->ring + tail;
+        uint32_t len = SKIP;
+        if (self->cap - tail >= HEADER) memcpy(&len, rd, 4);
+        if (len == SKIP) {
+            used -= self->cap - tail;
+            tail = 0;
+            continue;
+        }
+        size_t n = HEADER + rd[4] + len;
+        bytes += n;
+        tail += n;
+        used -= n;
+        count++;
+    }
+    unsigned char *copy = bytes ? malloc(bytes) : NULL;
+    if (bytes && !copy) {
+        pthread_mutex_unlock(&self->mu);
+        return PyErr_NoMemory(); /* nothing taken: the records stay in the ring */
+    }
+    /* pass 2: copy them out and free their room */
+    size_t at = 0;
+    for (Py_ssize_t k = 0; k < count;) {
         unsigned char *rd = self->ring + self->tail;
         uint32_t len = SKIP;
         if (self->cap - self->tail >= HEADER) memcpy(&len, rd, 4);
-        if (len == SKIP) { /* the unused end of the ring (marked, or too short to hold a header) */
+        if (len == SKIP) {
             self->used -= self->cap - self->tail;
             self->tail = 0;
             continue;
         }
+        size_t n = HEADER + rd[4] + len;
+        memcpy(copy + at, rd, n);
+        at += n;
+        self->tail += n;
+        self->used -= n;
+        k++;
+    }
+    if (self->used == 0) self->head = self->tail = 0;
+    pthread_mutex_unlock(&self->mu);
+
+    PyObject *out = PyList_New(count);
+    for (Py_ssize_t k = 0, off = 0; out && k < count; k++) {
+        const unsigned char *rd = copy + off;
+        uint32_t len;
+        memcpy(&len, rd, 4);
         uint8_t alen = rd[4];
         PyObject *data = PyBytes_FromStringAndSize((const char *)rd + HEADER + alen, len);
         PyObject *host = address(rd + HEADER, alen);
         PyObject *pair = (data && host) ? PyTuple_Pack(2, data, host) : NULL;
         Py_XDECREF(data);
         Py_XDECREF(host);
-        if (!pair || PyList_Append(out, pair) < 0) {
-            Py_XDECREF(pair);
-            pthread_mutex_unlock(&self->mu);
-            Py_DECREF(out);
-            return NULL;
+        if (!pair) {
+            Py_CLEAR(out);
+            break;
         }
-        Py_DECREF(pair);
-        size_t n = HEADER + alen + len;
-        self->tail += n;
-        self->used -= n;
-        if (self->used == 0) self->head = self->tail = 0;
+        PyList_SET_ITEM(out, k, pair);
+        off += HEADER + alen + len;
     }
-    pthread_mutex_unlock(&self->mu);
+    free(copy);
+    if (!out && count) { /* out of memory: the records taken are counted as dropped, then it raises */
+        pthread_mutex_lock(&self->mu);
+        self->ring_dropped += (unsigned long long)count;
+        pthread_mutex_unlock(&self->mu);
+    }
     return out;
 }
 

@@ -6,9 +6,12 @@ a real sender process)."""
 from __future__ import annotations
 
 import ctypes
+import socket
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -98,3 +101,69 @@ def test_a_full_ring_counts_what_it_drops(monkeypatch: pytest.MonkeyPatch) -> No
     dropped = sum(d["count"] for d in snap["dropped"] if d["source"] == RING_SOURCE)
     assert dropped == stats["ring_dropped"]
     assert got + stats["ring_dropped"] == stats["received"]  # nothing the thread read went unaccounted
+
+
+def _ring(capacity: int = 256 << 10) -> tuple[socket.socket, socket.socket, Any]:
+    assert syslog_udp._Ring is not None
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setblocking(False)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return rx, tx, syslog_udp._Ring(rx.fileno(), capacity)
+
+
+@needs_ring
+@pytest.mark.parametrize("timeout", [-1.0, -1e9, float("nan"), 0.0])
+def test_a_wait_with_no_time_left_returns_at_once(timeout: float) -> None:
+    rx, tx, ring = _ring()
+    try:
+        started = time.monotonic()
+        assert ring.wait(timeout) is False
+        assert time.monotonic() - started < 1.0  # it neither spun nor waited (it once spun forever)
+    finally:
+        ring.close()
+        rx.close()
+        tx.close()
+
+
+@needs_ring
+def test_close_ends_a_wait_in_progress() -> None:
+    rx, tx, ring = _ring()
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(ring.wait(float("inf"))))  # bounded by the ring
+    try:
+        waiter.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        ring.close()
+        waiter.join(timeout=5)
+        assert not waiter.is_alive() and result == [False]
+        assert time.monotonic() - started < 2.0
+    finally:
+        ring.close()
+        rx.close()
+        tx.close()
+
+
+@needs_ring
+def test_drain_gives_every_datagram_in_order_with_its_sender_across_the_ring_end() -> None:
+    # A ring of 128 KiB and datagrams of 3,000 bytes: the records wrap past the end many times.
+    rx, tx, ring = _ring(128 << 10)
+    got: list[tuple[bytes, str]] = []
+    try:
+        for k in range(200):
+            tx.sendto(b"%05d:" % k + b"x" * 2994, rx.getsockname())
+            if k % 20 == 19:
+                deadline = time.monotonic() + 5
+                while len(got) < k + 1 and time.monotonic() < deadline:
+                    ring.wait(0.2)
+                    got.extend(ring.drain(7))  # a few at a time: drain stops inside the ring, not at its end
+        assert [int(d[:5]) for d, _ in got] == list(range(200))
+        assert all(len(d) == 3000 and host == "127.0.0.1" for d, host in got)
+        stats = ring.stats()
+        assert stats["received"] == 200 and stats["ring_dropped"] == 0 and stats["used"] == 0
+        assert ring.drain(0) == [] and ring.drain(-5) == []
+    finally:
+        ring.close()
+        rx.close()
+        tx.close()
