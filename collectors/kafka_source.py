@@ -18,7 +18,7 @@ from typing import Any
 
 from hamon.bus import Bus
 from hamon.bus.counters import Counters, Throttle
-from hamon.bus.kafka import Consumed, Decoded, KafkaAddress, Rebalance, decode, topic_partitions, unreachable
+from hamon.bus.kafka import Consumed, Decoded, KafkaAddress, Rebalance, decode, kafka_errors, topic_partitions
 from hamon.model import Quarantined, RawBatch
 
 log = logging.getLogger("hamon.kafka")
@@ -56,9 +56,8 @@ class KafkaSource:
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
         from kafka import KafkaConsumer, TopicPartition
-        from kafka.errors import KafkaError
 
-        try:
+        with kafka_errors(self.broker):
             self.consumer = KafkaConsumer(
                 bootstrap_servers=list(self.broker.servers),
                 group_id=self.group,
@@ -72,8 +71,6 @@ class KafkaSource:
                 max_poll_interval_ms=300_000,
                 reconnect_backoff_max_ms=2_000,
             )
-        except (KafkaError, OSError) as exc:
-            raise unreachable(self.broker, exc) from exc
         if self.raw:
             # Raw lines are keyed by anything (or nothing), so one pair's lines may be in any
             # partition: one process reads them all, and commits as the group.

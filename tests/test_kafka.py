@@ -11,6 +11,7 @@ import importlib.util
 import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,7 +67,7 @@ def replayed(tmp: Path, capture: Path) -> dict[str, object]:
     """failovers, alerts and pairs of `hamon replay` of `capture` into a fresh store."""
     db = f"sqlite:///{tmp / 'replay.db'}"
     r = subprocess.run(
-        ["python3", "-m", "hamon", "--db", db, "replay", str(capture)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "hamon", "--db", db, "replay", str(capture)], capture_output=True, text=True, timeout=300
     )
     assert r.returncode == 0, r.stderr
     return outputs(db)
@@ -236,7 +237,7 @@ def test_an_unreachable_broker_is_one_line_saying_what_to_do(tmp_path: Path) -> 
     port = free_port()  # nothing listens there
     r = subprocess.run(
         [
-            "python3",
+            sys.executable,
             "-m",
             "hamon",
             "--db",
@@ -259,14 +260,14 @@ def test_an_unreachable_broker_is_one_line_saying_what_to_do(tmp_path: Path) -> 
 def test_a_missing_topic_says_how_to_create_it_and_init_creates_it_once(kafka: str, tmp_path: Path) -> None:
     prefix = unique()
     r = subprocess.run(
-        ["python3", "-m", "hamon", "--db", f"sqlite:///{tmp_path / 's.db'}", "serve", "--bus", f"kafka://{kafka}",
+        [sys.executable, "-m", "hamon", "--db", f"sqlite:///{tmp_path / 's.db'}", "serve", "--bus", f"kafka://{kafka}",
          "--topic-prefix", prefix, "--syslog-udp", "127.0.0.1:0"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.returncode == 1
     assert f"topic '{prefix}.events' does not exist" in r.stderr
     assert f"hamon kafka init --bus kafka://{kafka} --topic-prefix {prefix}" in r.stderr
-    args = ["python3", "-m", "hamon", "kafka", "init", "--bus", f"kafka://{kafka}", "--topic-prefix", prefix]
+    args = [sys.executable, "-m", "hamon", "kafka", "init", "--bus", f"kafka://{kafka}", "--topic-prefix", prefix]
     first = json.loads(subprocess.run([*args, "--partitions", "3", "--json"], capture_output=True, text=True).stdout)
     again = json.loads(subprocess.run([*args, "--partitions", "9", "--json"], capture_output=True, text=True).stdout)
     assert first == [{"topic": f"{prefix}.events", "partitions": 3, "created": True}]
@@ -300,13 +301,13 @@ def test_udp_and_tcp_through_a_sink_and_two_workers_store_what_replay_stores(
         assert parts[0] and parts[1] and not parts[0] & parts[1] and parts[0] | parts[1] == set(range(6))
         assert st["w1"]["counters"]["totals"]["events"] > 0 and st["w2"]["counters"]["totals"]["events"] > 0
         text = subprocess.run(
-            ["python3", "-m", "hamon", "--db", postgres_url, "status"], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "hamon", "--db", postgres_url, "status"], capture_output=True, text=True, timeout=60
         ).stdout
         for w, p in zip(("w1", "w2"), parts, strict=True):
             shown = ",".join(str(x) for x in sorted(p))
             assert f"reading: kafka://{kafka} topic {prefix}.events, group g-{prefix}, partitions {shown}" in text, w
         sink_text = subprocess.run(
-            ["python3", "-m", "hamon", "--db", f"sqlite:///{tmp_path / 'sink.db'}", "status"],
+            [sys.executable, "-m", "hamon", "--db", f"sqlite:///{tmp_path / 'sink.db'}", "status"],
             capture_output=True, text=True, timeout=60,
         ).stdout  # fmt: skip
         assert f"publishing: kafka://{kafka} topic {prefix}.events," in sink_text
@@ -604,3 +605,10 @@ def _poll(read: Any, done: Any, timeout: float) -> Any:
         time.sleep(0.5)
         value = read()
     return value
+
+
+def test_a_replication_factor_the_cluster_cannot_give_is_said_so(kafka: str) -> None:
+    args = [sys.executable, "-m", "hamon", "kafka", "init", "--bus", f"kafka://{kafka}", "--topic-prefix", unique()]
+    r = subprocess.run([*args, "--replication", "3"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "with replication factor 3: the cluster has fewer brokers (give --replication N)" in r.stderr

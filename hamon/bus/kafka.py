@@ -24,7 +24,8 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -270,11 +271,38 @@ def unreachable(address: KafkaAddress, exc: BaseException) -> ConfigError:
     )
 
 
-def admin(address: KafkaAddress, timeout: float = CONNECT_TIMEOUT) -> Any:
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
+@contextmanager
+def kafka_errors(address: KafkaAddress, topic: str | None = None, replication: int | None = None) -> Iterator[None]:
+    """Kafka's errors as hamon says them, in one place: a missing topic, a replication factor the
+    cluster cannot give, and anything else from the client or the network as "no broker answers"."""
+    from kafka.errors import (
+        InvalidReplicationFactorError,
+        KafkaError,
+        TopicAlreadyExistsError,
+        UnknownTopicOrPartitionError,
+    )
 
     try:
+        yield
+    except TopicAlreadyExistsError:
+        raise  # not an error to say: the caller decides (`init_topics` leaves the topic as it is)
+    except UnknownTopicOrPartitionError as exc:
+        if topic is None:
+            raise unreachable(address, exc) from exc
+        raise missing_topic(address, topic) from exc
+    except InvalidReplicationFactorError as exc:
+        raise ConfigError(
+            f"cannot create {topic!r} with replication factor {replication}: "
+            "the cluster has fewer brokers (give --replication N)"
+        ) from exc
+    except (KafkaError, OSError, ValueError) as exc:
+        raise unreachable(address, exc) from exc
+
+
+def admin(address: KafkaAddress, timeout: float = CONNECT_TIMEOUT) -> Any:
+    from kafka import KafkaAdminClient
+
+    with kafka_errors(address):
         return KafkaAdminClient(
             bootstrap_servers=list(address.servers),
             client_id="hamon-admin",
@@ -282,19 +310,14 @@ def admin(address: KafkaAddress, timeout: float = CONNECT_TIMEOUT) -> Any:
             bootstrap_timeout_ms=int(timeout * 1000),
             reconnect_backoff_max_ms=1000,  # retried within the timeout, not after it
         )
-    except (KafkaError, OSError, ValueError) as exc:
-        raise unreachable(address, exc) from exc
 
 
 def topic_partitions(address: KafkaAddress, topic: str, timeout: float = CONNECT_TIMEOUT) -> int:
     """How many partitions `topic` has; a clear error when it is missing or no broker answers."""
     a = admin(address, timeout)
     try:
-        described = a.describe_topics([topic])
-    except Exception as exc:
-        if "UnknownTopicOrPartition" in type(exc).__name__ or "UnknownTopic" in str(exc):
-            raise missing_topic(address, topic) from exc
-        raise unreachable(address, exc) from exc
+        with kafka_errors(address, topic):
+            described = a.describe_topics([topic])
     finally:
         a.close()
     for d in described:
@@ -330,20 +353,11 @@ def init_topics(
             topic_configs={"retention.ms": str(int(retention_hours * 3600_000)), "cleanup.policy": "delete"},
         )
         try:
-            a.create_topics([new], timeout_ms=int(CONNECT_TIMEOUT * 1000))
+            with kafka_errors(address, topic, replication):
+                a.create_topics([new], timeout_ms=int(CONNECT_TIMEOUT * 1000))
             created = True
         except TopicAlreadyExistsError:
             created = False
-        except Exception as exc:
-            if "already exists" in str(exc).lower() or "TopicAlreadyExists" in type(exc).__name__:
-                created = False
-            elif "replication" in str(exc).lower() or "InvalidReplicationFactor" in type(exc).__name__:
-                raise ConfigError(
-                    f"cannot create {topic!r} with replication factor {replication}: "
-                    "the cluster has fewer brokers (give --replication N)"
-                ) from exc
-            else:
-                raise unreachable(address, exc) from exc
     finally:
         a.close()
     have = topic_partitions(address, topic)
@@ -377,13 +391,12 @@ class KafkaSink:
         delivery_timeout: float = 300.0,
     ) -> None:
         from kafka import KafkaProducer
-        from kafka.errors import KafkaError
 
         self.address = address
         self.topic = events_topic(prefix)
         self.counters = counters
         self.partitions = topic_partitions(address, self.topic)
-        try:
+        with kafka_errors(address, self.topic):
             self.producer = KafkaProducer(
                 bootstrap_servers=list(address.servers),
                 client_id="hamon-serve",
@@ -397,8 +410,6 @@ class KafkaSink:
                 reconnect_backoff_max_ms=2_000,
             )
             self.producer.partitions_for(self.topic)
-        except (KafkaError, OSError) as exc:
-            raise unreachable(address, exc) from exc
         self.buffer_bytes = buffer_bytes
         self._lock = threading.Lock()
         self.pending_bytes = 0  # of messages handed to the producer, not yet acknowledged or failed
