@@ -4,6 +4,7 @@ own clock, a complete failover is stored at once (real UDP on 127.0.0.1, a real 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -129,8 +130,9 @@ def test_status_says_a_service_that_stopped_writing_is_not_running(sqlite_url: s
     from click.testing import CliRunner
 
     from hamon.cli import main
+    from hamon.cli.serve import service_line, service_rows
     from hamon.store import Store
-    from hamon.store.status import ServiceStatus, write_status
+    from hamon.store.status import ServiceStatus, read_status, write_status
 
     store = Store(sqlite_url)
     then = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=15)  # a service killed 15 s ago
@@ -145,9 +147,14 @@ def test_status_says_a_service_that_stopped_writing_is_not_running(sqlite_url: s
             {"status_every": 2.0, "totals": {}, "bus_depth": 0, "received": [], "dropped": [], "rejected": []},
         ),
     )
+    # What it says, judged at a clock read once: 15 s after its last status, 3 missed writes (2 s apart)
+    rows = service_rows(read_status(store), then + dt.timedelta(seconds=15))
     store.close()
+    assert [r["running"] for r in rows] == [False] and rows[0]["last_seen_s"] == 15.0
+    assert "[red]not running[/] — last seen 15 s ago" in service_line(rows[0])
+    # and what the command prints (its clock read a moment later than the test's)
     out = CliRunner().invoke(main, ["--db", sqlite_url, "status"]).stdout
-    assert "not running — last seen 15 s ago" in out
+    assert re.search(r"not running — last seen 1[5-9] s ago", out), out
 
 
 def test_a_pair_a_replay_correlated_while_serve_ran_is_resumed_not_started_afresh(sqlite_url: str) -> None:

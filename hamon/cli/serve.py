@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hamon.cli.context import Context
 from hamon.cli.render import console, emit_json, plain, table
 from hamon.resolve.settings import load_mapping
+
+if TYPE_CHECKING:
+    from hamon.store.status import ServiceStatus
 
 CONFIG_KEYS = {
     "syslog_udp",
@@ -270,19 +274,11 @@ def journal_text(j: dict[str, Any]) -> str:
     return text
 
 
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def status_cmd(obj: Context, as_json: bool) -> None:
-    """The running service's counters (received, parsed, quarantined, dropped per transport and
-    sender) and the pairs with open alerts."""
+def service_rows(rows: Iterable[ServiceStatus], now: dt.datetime) -> list[dict[str, Any]]:
+    """The services' status rows as `hamon status` shows them, judged at `now` (read once)."""
     from hamon.model import iso
-    from hamon.store.status import open_alerts_by_pair, read_status
 
-    store = obj.store()
-    open_by_pair = [{"pair": p, "open_alerts": n} for p, n in open_alerts_by_pair(store)]
-    now = dt.datetime.now(dt.UTC)
-    services: list[dict[str, Any]] = [
+    return [
         {
             "name": r.name,
             "pid": r.pid,
@@ -296,8 +292,32 @@ def status_cmd(obj: Context, as_json: bool) -> None:
             "listeners": r.listeners,
             "counters": r.counters,
         }
-        for r in read_status(store)
+        for r in rows
     ]
+
+
+def service_line(s: dict[str, Any]) -> str:
+    """A service's first line: its name, pid, whether it runs, since when."""
+    if s["running"]:
+        state = "[green]running[/]"
+    elif s["counters"].get("stopped"):
+        state = f"[yellow]stopped[/] at {s['updated_at']} ({s['last_seen_s']:.0f} s ago)"
+    else:
+        state = f"[red]not running[/] — last seen {s['last_seen_s']:.0f} s ago ({s['updated_at']})"
+    return f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}"
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status_cmd(obj: Context, as_json: bool) -> None:
+    """The running service's counters (received, parsed, quarantined, dropped per transport and
+    sender) and the pairs with open alerts."""
+    from hamon.store.status import open_alerts_by_pair, read_status
+
+    store = obj.store()
+    open_by_pair = [{"pair": p, "open_alerts": n} for p, n in open_alerts_by_pair(store)]
+    services = service_rows(read_status(store), dt.datetime.now(dt.UTC))
     if as_json:
         emit_json({"services": services, "pairs_with_open_alerts": open_by_pair})
         return
@@ -305,13 +325,7 @@ def status_cmd(obj: Context, as_json: bool) -> None:
     if not services:
         out.print("no service has run against this store (start one: hamon serve)")
     for s in services:
-        if s["running"]:
-            state = "[green]running[/]"
-        elif s["counters"].get("stopped"):
-            state = f"[yellow]stopped[/] at {s['updated_at']} ({s['last_seen_s']:.0f} s ago)"
-        else:
-            state = f"[red]not running[/] — last seen {s['last_seen_s']:.0f} s ago ({s['updated_at']})"
-        out.print(f"[bold]{s['name']}[/] pid {s['pid']}: {state}, since {s['started_at']}")
+        out.print(service_line(s))
         if stages := s["counters"].get("stages"):
             out.print("  stages: " + " → ".join(stages))
         if s["listeners"]:
