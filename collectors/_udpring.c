@@ -215,15 +215,19 @@ static PyObject *Ring_drain(Ring *self, PyObject *arg) {
     if (max < 0 && PyErr_Occurred()) return NULL;
     if (max < 0) max = 0;
     pthread_mutex_lock(&self->mu);
-    /* pass 1: how many records, and how many bytes they take */
-    size_t tail = self->tail, used = self->used, bytes = 0;
+    /* Which records, and where the ring stands after them. Records never wrap and the ring holds at
+     * most one unused end, so what is taken is at most two spans: [start, wrap) and [0, tail). */
+    size_t start = self->tail, tail = start, used = self->used, wrap = 0, bytes = 0;
+    int wrapped = 0;
     Py_ssize_t count = 0;
     while (used > 0 && count < max) {
         unsigned char *rd = self->ring + tail;
         uint32_t len = SKIP;
         if (self->cap - tail >= HEADER) memcpy(&len, rd, 4);
-        if (len == SKIP) {
+        if (len == SKIP) { /* the unused end of the ring (marked, or too short to hold a header) */
             used -= self->cap - tail;
+            wrap = tail;
+            wrapped = 1;
             tail = 0;
             continue;
         }
@@ -238,24 +242,13 @@ static PyObject *Ring_drain(Ring *self, PyObject *arg) {
         pthread_mutex_unlock(&self->mu);
         return PyErr_NoMemory(); /* nothing taken: the records stay in the ring */
     }
-    /* pass 2: copy them out and free their room */
-    size_t at = 0;
-    for (Py_ssize_t k = 0; k < count;) {
-        unsigned char *rd = self->ring + self->tail;
-        uint32_t len = SKIP;
-        if (self->cap - self->tail >= HEADER) memcpy(&len, rd, 4);
-        if (len == SKIP) {
-            self->used -= self->cap - self->tail;
-            self->tail = 0;
-            continue;
-        }
-        size_t n = HEADER + rd[4] + len;
-        memcpy(copy + at, rd, n);
-        at += n;
-        self->tail += n;
-        self->used -= n;
-        k++;
+    size_t first = wrapped ? wrap - start : bytes;
+    if (bytes) {
+        memcpy(copy, self->ring + start, first);
+        memcpy(copy + first, self->ring, bytes - first);
     }
+    self->tail = tail;
+    self->used = used;
     if (self->used == 0) self->head = self->tail = 0;
     pthread_mutex_unlock(&self->mu);
 
